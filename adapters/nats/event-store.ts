@@ -1,0 +1,223 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { headers as makeHeaders } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { decodeEvent, DecodeError, encodeEvent, type Encoded } from "../../events/codec.ts";
+import type { DomainEvent } from "../../events/catalogue.ts";
+import type { Recorded } from "../../events/envelope.ts";
+import { EVENT_STREAM, allEventSubjects, quarantineSubject } from "../../events/subjects.ts";
+import {
+  ConcurrencyError, StoreError,
+  type Appended, type Delivery, type EventStore, type Pending, type Quarantined, type ReadOptions, type SubscribeOptions, type Subscription, type Until,
+} from "../../events/store.ts";
+import { AckPipe, type PubResult } from "./ack-pipe.ts";
+
+const WRONG_LAST_SEQUENCE = 10071;
+
+/** The EventStore port on JetStream: one stream, subjects per entity, server-side dedup and concurrency. */
+export class JetStreamEventStore implements EventStore {
+  private readonly js: JetStreamClient;
+  private readonly pipe: AckPipe;
+  private jsmP: Promise<JetStreamManager> | undefined;
+
+  /**
+   * @param options.quarantine write undecodable messages to the quarantine stream (off for read-only
+   *   users such as replicas and agents, which only report them).
+   */
+  constructor(private readonly nc: NatsConnection, private readonly options: { quarantine?: boolean } = {}) {
+    this.js = jetstream(nc);
+    this.pipe = new AckPipe(nc);
+  }
+
+  private jsm(): Promise<JetStreamManager> {
+    return (this.jsmP ??= jetstreamManager(this.nc, { checkAPI: false }));
+  }
+
+  async append(events: ReadonlyArray<Pending>): Promise<Appended[]> {
+    const encoded = events.map((p) => ({ p, e: encodeEvent(p.event, p.metadata) }));
+    // Events on one subject after an expectation are chained: each expects the one before it.
+    const chains = new Map<string, Array<{ p: Pending; e: Encoded; i: number }>>();
+    encoded.forEach(({ p, e }, i) => {
+      const chain = chains.get(e.subject) ?? [];
+      chain.push({ p, e, i });
+      chains.set(e.subject, chain);
+    });
+    const results = new Array<Appended>(events.length);
+    await Promise.all(
+      [...chains.values()].map(async (chain) => {
+        const guarded = chain.some((c) => c.p.expectedSubjectSeq !== undefined);
+        if (!guarded) {
+          const acks = await Promise.all(chain.map((c) => this.send(c.e, undefined)));
+          acks.forEach((a, k) => (results[chain[k]!.i] = a));
+          return;
+        }
+        let expected = chain[0]!.p.expectedSubjectSeq;
+        for (const c of chain) {
+          const a = await this.send(c.e, expected);
+          results[c.i] = a;
+          expected = a.seq;
+        }
+      }),
+    );
+    return results;
+  }
+
+  private async send(e: Encoded, expectedSubjectSeq: number | undefined): Promise<Appended> {
+    const h = makeHeaders();
+    h.set("Nats-Msg-Id", e.msgId);
+    if (expectedSubjectSeq !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(expectedSubjectSeq));
+    const r: PubResult = await this.pipe.publish(e.subject, e.body, h);
+    if (r.ok) return { id: e.msgId, subject: e.subject, seq: r.seq, duplicate: r.duplicate };
+    if (r.errCode === WRONG_LAST_SEQUENCE) throw new ConcurrencyError(e.subject, expectedSubjectSeq ?? -1, r.description);
+    throw new StoreError(`append to ${e.subject} failed: ${r.description} (code ${r.code}/${r.errCode})`);
+  }
+
+  async lastSeq(): Promise<number> {
+    const info = await (await this.jsm()).streams.info(EVENT_STREAM);
+    return info.state.last_seq;
+  }
+
+  async lastSubjectSeq(subject: string): Promise<number> {
+    try {
+      const m = await (await this.jsm()).streams.getMessage(EVENT_STREAM, { last_by_subj: subject });
+      return m?.seq ?? 0;
+    } catch (e) {
+      if (/no message found/i.test(String((e as Error).message))) return 0;
+      throw new StoreError(`cannot read the last sequence of ${subject}`, { cause: e });
+    }
+  }
+
+  async seqAt(time: Date): Promise<number> {
+    // The first message stored strictly after `time` bounds the answer from above.
+    const c = await this.js.consumers.get(EVENT_STREAM, {
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: new Date(time.getTime() + 1).toISOString(),
+    });
+    try {
+      const info = await c.info(true);
+      if (info.num_pending === 0) return this.lastSeq();
+      const m = await c.next({ expires: 5_000 });
+      return m ? m.seq - 1 : this.lastSeq();
+    } finally {
+      await c.delete().catch(() => undefined);
+    }
+  }
+
+  private async resolveUntil(until: Until | undefined): Promise<number> {
+    const last = await this.lastSeq();
+    if (until === undefined || until === "now") return last;
+    if ("seq" in until) return Math.min(until.seq, last);
+    return this.seqAt(until.time);
+  }
+
+  async *read(options: ReadOptions & { onQuarantine?: (q: Quarantined) => void } = {}): AsyncIterable<Recorded<DomainEvent>> {
+    const untilSeq = await this.resolveUntil(options.until);
+    let startSeq = 1;
+    if (options.from && "seq" in options.from) startSeq = Math.max(1, options.from.seq);
+    else if (options.from) startSeq = (await this.seqAt(new Date(options.from.time.getTime() - 1))) + 1;
+    if (untilSeq < startSeq) return;
+    const c = await this.js.consumers.get(EVENT_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq });
+    const msgs = await c.consume({ max_messages: 2048 });
+    try {
+      for await (const m of msgs) {
+        if (m.seq > untilSeq) break;
+        const ev = await this.decodeOrQuarantine(m, options.onQuarantine);
+        if (ev && (!options.types || options.types.has(ev.type))) yield ev;
+        if (m.seq >= untilSeq) break;
+      }
+    } finally {
+      await msgs.close().catch(() => undefined);
+    }
+  }
+
+  /** Decodes a message; one that fails goes to the quarantine stream with its reason. */
+  async decodeOrQuarantine(m: JsMsg, onQuarantine?: (q: Quarantined) => void): Promise<Recorded<DomainEvent> | undefined> {
+    try {
+      return decodeEvent(m.data, m.seq, m.subject, Math.floor(m.info.timestampNanos / 1e6));
+    } catch (e) {
+      const reason = e instanceof DecodeError ? e.message : `unexpected: ${(e as Error).message}`;
+      await this.quarantine(m, reason);
+      onQuarantine?.({ seq: m.seq, subject: m.subject, reason });
+      return undefined;
+    }
+  }
+
+  private async quarantine(m: JsMsg, reason: string): Promise<void> {
+    if (this.options.quarantine === false) return;
+    const h = makeHeaders();
+    h.set("Nats-Msg-Id", `q:${EVENT_STREAM}:${m.seq}`);
+    h.set("Sophont-Quarantine-Reason", reason.replace(/\s+/g, " ").slice(0, 1000));
+    h.set("Sophont-Original-Subject", m.subject);
+    h.set("Sophont-Original-Seq", String(m.seq));
+    await this.pipe.publish(quarantineSubject(EVENT_STREAM, m.seq), m.data, h);
+  }
+
+  subscribe(options: SubscribeOptions): Subscription {
+    return new DurableSubscription(this, this.js, () => this.jsm(), options);
+  }
+
+  close(): void {
+    this.pipe.close();
+  }
+}
+
+/** A durable pull consumer delivering one event at a time, in order, redelivered until acked. */
+class DurableSubscription implements Subscription {
+  private stopped = false;
+  private closeMsgs: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly store: JetStreamEventStore,
+    private readonly js: JetStreamClient,
+    private readonly jsm: () => Promise<JetStreamManager>,
+    private readonly options: SubscribeOptions,
+  ) {}
+
+  private async ensureConsumer(): Promise<void> {
+    const jsm = await this.jsm();
+    const config = {
+      durable_name: this.options.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: allEventSubjects,
+      ack_wait: (this.options.ackWaitMs ?? 30_000) * 1_000_000,
+      // One in flight keeps strict order across crashes and redeliveries.
+      max_ack_pending: 1,
+    };
+    try {
+      await jsm.consumers.info(EVENT_STREAM, this.options.durable);
+    } catch {
+      await jsm.consumers.add(EVENT_STREAM, config);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    await this.ensureConsumer();
+    const consumer = await this.js.consumers.get(EVENT_STREAM, this.options.durable);
+    const msgs = await consumer.consume({ max_messages: 64 });
+    this.closeMsgs = async () => void (await msgs.close());
+    for await (const m of msgs) {
+      if (this.stopped) break;
+      const event = await this.store.decodeOrQuarantine(m, this.options.onQuarantine);
+      if (!event || (this.options.types && !this.options.types.has(event.type))) {
+        await m.ackAck().catch(() => m.ack());
+        continue;
+      }
+      yield {
+        event,
+        deliveryCount: m.info.deliveryCount,
+        ack: async () => void (await m.ackAck()),
+        nak: (delayMs?: number) => m.nak(delayMs),
+      };
+    }
+  }
+
+  async lag(): Promise<number> {
+    const info = await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable);
+    return info.num_pending + info.num_ack_pending;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.closeMsgs?.();
+  }
+}

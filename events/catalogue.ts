@@ -1,0 +1,14 @@
+import type { EventDefinition, EventOf } from "./define.ts";
+import { InputReceived, InputRefused } from "./input.ts";
+import { NightCompleted, NightStarted } from "./night.ts";
+
+/** Every event type Sophont writes. The codec knows only these; the README's catalogue is made from them. */
+export const definitions = [NightStarted, NightCompleted, InputReceived, InputRefused] as const;
+
+export type DomainEvent = EventOf<(typeof definitions)[number]>;
+export type EventType = DomainEvent["type"];
+export type EventData<T extends EventType> = Extract<DomainEvent, { type: T }>["data"];
+
+const byType = new Map<string, EventDefinition>(definitions.map((d) => [d.type, d as EventDefinition]));
+
+export const definitionOf = (type: string): EventDefinition | undefined => byType.get(type);

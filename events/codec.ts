@@ -1,0 +1,96 @@
+import { Result, Schema } from "effect";
+import { definitionOf, type DomainEvent } from "./catalogue.ts";
+import type { EventDefinition } from "./define.ts";
+import { Envelope, Metadata, type Recorded } from "./envelope.ts";
+import { eventSubject } from "./subjects.ts";
+
+/** Why a message could not become an event. Carried to the quarantine stream. */
+export class DecodeError extends Error {
+  override readonly name = "DecodeError";
+  constructor(
+    readonly reason: "not-json" | "bad-envelope" | "unknown-type" | "unknown-version" | "bad-payload",
+    readonly detail: string,
+  ) {
+    super(`${reason}: ${detail}`);
+  }
+}
+
+/** An event was refused before it was written: its payload does not match its schema. */
+export class EncodeError extends Error {
+  override readonly name = "EncodeError";
+  constructor(readonly type: string, readonly detail: string) {
+    super(`cannot append ${type}: ${detail}`);
+  }
+}
+
+const decoders = new WeakMap<Schema.Top, (u: unknown) => Result.Result<unknown, Schema.SchemaError>>();
+const validatorOf = (schema: Schema.Top) => {
+  let d = decoders.get(schema);
+  if (!d) {
+    d = Schema.decodeUnknownResult(schema as Schema.Codec<unknown, unknown>);
+    decoders.set(schema, d);
+  }
+  return d;
+};
+const validate = (schema: Schema.Top, value: unknown): { ok: true; value: unknown } | { ok: false; error: string } => {
+  const r = validatorOf(schema)(value);
+  return Result.isSuccess(r) ? { ok: true, value: r.success } : { ok: false, error: String(r.failure.message) };
+};
+
+export interface Encoded {
+  readonly subject: string;
+  readonly msgId: string;
+  readonly body: Uint8Array;
+}
+
+const utf8 = new TextEncoder();
+const validateMetadata = validatorOf(Metadata);
+
+/** Validates the payload against its schema and lays out the message. The only encode path. */
+export const encodeEvent = (event: DomainEvent, metadata: Metadata): Encoded => {
+  const def = definitionOf(event.type);
+  if (!def) throw new EncodeError(event.type, "unknown event type");
+  const data = validate(def.schema, event.data);
+  if (!data.ok) throw new EncodeError(event.type, data.error);
+  const meta = validateMetadata(metadata);
+  if (Result.isFailure(meta)) throw new EncodeError(event.type, `metadata: ${meta.failure.message}`);
+  const subject = eventSubject(def.family, def.entity(event.data as never));
+  const body = { ...metadata, type: event.type, version: def.version, data: event.data };
+  return { subject, msgId: metadata.id, body: utf8.encode(JSON.stringify(body)) };
+};
+
+const upcastToCurrent = (def: EventDefinition, version: number, data: unknown): unknown => {
+  if (version === def.version) {
+    const v = validate(def.schema, data);
+    if (!v.ok) throw new DecodeError("bad-payload", `${def.type} v${version}: ${v.error}`);
+    return v.value;
+  }
+  const past = def.past[version - 1];
+  if (!past || version < 1 || version > def.version) {
+    throw new DecodeError("unknown-version", `${def.type} has no version ${version} (current ${def.version})`);
+  }
+  const v = validate(past.schema, data);
+  if (!v.ok) throw new DecodeError("bad-payload", `${def.type} v${version}: ${v.error}`);
+  return upcastToCurrent(def, version + 1, past.upcast(v.value));
+};
+
+const validateEnvelope = validatorOf(Envelope);
+
+/** Parses, validates and upcasts one message of the event stream. The only decode path. */
+export const decodeEvent = (body: Uint8Array | string, seq: number, subject: string, storedAt: number): Recorded<DomainEvent> => {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
+  } catch (e) {
+    throw new DecodeError("not-json", (e as Error).message);
+  }
+  const env = validateEnvelope(json);
+  if (Result.isFailure(env)) throw new DecodeError("bad-envelope", env.failure.message);
+  const e = env.success as Envelope;
+  const def = definitionOf(e.type);
+  if (!def) throw new DecodeError("unknown-type", `no event type ${JSON.stringify(e.type)}`);
+  const data = upcastToCurrent(def, e.version, e.data);
+  const { id, time, actor, causationId, correlationId, trace } = e;
+  const metadata: Metadata = trace ? { id, time, actor, causationId, correlationId, trace } : { id, time, actor, causationId, correlationId };
+  return { type: e.type as DomainEvent["type"], data: data as never, writtenVersion: e.version, metadata, seq, subject, storedAt };
+};

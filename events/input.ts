@@ -1,0 +1,41 @@
+import { Schema } from "effect";
+import { defineEvent } from "./define.ts";
+
+/** Where an input came from: file path (or "-"), format, and its place in that file. */
+export const InputSource = Schema.Struct({
+  path: Schema.String,
+  format: Schema.Literals(["text", "markdown", "jsonl", "log"]),
+  index: Schema.Number,
+  metadata: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
+});
+
+export const InputReceived = defineEvent({
+  type: "InputReceived",
+  family: "input",
+  description:
+    "A text was taken in. Its id is the sha256 of the normalised text; the text itself lives in the content store.",
+  schema: Schema.Struct({
+    inputId: Schema.String,
+    day: Schema.String,
+    source: InputSource,
+    bytes: Schema.Number,
+    /** sha256 of the text in the content store; absent once the input is forgotten. */
+    contentSha256: Schema.String,
+  }),
+  entity: (d) => d.inputId,
+});
+
+export const InputRefused = defineEvent({
+  type: "InputRefused",
+  family: "refusal",
+  description: "An input could not be taken in (binary, invalid UTF-8, empty, over the hard maximum): the reason.",
+  schema: Schema.Struct({
+    refusalId: Schema.String,
+    day: Schema.String,
+    source: InputSource,
+    reason: Schema.Literals(["binary", "invalid-utf8", "empty", "too-large", "malformed"]),
+    detail: Schema.String,
+    bytes: Schema.Number,
+  }),
+  entity: (d) => d.refusalId,
+});

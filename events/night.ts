@@ -1,0 +1,46 @@
+import { Schema } from "effect";
+import { defineEvent } from "./define.ts";
+
+const NightStartedV1 = Schema.Struct({ nightId: Schema.String, day: Schema.String });
+
+/** What started a night: the CLI, the Soul's own schedule, or an outside agent. */
+export const NightTrigger = Schema.Literals(["cli", "schedule", "agent", "unknown"]);
+
+export const NightStarted = defineEvent({
+  type: "NightStarted",
+  family: "night",
+  description: "The Soul opened a night over the inputs received up to a stream position.",
+  schema: Schema.Struct({
+    nightId: Schema.String,
+    day: Schema.String,
+    trigger: NightTrigger,
+    /** Inputs stored at or before this sequence belong to the night's window. */
+    untilSeq: Schema.Number,
+  }),
+  entity: (d) => d.nightId,
+  past: [
+    {
+      version: 1,
+      schema: NightStartedV1,
+      // v1 recorded neither the trigger nor the window's end: say so rather than guess.
+      upcast: (d: typeof NightStartedV1.Type) => ({ ...d, trigger: "unknown", untilSeq: 0 }),
+    },
+  ],
+});
+
+export const NightCompleted = defineEvent({
+  type: "NightCompleted",
+  family: "night",
+  description: "Every input of the night's window was decided; counts and timings.",
+  schema: Schema.Struct({
+    nightId: Schema.String,
+    counts: Schema.Struct({
+      accepted: Schema.Number,
+      rejected: Schema.Number,
+      shadow: Schema.Number,
+      refused: Schema.Number,
+    }),
+    durationMs: Schema.Number,
+  }),
+  entity: (d) => d.nightId,
+});

@@ -1,0 +1,99 @@
+import type { DomainEvent } from "./catalogue.ts";
+import type { Metadata, Recorded } from "./envelope.ts";
+
+/** An event to append, with its envelope metadata, and optionally the entity sequence it expects. */
+export interface Pending {
+  readonly event: DomainEvent;
+  readonly metadata: Metadata;
+  /**
+   * Optimistic concurrency: the last sequence the writer saw on this event's subject (0 = none).
+   * The server refuses the append if another event on that subject came after it.
+   */
+  readonly expectedSubjectSeq?: number;
+}
+
+export interface Appended {
+  readonly id: string;
+  readonly subject: string;
+  readonly seq: number;
+  /** The server already held an event with this id: nothing new was written. */
+  readonly duplicate: boolean;
+}
+
+/** Another writer appended to the entity since the expected sequence. Reload and decide again. */
+export class ConcurrencyError extends Error {
+  override readonly name = "ConcurrencyError";
+  constructor(readonly subject: string, readonly expectedSeq: number, readonly detail: string) {
+    super(`concurrent append on ${subject}: expected last sequence ${expectedSeq} (${detail}); reload and decide again`);
+  }
+}
+
+/** The log could not be reached or refused the write for another reason. */
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  constructor(readonly detail: string, options?: { cause?: unknown }) {
+    super(detail, options);
+  }
+}
+
+/** Where to start reading: a sequence, or the first event stored at or after a time. */
+export type From = { readonly seq: number } | { readonly time: Date };
+/** Where to stop reading (inclusive): a sequence, a time, or the end of the log as it is now. */
+export type Until = { readonly seq: number } | { readonly time: Date } | "now";
+
+export interface ReadOptions {
+  readonly from?: From;
+  readonly until?: Until;
+  /** Only these event types are decoded and yielded (others are skipped cheaply). */
+  readonly types?: ReadonlySet<string>;
+}
+
+/** A message that could not be decoded; it was put in quarantine and reading went on. */
+export interface Quarantined {
+  readonly seq: number;
+  readonly subject: string;
+  readonly reason: string;
+}
+
+/** A delivery from a durable consumer: ack only after the effects of the event are facts. */
+export interface Delivery {
+  readonly event: Recorded<DomainEvent>;
+  /** How many times the server delivered it (1 = first time). */
+  readonly deliveryCount: number;
+  ack(): Promise<void>;
+  nak(delayMs?: number): void;
+}
+
+export interface SubscribeOptions {
+  /** The durable consumer's name: its position survives restarts. */
+  readonly durable: string;
+  readonly types?: ReadonlySet<string>;
+  /** How long the server waits for an ack before redelivering. */
+  readonly ackWaitMs?: number;
+  readonly onQuarantine?: (q: Quarantined) => void;
+}
+
+/**
+ * The EventStore port: the only way actors and projections touch the log. No NATS in it;
+ * adapters/nats implements it on JetStream.
+ */
+export interface EventStore {
+  /** Appends in order; each event is a fact once this resolves. Dedup by metadata.id. */
+  append(events: ReadonlyArray<Pending>): Promise<Appended[]>;
+  /** Reads decoded events in stream order; undecodable messages are quarantined and skipped. */
+  read(options?: ReadOptions & { onQuarantine?: (q: Quarantined) => void }): AsyncIterable<Recorded<DomainEvent>>;
+  /** The sequence of the last event stored at or before a time (0 if none). */
+  seqAt(time: Date): Promise<number>;
+  /** The last sequence in the log now (0 when empty). */
+  lastSeq(): Promise<number>;
+  /** The last sequence on one event subject (0 when none): the entity's version. */
+  lastSubjectSeq(subject: string): Promise<number>;
+  /** A durable subscription: deliveries in order, redelivered until acked. */
+  subscribe(options: SubscribeOptions): Subscription;
+}
+
+export interface Subscription extends AsyncIterable<Delivery> {
+  /** Pending (not yet delivered) plus unacknowledged messages. */
+  lag(): Promise<number>;
+  stop(): Promise<void>;
+}

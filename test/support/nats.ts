@@ -1,0 +1,60 @@
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats, ensureInfrastructure } from "../../adapters/nats/connection.ts";
+import { defaultNatsConf, startEmbeddedServer, type EmbeddedServer, type NatsSecrets } from "../../adapters/nats/server.ts";
+
+export interface TestNats {
+  readonly url: string;
+  readonly dir: string;
+  readonly server: EmbeddedServer;
+  readonly secrets: NatsSecrets;
+  /** Connects as one of nats.conf's users (the soul by default); closed by stop(). */
+  connect(user?: keyof NatsSecrets): Promise<NatsConnection>;
+  /** Restarts the server on the same port and store, as after a crash of the machine. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real nats-server for one test file: a copy of the repo's nats.conf, a free port on loopback and a
+ * temporary JetStream store, with Sophont's streams created. Never a mock.
+ */
+export const startTestNats = async (): Promise<TestNats> => {
+  const dir = mkdtempSync(join(tmpdir(), "sophont-nats-"));
+  const conf = join(dir, "nats.conf");
+  copyFileSync(defaultNatsConf, conf);
+  const secrets: NatsSecrets = { soul: "soul-test-pw", agent: "agent-test-pw", replica: "replica-test-pw" };
+  const storeDir = join(dir, "store");
+  let server = await startEmbeddedServer({ storeDir, secrets, confPath: conf });
+  const conns: NatsConnection[] = [];
+  const connect = async (user: keyof NatsSecrets = "soul") => {
+    const nc = await connectNats({ url: server.url, user, pass: secrets[user], name: `test-${user}` });
+    conns.push(nc);
+    return nc;
+  };
+  const admin = await connect("soul");
+  await ensureInfrastructure(admin);
+  return {
+    get url() {
+      return server.url;
+    },
+    dir,
+    get server() {
+      return server;
+    },
+    secrets,
+    connect,
+    restart: async () => {
+      const port = server.port;
+      await server.stop();
+      server = await startEmbeddedServer({ storeDir, secrets, confPath: conf, port });
+    },
+    stop: async () => {
+      await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
