@@ -27,15 +27,20 @@ export const Envelope = Schema.Struct({
 });
 export type Envelope = typeof Envelope.Type;
 
-/** An event as the log holds it: decoded, upcast to the current version, with its stream position. */
-export interface Recorded<E extends { type: string; data: unknown } = { type: string; data: unknown }> {
-  readonly type: E["type"];
-  readonly data: E["data"];
-  /** The payload version as it was written (before upcasting). */
-  readonly writtenVersion: number;
-  readonly metadata: Metadata;
-  readonly seq: number;
-  readonly subject: string;
-  /** When the server stored it (ms since epoch): the clock of time travel. */
-  readonly storedAt: number;
-}
+/**
+ * An event as the log holds it: decoded, upcast to the current version, with its stream position.
+ * Distributes over a union of events, so `switch (e.type)` narrows `e.data`.
+ */
+export type Recorded<E extends { type: string; data: unknown } = { type: string; data: unknown }> = E extends unknown
+  ? {
+      readonly type: E["type"];
+      readonly data: E["data"];
+      /** The payload version as it was written (before upcasting). */
+      readonly writtenVersion: number;
+      readonly metadata: Metadata;
+      readonly seq: number;
+      readonly subject: string;
+      /** When the server stored it (ms since epoch): the clock of time travel. */
+      readonly storedAt: number;
+    }
+  : never;

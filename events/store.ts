@@ -95,5 +95,7 @@ export interface EventStore {
 export interface Subscription extends AsyncIterable<Delivery> {
   /** Pending (not yet delivered) plus unacknowledged messages. */
   lag(): Promise<number>;
+  /** The last stream sequence acknowledged, below which everything was handled (0 for a new consumer). */
+  ackFloor(): Promise<number>;
   stop(): Promise<void>;
 }

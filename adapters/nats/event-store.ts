@@ -216,6 +216,12 @@ class DurableSubscription implements Subscription {
     return info.num_pending + info.num_ack_pending;
   }
 
+  async ackFloor(): Promise<number> {
+    await this.ensureConsumer();
+    const info = await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable);
+    return info.ack_floor.stream_seq;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.closeMsgs?.();

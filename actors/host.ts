@@ -1,0 +1,180 @@
+import { createActor, fromPromise } from "xstate";
+import type { DomainEvent } from "../events/catalogue.ts";
+import type { Metadata, Recorded } from "../events/envelope.ts";
+import type { Appended, Delivery, EventStore, Pending, Subscription } from "../events/store.ts";
+import { Refusal, type DecideContext, type Decider, type Decision } from "./decider.ts";
+import { derivedEventId } from "./ids.ts";
+import { lifecycleMachine, type Settled, type WorkItem } from "./machine.ts";
+
+/** A command as it arrives from outside: its own id, who sent it, and the correlation it belongs to. */
+export interface Envelope<C> {
+  readonly id: string;
+  readonly actor: string;
+  readonly correlationId?: string;
+  readonly trace?: Metadata["trace"];
+  readonly command: C;
+}
+
+export interface HostOptions {
+  /** The durable consumer's name (default: `actor-<actor>`). */
+  readonly durable?: string;
+  readonly ackWaitMs?: number;
+  readonly clock?: () => Date;
+  /** Called for each settled item (appended events) or refusal. */
+  readonly onSettled?: (s: Settled) => void;
+  /** Test hook: runs just before the inbound message is acked (a crash here must not duplicate). */
+  readonly beforeAck?: (item: WorkItem) => Promise<void>;
+}
+
+interface EventItem extends WorkItem { readonly kind: "event"; readonly event: Recorded<DomainEvent>; readonly delivery: Delivery }
+interface CommandItem<C> extends WorkItem { readonly kind: "command"; readonly envelope: Envelope<C> }
+
+/**
+ * Runs a decider inside the lifecycle machine on a durable consumer. The state is rebuilt from the
+ * log on start; every decided event is appended with causation = the inbound event (or command) and
+ * an id derived from it, and only then is the inbound message acked.
+ */
+export class ActorHost<S, C extends { readonly type: string }> {
+  private state: S;
+  private foldedSeq = 0;
+  /** Causes (inbound event ids) whose effects are in the log though their ack was lost. */
+  private alreadyCaused = new Set<string>();
+  private subscription: Subscription | undefined;
+  private loop: Promise<void> | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly actor;
+  private readonly clock: () => Date;
+
+  constructor(private readonly store: EventStore, private readonly decider: Decider<S, C>, private readonly options: HostOptions = {}) {
+    this.state = decider.initialState();
+    this.clock = options.clock ?? (() => new Date());
+    this.actor = createActor(
+      lifecycleMachine.provide({
+        actors: {
+          decide: fromPromise(async ({ input }) => this.decide(input.item, input.refresh)),
+          append: fromPromise(async ({ input }) => this.append(input.item, input.decisions)),
+          ack: fromPromise(async ({ input }) => this.ack(input.item)),
+        },
+      }),
+    );
+    this.actor.on("*", (s: Settled) => options.onSettled?.(s));
+    this.actor.start();
+  }
+
+  get name(): string {
+    return this.decider.actor;
+  }
+
+  /** The actor's state as of the last event it has folded. */
+  current(): S {
+    return this.state;
+  }
+
+  /** Rebuilds the state from the log, then handles deliveries until stopped. */
+  async start(): Promise<void> {
+    const sub = this.store.subscribe({ durable: this.options.durable ?? `actor-${this.decider.actor}`, ackWaitMs: this.options.ackWaitMs ?? 30_000 });
+    this.subscription = sub;
+    const floor = await sub.ackFloor();
+    for await (const ev of this.store.read({ until: { seq: floor } })) this.fold(ev);
+    this.foldedSeq = floor;
+    for await (const ev of this.store.read({ from: { seq: floor + 1 } })) {
+      if (ev.metadata.actor === this.decider.actor && ev.metadata.causationId) this.alreadyCaused.add(ev.metadata.causationId);
+    }
+    this.loop = (async () => {
+      for await (const delivery of sub) await this.serially(() => this.onDelivery(delivery));
+    })();
+  }
+
+  private fold(ev: Recorded<DomainEvent>): void {
+    this.state = this.decider.evolve(this.state, ev);
+    this.foldedSeq = ev.seq;
+  }
+
+  private async onDelivery(delivery: Delivery): Promise<void> {
+    const ev = delivery.event;
+    if (ev.seq <= this.foldedSeq) return void (await delivery.ack());
+    const reacts = (this.decider.reactsTo as ReadonlyArray<string>).includes(ev.type) && !this.alreadyCaused.delete(ev.metadata.id);
+    if (reacts) {
+      const item: EventItem = { kind: "event", causeId: ev.metadata.id, event: ev, delivery };
+      await this.run(item);
+    } else await delivery.ack();
+    this.fold(ev);
+  }
+
+  /** Sends a command to the actor; resolves with the events it caused, or rejects with a Refusal. */
+  command(envelope: Envelope<C>): Promise<ReadonlyArray<Appended>> {
+    if (!(this.decider.accepts as ReadonlyArray<string>).includes(envelope.command.type)) {
+      return Promise.reject(new Refusal(`${this.decider.actor} does not accept ${envelope.command.type}; it accepts: ${this.decider.accepts.join(", ") || "nothing"}`));
+    }
+    return this.serially(async () => {
+      const item: CommandItem<C> = { kind: "command", causeId: envelope.id, envelope };
+      const s = await this.run(item);
+      if (s.type === "refused") throw new Refusal(s.reason);
+      return s.appended;
+    });
+  }
+
+  private serially<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(f, f);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private run(item: WorkItem): Promise<Settled> {
+    return new Promise((resolve) => {
+      const sub = this.actor.on("*", (s: Settled) => {
+        if (s.item !== item) return;
+        sub.unsubscribe();
+        resolve(s);
+      });
+      this.actor.send({ type: "WORK", item });
+    });
+  }
+
+  private async ctx(): Promise<DecideContext> {
+    return { now: this.clock().toISOString(), position: await this.store.lastSeq() };
+  }
+
+  private async decide(item: WorkItem, _refresh: boolean): Promise<ReadonlyArray<Decision>> {
+    if (item.kind === "event") {
+      const { event } = item as EventItem;
+      return this.decider.react(event, this.state, await this.ctx());
+    }
+    // A command is decided on the log as it is now, not on the actor's folding position.
+    let view = this.state;
+    for await (const ev of this.store.read({ from: { seq: this.foldedSeq + 1 } })) view = this.decider.evolve(view, ev);
+    return this.decider.handle((item as CommandItem<C>).envelope.command, view, await this.ctx());
+  }
+
+  private append(item: WorkItem, decisions: ReadonlyArray<Decision>): Promise<Appended[]> {
+    const cause = item.kind === "event" ? (item as EventItem).event.metadata : undefined;
+    const env = item.kind === "command" ? (item as CommandItem<C>).envelope : undefined;
+    const time = this.clock().toISOString();
+    const trace = cause?.trace ?? env?.trace;
+    const pending: Pending[] = decisions.map((d, i) => {
+      const metadata: Metadata = {
+        id: derivedEventId(this.decider.actor, item.causeId, i),
+        time,
+        actor: this.decider.actor,
+        causationId: item.causeId,
+        correlationId: cause?.correlationId ?? env?.correlationId ?? item.causeId,
+        ...(trace ? { trace } : {}),
+      };
+      return d.expectedSubjectSeq === undefined ? { event: d.event, metadata } : { event: d.event, metadata, expectedSubjectSeq: d.expectedSubjectSeq };
+    });
+    return this.store.append(pending);
+  }
+
+  private async ack(item: WorkItem): Promise<void> {
+    await this.options.beforeAck?.(item);
+    if (item.kind === "event") await (item as EventItem).delivery.ack();
+  }
+
+  /** Stops taking deliveries; the item in hand finishes first. */
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    await this.queue;
+    this.actor.send({ type: "STOP" });
+    this.actor.stop();
+  }
+}

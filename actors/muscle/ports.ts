@@ -1,0 +1,124 @@
+// The capabilities the Muscle needs to run a job on another machine. Interfaces only: the ssh2
+// implementation lives in adapters/ssh, and the composition root binds one to the other.
+
+/** sha256 (hex) and size of a file, checked on both ends of a transfer. */
+export interface TransferReceipt {
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+/** A chunk of a job's log; pass `nextOffset` back to continue exactly where this one ended. */
+export interface LogChunk {
+  readonly text: string;
+  readonly nextOffset: number;
+}
+
+export interface ReadLogOptions {
+  /** Most bytes to read in one call (default 1 MiB). */
+  readonly maxBytes?: number;
+  /**
+   * Also return a trailing line that has no newline yet (default false: whole lines only, so a
+   * progress line is never split across two chunks). Use true once the job has ended.
+   */
+  readonly includePartialLine?: boolean;
+}
+
+export interface StartOptions {
+  /** Working directory of the command (default: the job directory). */
+  readonly cwd?: string;
+  /** Extra environment; names must be shell identifiers. Values are quoted, never interpreted. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** `started`: this call launched it; `attached`: it had been launched before (running or ended). */
+export interface StartResult {
+  readonly outcome: "started" | "attached";
+  readonly pid: number;
+}
+
+export type JobStatus =
+  | { readonly state: "running"; readonly pid: number }
+  | { readonly state: "exited"; readonly code: number }
+  | { readonly state: "cancelled" }
+  /** Never started here, or its process is gone without writing an exit code (killed, host rebooted). */
+  | { readonly state: "unknown"; readonly reason: string };
+
+/**
+ * A remote machine reached over SSH. Every method may reconnect (with backoff) after a dropped
+ * connection; all job methods are safe to repeat after a reconnect or a restart of the Muscle.
+ * Remote paths are absolute or relative to the host's work directory. Job state lives in files
+ * under `<workDir>/jobs/<jobId>/` on the host, so it outlives any SSH session.
+ */
+export interface RemoteHost {
+  /** The host's name in the hosts file (never a secret). */
+  readonly name: string;
+  /** Opens the connection (verifying the pinned host key); a no-op when already open. */
+  connect(): Promise<void>;
+  /** Closes the connection; detached jobs keep running. */
+  close(): Promise<void>;
+  /** `mkdir -p`; returns the absolute path. */
+  ensureDir(remoteDir: string): Promise<string>;
+  /** Uploads a file and checks the remote sha256 against the local one. */
+  upload(localPath: string, remotePath: string): Promise<TransferReceipt>;
+  /** Downloads a file and checks the local sha256 against the remote one. */
+  download(remotePath: string, localPath: string): Promise<TransferReceipt>;
+  /** The job's directory on the host (`<workDir>/jobs/<jobId>`). */
+  jobDir(jobId: string): string;
+  /**
+   * Starts `command` (POSIX sh) detached from the SSH session: its own session and process group
+   * (setsid), a pid file, stdout and stderr appended to the job's log, its exit code written to a
+   * file when it ends. Idempotent per jobId: a job launched before is never launched again.
+   */
+  startDetached(jobId: string, command: string, options?: StartOptions): Promise<StartResult>;
+  /** Reads the job's log from a byte offset. */
+  readLog(jobId: string, fromOffset: number, options?: ReadLogOptions): Promise<LogChunk>;
+  jobStatus(jobId: string): Promise<JobStatus>;
+  /** Kills the job's whole process group (TERM, then KILL after `graceMs`, default 2 s). */
+  cancel(jobId: string, options?: { readonly graceMs?: number }): Promise<JobStatus>;
+  /** Removes a directory under the work directory (refuses paths outside it). */
+  cleanup(remoteDir: string): Promise<void>;
+}
+
+/** What a job needs of the GPU, as written in the hosts file. */
+export interface GpuExpectation {
+  /** `cuda`: a CUDA GPU must be present; `none`: CPU only (CI, the tiny models). */
+  readonly kind: "cuda" | "none";
+  readonly model?: string;
+  readonly minMemoryGiB?: number;
+}
+
+/** A host made ready for a job by a provider. */
+export interface ProvisionedHost {
+  /** The provider's id of this lease (a rented instance's id; the host's name for a static host). */
+  readonly leaseId: string;
+  readonly name: string;
+  readonly workDir: string;
+  readonly gpu: GpuExpectation;
+  readonly remote: RemoteHost;
+}
+
+export interface ProvisionRequest {
+  readonly jobId: string;
+  /** A named host from the hosts file; providers that rent machines may ignore it. */
+  readonly hostName?: string;
+  readonly gpu?: GpuExpectation;
+}
+
+/**
+ * Hosts that must be started and stopped around a job (rented GPUs), or simply looked up (a static
+ * SSH host). `release` is idempotent and never throws for a host already gone.
+ */
+export interface HostProvider {
+  readonly kind: string;
+  provision(request: ProvisionRequest): Promise<ProvisionedHost>;
+  release(host: ProvisionedHost): Promise<void>;
+}
+
+/** Failures the Muscle tells apart, by `_tag`; adapters throw objects of these shapes. */
+export type RemoteHostFailure =
+  | { readonly _tag: "HostKeyUnknownError"; readonly host: string; readonly presented: string }
+  | { readonly _tag: "HostKeyMismatchError"; readonly host: string; readonly expected: string; readonly presented: string }
+  | { readonly _tag: "AuthenticationError"; readonly host: string; readonly user: string }
+  | { readonly _tag: "ConnectionError"; readonly host: string; readonly attempts: number; readonly reason: string }
+  | { readonly _tag: "TransferVerificationError"; readonly path: string; readonly expected: string; readonly actual: string }
+  | { readonly _tag: "RemoteCommandError"; readonly host: string; readonly step: string; readonly code: number | null; readonly stderr: string };

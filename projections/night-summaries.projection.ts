@@ -1,0 +1,38 @@
+import type { Projection } from "./projection.ts";
+
+export interface NightSummary {
+  readonly nightId: string;
+  readonly day: string;
+  readonly trigger: string;
+  readonly startedSeq: number;
+  readonly startedAt: string;
+  readonly completedSeq?: number;
+  readonly counts?: { accepted: number; rejected: number; shadow: number; refused: number };
+  readonly durationMs?: number;
+}
+
+export type NightSummaries = Record<string, NightSummary>;
+
+/** One row per night: when it started, what it decided, how long it took. */
+export const nightSummaries: Projection<NightSummaries> = {
+  name: "night-summaries",
+  version: 1,
+  canHandle: ["NightStarted", "NightCompleted"],
+  initialState: () => ({}),
+  evolve: (state, event) => {
+    switch (event.type) {
+      case "NightStarted": {
+        const d = event.data as { nightId: string; day: string; trigger: string };
+        return { ...state, [d.nightId]: { nightId: d.nightId, day: d.day, trigger: d.trigger, startedSeq: event.seq, startedAt: event.metadata.time } };
+      }
+      case "NightCompleted": {
+        const d = event.data as { nightId: string; counts: NightSummary["counts"]; durationMs: number };
+        const night = state[d.nightId];
+        if (!night) return state;
+        return { ...state, [d.nightId]: { ...night, completedSeq: event.seq, counts: d.counts!, durationMs: d.durationMs } };
+      }
+      default:
+        return state;
+    }
+  },
+};
