@@ -59,7 +59,6 @@ export const lifecycleMachine = setup({
     backoff: ({ context }) => backoffDelay(context.attempt),
   },
   guards: {
-    nothingDecided: ({ context }) => context.decisions.length === 0,
     concurrencyConflict: ({ context, event }) =>
       isConcurrency((event as { error?: unknown }).error) && context.conflicts < MAX_CONFLICTS,
     refusal: ({ event }) => isRefusal((event as { error?: unknown }).error),
@@ -77,6 +76,7 @@ export const lifecycleMachine = setup({
     },
     deciding: {
       invoke: {
+        id: "decide",
         src: "decide",
         input: ({ context }) => ({ item: context.item!, refresh: context.conflicts > 0 }),
         onDone: [
@@ -88,6 +88,7 @@ export const lifecycleMachine = setup({
     },
     appending: {
       invoke: {
+        id: "append",
         src: "append",
         input: ({ context }) => ({ item: context.item!, decisions: context.decisions }),
         onDone: { target: "acking", actions: assign({ appended: ({ event }) => event.output }) },
@@ -105,6 +106,7 @@ export const lifecycleMachine = setup({
     refusing: {
       // A refusal is final for this item: it is acked so the actor does not stall on it.
       invoke: {
+        id: "ack",
         src: "ack",
         input: ({ context }) => ({ item: context.item! }),
         onDone: { target: "idle", actions: emit(({ context }) => ({ type: "refused" as const, item: context.item!, reason: context.error ?? "refused" })) },
@@ -114,6 +116,7 @@ export const lifecycleMachine = setup({
     acking: {
       // Only now is the inbound message acked: the decided events are facts in the log.
       invoke: {
+        id: "ack",
         src: "ack",
         input: ({ context }) => ({ item: context.item! }),
         onDone: { target: "idle", actions: emit(({ context }) => ({ type: "settled" as const, item: context.item!, appended: context.appended })) },
