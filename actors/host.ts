@@ -65,6 +65,11 @@ export class ActorHost<S, C extends { readonly type: string }> {
     return this.decider.actor;
   }
 
+  /** The last sequence this actor has folded (and decided on). */
+  position(): number {
+    return this.foldedSeq;
+  }
+
   /** The actor's state as of the last event it has folded. */
   current(): S {
     return this.state;

@@ -46,6 +46,9 @@ export interface ReadOptions {
   readonly until?: Until;
   /** Only these event types are decoded and yielded (others are skipped cheaply). */
   readonly types?: ReadonlySet<string>;
+  /** Keep reading as new events arrive (ignores `until`) until the signal aborts. */
+  readonly follow?: boolean;
+  readonly signal?: AbortSignal;
 }
 
 /** A message that could not be decoded; it was put in quarantine and reading went on. */

@@ -60,6 +60,8 @@ export interface RemoteHost {
   ensureDir(remoteDir: string): Promise<string>;
   /** Uploads a file and checks the remote sha256 against the local one. */
   upload(localPath: string, remotePath: string): Promise<TransferReceipt>;
+  /** sha256 and size of a remote file, or undefined when there is none (e.g. to skip a re-upload). */
+  digest(remotePath: string): Promise<TransferReceipt | undefined>;
   /** Downloads a file and checks the local sha256 against the remote one. */
   download(remotePath: string, localPath: string): Promise<TransferReceipt>;
   /** The job's directory on the host (`<workDir>/jobs/<jobId>`). */

@@ -110,13 +110,15 @@ export class JetStreamEventStore implements EventStore {
   }
 
   async *read(options: ReadOptions & { onQuarantine?: (q: Quarantined) => void } = {}): AsyncIterable<Recorded<DomainEvent>> {
-    const untilSeq = await this.resolveUntil(options.until);
+    const untilSeq = options.follow ? Number.MAX_SAFE_INTEGER : await this.resolveUntil(options.until);
     let startSeq = 1;
     if (options.from && "seq" in options.from) startSeq = Math.max(1, options.from.seq);
     else if (options.from) startSeq = (await this.seqAt(new Date(options.from.time.getTime() - 1))) + 1;
     if (untilSeq < startSeq) return;
     const c = await this.js.consumers.get(EVENT_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq });
     const msgs = await c.consume({ max_messages: 2048 });
+    const abort = () => void msgs.close().catch(() => undefined);
+    options.signal?.addEventListener("abort", abort, { once: true });
     try {
       for await (const m of msgs) {
         if (m.seq > untilSeq) break;
@@ -125,6 +127,7 @@ export class JetStreamEventStore implements EventStore {
         if (m.seq >= untilSeq) break;
       }
     } finally {
+      options.signal?.removeEventListener("abort", abort);
       await msgs.close().catch(() => undefined);
     }
   }

@@ -37,7 +37,9 @@ export const loadOrCreateSecrets = (home: string): NatsSecrets => {
   const file = join(dir, "nats.json");
   if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as NatsSecrets;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const pw = () => randomBytes(18).toString("base64url");
+  // nats-server parses an environment value as a config token: letters and hex digits only, and a
+  // leading letter, so it is always read as a string.
+  const pw = () => `pw${randomBytes(20).toString("hex")}`;
   const secrets: NatsSecrets = { soul: pw(), agent: pw(), replica: pw() };
   writeFileSync(file, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
   chmodSync(file, 0o600);

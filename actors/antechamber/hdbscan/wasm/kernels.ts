@@ -18,12 +18,12 @@ export interface Layout {
 }
 
 /** Micro-tile of `block`: TILE_ROWS x TILE_COLS dot products share every load. */
-export const TILE_ROWS = 4;
-export const TILE_COLS = 2;
+export const TILE_ROWS = Number(process.env.TR ?? 4);
+export const TILE_COLS = Number(process.env.TC ?? 2);
 /** Rows `gather` handles per pass over the query. */
 export const GATHER_ROWS = 4;
 /** Dimension chunks (4 floats each) per loop iteration. */
-export const UNROLL = 2;
+export const UNROLL = Number(process.env.UN ?? 2);
 
 /**
  * Builds the kernel module. `block(a, na, b, nb)` writes the keys of rows a.. (na of them, a

@@ -1,0 +1,25 @@
+import type { ParseArgsConfig } from "node:util";
+import type { Config } from "./config.ts";
+
+export interface CliContext {
+  readonly config: Config;
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  /** Aborted on Ctrl-C / SIGTERM: long commands stop cleanly. */
+  readonly signal: AbortSignal;
+}
+
+export type OptionValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+/** One `sophont` command: its words, its help, its flags and what it does. */
+export interface Command {
+  readonly path: ReadonlyArray<string>;
+  readonly summary: string;
+  readonly usage: string;
+  /** More lines for `--help`: what it does, examples. */
+  readonly details?: string;
+  readonly options: NonNullable<ParseArgsConfig["options"]>;
+  run(ctx: CliContext, values: OptionValues, positionals: string[]): Promise<number | void>;
+}
+
+export const defineCommand = (c: Command): Command => c;

@@ -1,0 +1,45 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { defineCommand } from "../command.ts";
+import { table } from "../format.ts";
+import { openRuntime } from "../runtime.ts";
+import { EVENT_STREAM, QUARANTINE_STREAM } from "../../../events/subjects.ts";
+import { ProjectionRunner } from "../../../projections/runner.ts";
+import { allProjections } from "../../../projections/index.ts";
+
+export const status = defineCommand({
+  path: ["status"],
+  summary: "the event stream, its consumers, the quarantine and how far each projection lags",
+  usage: "sophont status [--json]",
+  options: { json: { type: "boolean" } },
+  run: async (ctx, v) => {
+    const rt = await openRuntime(ctx.config);
+    try {
+      const jsm = await jetstreamManager(rt.nc);
+      const s = await jsm.streams.info(EVENT_STREAM);
+      const q = await jsm.streams.info(QUARANTINE_STREAM);
+      const consumers = [];
+      for await (const c of jsm.consumers.list(EVENT_STREAM)) {
+        if (!c.config.durable_name) continue;
+        consumers.push({ name: c.name, pending: c.num_pending, ackPending: c.num_ack_pending, ackFloor: c.ack_floor.stream_seq });
+      }
+      const projections = await new ProjectionRunner(rt.store, rt.checkpoints, allProjections).positions();
+      const report = {
+        server: rt.server,
+        stream: { name: EVENT_STREAM, events: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, lastTime: s.state.last_ts, replicas: s.config.num_replicas },
+        quarantine: { messages: q.state.messages },
+        consumers,
+        projections,
+      };
+      if (v.json) return void ctx.out(JSON.stringify(report, null, 2));
+      ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"})`);
+      ctx.out(`stream      ${EVENT_STREAM}: ${s.state.messages} events, ${(s.state.bytes / 1e6).toFixed(1)} MB, seq ${s.state.first_seq}..${s.state.last_seq}, R${s.config.num_replicas}`);
+      ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
+      ctx.out("\nconsumers");
+      ctx.out(table([["name", "pending", "ack pending", "ack floor"], ...consumers.map((c) => [c.name, c.pending, c.ackPending, c.ackFloor])]));
+      ctx.out("\nprojections");
+      ctx.out(table([["name", "version", "last seq", "lag"], ...projections.map((p) => [p.name, p.version, p.lastSeq, p.lag])]));
+    } finally {
+      await rt.close();
+    }
+  },
+});

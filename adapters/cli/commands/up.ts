@@ -1,0 +1,58 @@
+import { defineCommand } from "../command.ts";
+import { openRuntime } from "../runtime.ts";
+import { newCommandId, startActors, today } from "../actors.ts";
+import { ProjectionRunner } from "../../../projections/runner.ts";
+import { allProjections } from "../../../projections/index.ts";
+
+const msUntil = (hhmm: string, now = new Date()): number => {
+  const [h, m] = hhmm.split(":").map(Number);
+  const next = new Date(now);
+  next.setHours(h!, m!, 0, 0);
+  if (next <= now) next.setDate(next.getDate() + 1);
+  return next.getTime() - now.getTime();
+};
+
+export const up = defineCommand({
+  path: ["up"],
+  summary: "run the server, the actors and the projections in the foreground (Ctrl-C stops cleanly)",
+  usage: "sophont up [--night-at HH:MM]",
+  details: [
+    "Without SOPHONT_NATS_URL, starts the embedded nats-server on this home. Other `sophont` commands",
+    "on the same home talk to it. --night-at (or SOPHONT_NIGHT_AT / nightAt in config.json) makes the",
+    "Soul start a night every day at that local time.",
+  ].join("\n"),
+  options: { "night-at": { type: "string" } },
+  run: async (ctx, v) => {
+    const nightAt = (v["night-at"] as string | undefined) ?? ctx.config.nightAt;
+    const rt = await openRuntime(ctx.config, ctx.err);
+    const actors = await startActors(rt);
+    const runner = new ProjectionRunner(rt.store, rt.checkpoints, allProjections);
+    ctx.out(`Sophont is up: NATS ${rt.server.url} (${rt.server.embedded ? "embedded" : "external"}), actors: soul; projections: ${allProjections.map((p) => p.name).join(", ")}`);
+    ctx.out(nightAt ? `the Soul starts a night every day at ${nightAt}` : "no night schedule (use --night-at HH:MM, or `sophont night`)");
+    ctx.out("Ctrl-C to stop");
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = () => {
+      if (!nightAt) return;
+      timer = setTimeout(async () => {
+        // A night before noon closes the previous day; a night in the evening closes today.
+        const d = new Date();
+        if (d.getHours() < 12) d.setDate(d.getDate() - 1);
+        const day = today(d);
+        await actors.soul
+          .command({ id: newCommandId(), actor: "schedule", command: { type: "StartNight", day, trigger: "schedule" } })
+          .then(() => ctx.out(`night ${day} started by the schedule`))
+          .catch((e: Error) => ctx.err(`scheduled night ${day} not started: ${e.message}`));
+        schedule();
+      }, msUntil(nightAt));
+    };
+    schedule();
+    while (!ctx.signal.aborted) {
+      await runner.catchUp().catch((e: Error) => ctx.err(`projections: ${e.message}`));
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    ctx.out("stopping: actors, projections, server");
+    clearTimeout(timer);
+    await actors.stop();
+    await rt.close();
+  },
+});

@@ -1,0 +1,57 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+/**
+ * Everything Sophont reads from its surroundings, read in one place: flags, then `SOPHONT_*`
+ * variables, then `$SOPHONT_HOME/config.json`, then defaults. Secrets stay out of this object's
+ * printed form (see `redacted`).
+ */
+export interface Config {
+  readonly home: string;
+  /** An external NATS server (a JetStream cluster included); absent: the CLI embeds its own. */
+  readonly natsUrl: string | undefined;
+  readonly natsUser: string;
+  readonly natsPassword: string | undefined;
+  /** Stream replicas when Sophont creates its streams (3 on a cluster). */
+  readonly replicas: number;
+  /** Local time of the Soul's nightly schedule under `sophont up` (HH:MM), if any. */
+  readonly nightAt: string | undefined;
+  readonly file: Record<string, unknown>;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const readFileConfig = (home: string): Record<string, unknown> => {
+  const path = join(home, "config.json");
+  if (!existsSync(path)) return {};
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`${path} is not valid JSON (${(e as Error).message}); fix or remove it`);
+  }
+};
+
+export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Config => {
+  const home = resolve(flags.home ?? env.SOPHONT_HOME ?? join(homedir(), ".sophont"));
+  const file = readFileConfig(home);
+  const str = (k: string) => (typeof file[k] === "string" ? (file[k] as string) : undefined);
+  const replicas = Number(env.SOPHONT_REPLICAS ?? file.replicas ?? 1);
+  if (![1, 3, 5].includes(replicas)) throw new ConfigError(`SOPHONT_REPLICAS must be 1, 3 or 5, got ${replicas}`);
+  const nightAt = env.SOPHONT_NIGHT_AT ?? str("nightAt");
+  if (nightAt !== undefined && !/^\d{2}:\d{2}$/.test(nightAt)) throw new ConfigError(`nightAt must be HH:MM, got ${nightAt}`);
+  return {
+    home,
+    natsUrl: flags.natsUrl ?? env.SOPHONT_NATS_URL ?? str("natsUrl"),
+    natsUser: env.SOPHONT_NATS_USER ?? str("natsUser") ?? "soul",
+    natsPassword: env.SOPHONT_NATS_PASSWORD,
+    replicas,
+    nightAt,
+    file,
+  };
+};
+
+/** The config as it may be printed or logged. */
+export const redacted = (c: Config) => ({ ...c, natsPassword: c.natsPassword ? "***" : undefined, file: "(config.json)" });

@@ -1,0 +1,47 @@
+import { Schema } from "effect";
+import { commandSubject } from "./subjects.ts";
+
+/**
+ * Commands from outside (CLI, schedule, outside agents): each on its own subject, validated, and
+ * answered with the events it caused or a refusal. The README's catalogue is made from this list.
+ */
+export interface CommandDefinition<T extends string = string, P = unknown> {
+  readonly type: T;
+  readonly subject: string;
+  /** The actor that decides it. */
+  readonly actor: string;
+  readonly schema: Schema.Codec<P, unknown>;
+  readonly description: string;
+  /** Whether the `agent` NATS user may send it (nats.conf must agree). */
+  readonly forAgents: boolean;
+}
+
+const defineCommand = <T extends string, P>(c: CommandDefinition<T, P>): CommandDefinition<T, P> => c;
+
+export const StartNight = defineCommand({
+  type: "StartNight",
+  subject: commandSubject("night.start"),
+  actor: "soul",
+  schema: Schema.Struct({
+    type: Schema.Literal("StartNight"),
+    day: Schema.String,
+    trigger: Schema.Literals(["cli", "schedule", "agent"]),
+  }),
+  description: "Open the night of a day: Salience scores every input received up to now.",
+  forAgents: false,
+});
+
+export const commands = [StartNight] as const;
+
+/** What a command request carries on the wire. */
+export const CommandRequest = Schema.Struct({
+  id: Schema.String,
+  correlationId: Schema.optional(Schema.String),
+  command: Schema.Unknown,
+});
+export type CommandRequest = typeof CommandRequest.Type;
+
+/** The answer: the events the command caused, or why it was refused. */
+export type CommandReply =
+  | { readonly ok: true; readonly events: ReadonlyArray<{ readonly id: string; readonly seq: number; readonly subject: string; readonly duplicate: boolean }> }
+  | { readonly ok: false; readonly refusal: string };
