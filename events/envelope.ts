@@ -22,7 +22,7 @@ export type Metadata = typeof Metadata.Type;
 export const Envelope = Schema.Struct({
   ...Metadata.fields,
   type: Schema.String,
-  version: Schema.Number,
+  version: Schema.Finite,
   data: Schema.Unknown,
 });
 export type Envelope = typeof Envelope.Type;

@@ -5,7 +5,7 @@ import { defineEvent } from "./define.ts";
 export const InputSource = Schema.Struct({
   path: Schema.String,
   format: Schema.Literals(["text", "markdown", "jsonl", "log"]),
-  index: Schema.Number,
+  index: Schema.Finite,
   metadata: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
 });
 
@@ -18,7 +18,7 @@ export const InputReceived = defineEvent({
     inputId: Schema.String,
     day: Schema.String,
     source: InputSource,
-    bytes: Schema.Number,
+    bytes: Schema.Finite,
     /** sha256 of the text in the content store; absent once the input is forgotten. */
     contentSha256: Schema.String,
   }),
@@ -35,7 +35,7 @@ export const InputRefused = defineEvent({
     source: InputSource,
     reason: Schema.Literals(["binary", "invalid-utf8", "empty", "too-large", "malformed"]),
     detail: Schema.String,
-    bytes: Schema.Number,
+    bytes: Schema.Finite,
   }),
   entity: (d) => d.refusalId,
 });

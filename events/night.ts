@@ -15,7 +15,7 @@ export const NightStarted = defineEvent({
     day: Schema.String,
     trigger: NightTrigger,
     /** Inputs stored at or before this sequence belong to the night's window. */
-    untilSeq: Schema.Number,
+    untilSeq: Schema.Finite,
   }),
   entity: (d) => d.nightId,
   past: [
@@ -35,12 +35,12 @@ export const NightCompleted = defineEvent({
   schema: Schema.Struct({
     nightId: Schema.String,
     counts: Schema.Struct({
-      accepted: Schema.Number,
-      rejected: Schema.Number,
-      shadow: Schema.Number,
-      refused: Schema.Number,
+      accepted: Schema.Finite,
+      rejected: Schema.Finite,
+      shadow: Schema.Finite,
+      refused: Schema.Finite,
     }),
-    durationMs: Schema.Number,
+    durationMs: Schema.Finite,
   }),
   entity: (d) => d.nightId,
 });

@@ -44,7 +44,7 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
   if (nightAt !== undefined && !/^\d{2}:\d{2}$/.test(nightAt)) throw new ConfigError(`nightAt must be HH:MM, got ${nightAt}`);
   return {
     home,
-    natsUrl: flags.natsUrl ?? env.SOPHONT_NATS_URL ?? str("natsUrl"),
+    natsUrl: flags.natsUrl || env.SOPHONT_NATS_URL || str("natsUrl") || undefined,
     natsUser: env.SOPHONT_NATS_USER ?? str("natsUser") ?? "soul",
     natsPassword: env.SOPHONT_NATS_PASSWORD,
     replicas,

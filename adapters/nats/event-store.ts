@@ -33,28 +33,20 @@ export class JetStreamEventStore implements EventStore {
   }
 
   async append(events: ReadonlyArray<Pending>): Promise<Appended[]> {
-    const encoded = events.map((p) => ({ p, e: encodeEvent(p.event, p.metadata) }));
+    const encoded = events.map((p) => encodeEvent(p.event, p.metadata));
+    // Without expectations every event goes out at once; the server keeps the order of one connection.
+    if (!events.some((p) => p.expectedSubjectSeq !== undefined)) return Promise.all(encoded.map((e) => this.send(e, undefined)));
     // Events on one subject after an expectation are chained: each expects the one before it.
-    const chains = new Map<string, Array<{ p: Pending; e: Encoded; i: number }>>();
-    encoded.forEach(({ p, e }, i) => {
-      const chain = chains.get(e.subject) ?? [];
-      chain.push({ p, e, i });
-      chains.set(e.subject, chain);
-    });
+    const chains = new Map<string, number[]>();
+    encoded.forEach((e, i) => chains.set(e.subject, [...(chains.get(e.subject) ?? []), i]));
     const results = new Array<Appended>(events.length);
     await Promise.all(
       [...chains.values()].map(async (chain) => {
-        const guarded = chain.some((c) => c.p.expectedSubjectSeq !== undefined);
-        if (!guarded) {
-          const acks = await Promise.all(chain.map((c) => this.send(c.e, undefined)));
-          acks.forEach((a, k) => (results[chain[k]!.i] = a));
-          return;
-        }
-        let expected = chain[0]!.p.expectedSubjectSeq;
-        for (const c of chain) {
-          const a = await this.send(c.e, expected);
-          results[c.i] = a;
-          expected = a.seq;
+        let expected = events[chain[0]!]!.expectedSubjectSeq;
+        for (const i of chain) {
+          const a = await this.send(encoded[i]!, expected ?? events[i]!.expectedSubjectSeq);
+          results[i] = a;
+          if (expected !== undefined) expected = a.seq;
         }
       }),
     );
