@@ -1,9 +1,9 @@
 import type { EventDefinition, EventOf } from "./define.ts";
-import { InputReceived, InputRefused } from "./input.ts";
+import { InputReceived, InputRefused, InputRepeated } from "./input.ts";
 import { NightCompleted, NightStarted } from "./night.ts";
 
 /** Every event type Sophont writes. The codec knows only these; the README's catalogue is made from them. */
-export const definitions = [NightStarted, NightCompleted, InputReceived, InputRefused] as const;
+export const definitions = [NightStarted, NightCompleted, InputReceived, InputRepeated, InputRefused] as const;
 
 export type DomainEvent = EventOf<(typeof definitions)[number]>;
 export type EventType = DomainEvent["type"];

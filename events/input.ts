@@ -39,3 +39,15 @@ export const InputRefused = defineEvent({
   }),
   entity: (d) => d.refusalId,
 });
+
+export const InputRepeated = defineEvent({
+  type: "InputRepeated",
+  family: "input",
+  description: "A text already taken in arrived again from another source: counted, not stored twice.",
+  schema: Schema.Struct({
+    inputId: Schema.String,
+    day: Schema.String,
+    source: InputSource,
+  }),
+  entity: (d) => d.inputId,
+});

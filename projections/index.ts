@@ -1,8 +1,9 @@
 import type { AnyProjection } from "./projection.ts";
 import { eventCounts } from "./event-counts.projection.ts";
 import { nightSummaries } from "./night-summaries.projection.ts";
+import { inputsIndex } from "./inputs.projection.ts";
 
 /** Every read model Sophont keeps; the runner and `sophont replay` take them from here. */
-export const allProjections: ReadonlyArray<AnyProjection> = [eventCounts, nightSummaries];
+export const allProjections: ReadonlyArray<AnyProjection> = [eventCounts, nightSummaries, inputsIndex];
 
 export const projectionNamed = (name: string): AnyProjection | undefined => allProjections.find((p) => p.name === name);

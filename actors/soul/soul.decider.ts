@@ -42,6 +42,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
           ? state
           : { ...state, undecided: { ...state.undecided, [event.data.inputId]: event.seq } };
       case "InputRefused":
+      case "InputRepeated":
         return state;
       default: {
         const never: never = event;

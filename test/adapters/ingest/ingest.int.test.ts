@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
+import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
+import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
+import { inputsIndex } from "../../../projections/inputs.projection.ts";
+import { projectAt } from "../../../projections/runner.ts";
+import { startTestNats, type TestNats } from "../../support/nats.ts";
+import { collect } from "../../support/events.ts";
+
+let nats: TestNats;
+let store: JetStreamEventStore;
+let content: ObjectContentStore;
+
+beforeAll(async () => {
+  nats = await startTestNats();
+  const nc = await nats.connect();
+  store = new JetStreamEventStore(nc);
+  content = new ObjectContentStore(nc);
+});
+afterAll(async () => {
+  store?.close();
+  await nats?.stop();
+});
+
+const files = [
+  { path: "notes.txt", bytes: Buffer.from("The orbit of the moon.\n\nTides follow the moon.\n\nThe orbit of the moon.\n") },
+  { path: "app.log", bytes: Buffer.from("boot ok\ndisk full\n") },
+  { path: "blob.bin", bytes: new Uint8Array([1, 2, 0, 3]) },
+  { path: "feed.jsonl", bytes: Buffer.from('{"text":"Tides follow the moon.","from":"feed"}\n{"oops":1}\n') },
+];
+const opts = { day: "2026-11-25", maxBytes: 10_000, correlationId: "t" };
+const ingestOnce = async () => ingestFiles({ store, content, known: await projectAt(store, inputsIndex, "now") }, files, opts);
+
+describe("ingest", () => {
+  it("takes inputs in once by content, counts repeats, refuses with reasons, keeps texts out of the log", async () => {
+    const s = await ingestOnce();
+    expect(s).toMatchObject({ received: 4, repeated: 2, refused: 2, unchanged: 0 });
+    const events = await collect(store.read());
+    expect(events.map((e) => e.type).sort()).toEqual([...Array(4).fill("InputReceived"), ...Array(2).fill("InputRefused"), ...Array(2).fill("InputRepeated")].sort());
+    const refusals = events.filter((e) => e.type === "InputRefused").map((e) => (e.type === "InputRefused" ? e.data.reason : ""));
+    expect(refusals.sort()).toEqual(["binary", "malformed"]);
+    // The text lives in the content store under its hash, never in an event.
+    const received = events.find((e) => e.type === "InputReceived" && e.data.source.path === "app.log")!;
+    const sha = (received.data as { contentSha256: string }).contentSha256;
+    expect(Buffer.from((await content.get(sha))!).toString()).toBe("boot ok");
+    for (const e of events) expect(JSON.stringify(e.data)).not.toContain("disk full");
+  });
+
+  it("appends nothing when the same files are ingested again", async () => {
+    const before = await store.lastSeq();
+    const s = await ingestOnce();
+    expect(s).toMatchObject({ received: 0, repeated: 0, refused: 0, unchanged: 8 });
+    expect(await store.lastSeq()).toBe(before);
+  });
+});
