@@ -31,6 +31,7 @@ export interface Decider<S, C extends { readonly type: string } = never> {
   readonly evolve: (state: S, event: Recorded<DomainEvent>) => S;
   /** The event types this actor reacts to. */
   readonly reactsTo: ReadonlyArray<EventType>;
+  /** Reacts to an event; `state` already includes it (the log up to and including the event). */
   readonly react: (event: Recorded<DomainEvent>, state: S, ctx: DecideContext) => ReadonlyArray<Decision>;
   /** The command types it accepts from outside (CLI, agents). */
   readonly accepts: ReadonlyArray<C["type"]>;

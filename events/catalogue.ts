@@ -1,9 +1,21 @@
 import type { EventDefinition, EventOf } from "./define.ts";
 import { InputReceived, InputRefused, InputRepeated } from "./input.ts";
 import { NightCompleted, NightStarted } from "./night.ts";
+import { InputAccepted, InputRejected, InputScored, PreoccupationSeeded, ShadowRecorded } from "./salience.ts";
 
 /** Every event type Sophont writes. The codec knows only these; the README's catalogue is made from them. */
-export const definitions = [NightStarted, NightCompleted, InputReceived, InputRepeated, InputRefused] as const;
+export const definitions = [
+  NightStarted,
+  NightCompleted,
+  InputReceived,
+  InputRepeated,
+  InputRefused,
+  PreoccupationSeeded,
+  InputScored,
+  InputAccepted,
+  InputRejected,
+  ShadowRecorded,
+] as const;
 
 export type DomainEvent = EventOf<(typeof definitions)[number]>;
 export type EventType = DomainEvent["type"];

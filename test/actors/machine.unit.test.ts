@@ -29,7 +29,7 @@ describe("actor lifecycle machine (pure transitions)", () => {
     expect(acking.value).toBe("acking");
     const [idle, actions] = transition(lifecycleMachine, acking, done("ack", undefined));
     expect(idle.value).toBe("idle");
-    expect(actions.some((a) => a.type === "xstate.emit")).toBe(true);
+    expect(actions.some((a) => (a.type as string) === "xstate.emit")).toBe(true);
   });
 
   it("decides again after a concurrency conflict, at most three times", () => {

@@ -17,11 +17,20 @@ const given = (...events: DomainEvent[]) => {
       then: (expected: unknown) => expect(soulDecider.handle(command, state, ctx)).toEqual(expected),
       thenThrows: (re: RegExp) => expect(() => soulDecider.handle(command, state, ctx)).toThrow(re),
     }),
-    whenEvent: (event: DomainEvent) => ({ then: (expected: unknown) => expect(soulDecider.react(recorded(event), state, ctx)).toEqual(expected) }),
+    // The host folds the event before the actor reacts to it.
+    whenEvent: (event: DomainEvent) => {
+      const r = recorded(event);
+      return { then: (expected: unknown) => expect(soulDecider.react(r, soulDecider.evolve(state, r), ctx)).toEqual(expected) };
+    },
   };
 };
 
 const started = (day: string, untilSeq = 10): DomainEvent => ({ type: "NightStarted", data: { nightId: day, day, trigger: "cli", untilSeq } });
+const policy = { version: "p1", acceptSimilarity: 0.5, maxSurprise: 4, incoherentSurprise: 6 };
+const models = { model: "m", adapter: null, embedder: "e" };
+const accepted = (id: string): DomainEvent => ({ type: "InputAccepted", data: { inputId: id, nightId: "2026-11-25", reason: "r", policy, models, nearest: "preoccupation", similarity: 0.9, surprise: 0, questionVector: [1] } });
+const rejected = (id: string): DomainEvent => ({ type: "InputRejected", data: { inputId: id, nightId: "2026-11-25", reason: "r", policy, models, cause: "off-topic", nearest: "preoccupation", similarity: 0.1, questionVector: [1] } });
+const refused = (id: string): DomainEvent => ({ type: "InputRefused", data: { refusalId: id, day: "2026-11-24", source: { path: "a", format: "text", index: 0 }, reason: "binary", detail: "", bytes: 1 } });
 const input = (id: string): DomainEvent => ({ type: "InputReceived", data: { inputId: id, day: "2026-11-24", source: { path: "a", format: "text", index: 0 }, bytes: 1, contentSha256: id } });
 
 describe("Soul decider", () => {
@@ -36,11 +45,23 @@ describe("Soul decider", () => {
     expect(() => soulDecider.handle({ type: "StartNight", day: "x", trigger: "cli" }, soulDecider.initialState(), ctx)).toThrow(Refusal);
   });
 
-  it("completes a night with nothing to decide as soon as it starts", () =>
-    given().whenEvent(started("2026-11-25")).then([
-      { event: { type: "NightCompleted", data: { nightId: "2026-11-25", counts: { accepted: 0, rejected: 0, shadow: 0, refused: 0 }, durationMs: 0 } } },
+  it("completes a night with nothing to decide as soon as it starts, counting the refusals since the last night", () =>
+    given(refused("r1")).whenEvent(started("2026-11-25")).then([
+      {
+        event: { type: "NightCompleted", data: { nightId: "2026-11-25", counts: { accepted: 0, rejected: 0, shadow: 0, refused: 1 }, durationMs: 0 } },
+        expectedSubjectSeq: expect.any(Number),
+      },
     ]));
 
-  it("leaves a night open while inputs of its window wait for a decision", () =>
-    given(input("a"), started("2026-11-25", 1000)).whenEvent(started("2026-11-25", 1000)).then([]));
+  it("leaves a night open while inputs of its window wait for a decision", () => given(input("a")).whenEvent(started("2026-11-25", 1000)).then([]));
+
+  it("closes the night with its counts when the last input of the window is decided", () => {
+    given(input("a"), input("b"), started("2026-11-25", 1000), accepted("a")).whenEvent(rejected("b")).then([
+      {
+        event: { type: "NightCompleted", data: { nightId: "2026-11-25", counts: { accepted: 1, rejected: 1, shadow: 0, refused: 0 }, durationMs: 0 } },
+        expectedSubjectSeq: expect.any(Number),
+      },
+    ]);
+    given(input("a"), input("b"), started("2026-11-25", 1000)).whenEvent(accepted("a")).then([]);
+  });
 });

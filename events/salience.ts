@@ -1,0 +1,113 @@
+import { Schema } from "effect";
+import { defineEvent } from "./define.ts";
+
+/** A question vector: L2-normalised, from the embedding model named by its sha256. */
+const Vector = Schema.Array(Schema.Finite);
+
+/** How a step that wants an instruction-following model was done: by the model, or the documented fallback. */
+export const Method = Schema.Literals(["model", "fallback"]);
+
+/** The thresholds of the salience policy, recorded with every decision so an audit can tell why. */
+export const PolicyValues = Schema.Struct({
+  version: Schema.String,
+  acceptSimilarity: Schema.Finite,
+  maxSurprise: Schema.Finite,
+  incoherentSurprise: Schema.Finite,
+});
+export type PolicyValues = typeof PolicyValues.Type;
+
+export const Models = Schema.Struct({
+  /** sha256 of the scoring model's GGUF. */
+  model: Schema.String,
+  /** sha256 of the active LoRA adapter, or null for the base model. */
+  adapter: Schema.NullOr(Schema.String),
+  /** sha256 of the embedding model's GGUF. */
+  embedder: Schema.String,
+});
+
+export const PreoccupationSeeded = defineEvent({
+  type: "PreoccupationSeeded",
+  family: "preoccupation",
+  description: "A question the domain asks, and its vector: the Preoccupation Centroid is their running mean.",
+  schema: Schema.Struct({
+    questionId: Schema.String,
+    question: Schema.String,
+    vector: Vector,
+    embedder: Schema.String,
+  }),
+  entity: (d) => d.questionId,
+});
+
+export const InputScored = defineEvent({
+  type: "InputScored",
+  family: "input",
+  description: "Salience's measurements of one input in a night: surprise, coherence, the distilled question and its distances.",
+  schema: Schema.Struct({
+    inputId: Schema.String,
+    nightId: Schema.String,
+    perplexity: Schema.Finite,
+    meanNll: Schema.Finite,
+    tokenCount: Schema.Finite,
+    /** (mean NLL - baseline mean) / baseline spread over recent nights. */
+    surprise: Schema.Finite,
+    baseline: Schema.Struct({ mean: Schema.Finite, std: Schema.Finite, samples: Schema.Finite }),
+    coherence: Schema.Struct({ coherent: Schema.Boolean, method: Method, detail: Schema.String }),
+    /** For outputs the model itself produced: whether it hallucinated (null for other inputs). */
+    hallucination: Schema.NullOr(Schema.Struct({ hallucinated: Schema.Boolean, method: Method, detail: Schema.String })),
+    question: Schema.Struct({ text: Schema.NullOr(Schema.String), method: Method, vector: Vector }),
+    similarity: Schema.Struct({
+      preoccupation: Schema.Finite,
+      satellites: Schema.Array(Schema.Struct({ satelliteId: Schema.String, similarity: Schema.Finite })),
+      nearest: Schema.String,
+      nearestSimilarity: Schema.Finite,
+    }),
+    models: Models,
+    policy: PolicyValues,
+  }),
+  entity: (d) => d.inputId,
+});
+
+const Decided = {
+  inputId: Schema.String,
+  nightId: Schema.String,
+  /** Why, in words an audit reads. */
+  reason: Schema.String,
+  policy: PolicyValues,
+  models: Models,
+};
+
+export const InputAccepted = defineEvent({
+  type: "InputAccepted",
+  family: "input",
+  description: "The input is worth learning: it joins the SFT Ledger.",
+  schema: Schema.Struct({ ...Decided, nearest: Schema.String, similarity: Schema.Finite, surprise: Schema.Finite, questionVector: Vector }),
+  entity: (d) => d.inputId,
+});
+
+export const InputRejected = defineEvent({
+  type: "InputRejected",
+  family: "input",
+  description: "The input is not learned. Off-topic questions go to the Antechamber with their vector; incoherent ones do not.",
+  schema: Schema.Struct({
+    ...Decided,
+    cause: Schema.Literals(["off-topic", "incoherent", "too-surprising"]),
+    nearest: Schema.String,
+    similarity: Schema.Finite,
+    questionVector: Vector,
+  }),
+  entity: (d) => d.inputId,
+});
+
+export const ShadowRecorded = defineEvent({
+  type: "ShadowRecorded",
+  family: "input",
+  description: "The model's own output failed (hallucinated or incoherent): a preference negative for DPO in the Shadow Ledger.",
+  schema: Schema.Struct({
+    ...Decided,
+    /** The texts live in the content store: prompt, the rejected output, the correction when one is known. */
+    promptSha256: Schema.String,
+    rejectedSha256: Schema.String,
+    correctedSha256: Schema.NullOr(Schema.String),
+  }),
+  entity: (d) => d.inputId,
+});
