@@ -1,7 +1,7 @@
 import type { EventDefinition, EventOf } from "./define.ts";
 import { InputReceived, InputRefused, InputRepeated } from "./input.ts";
 import { NightCompleted, NightStarted } from "./night.ts";
-import { InputAccepted, InputRejected, InputScored, PreoccupationSeeded, ShadowRecorded } from "./salience.ts";
+import { AnchorAdded, InputAccepted, InputRejected, InputScored, PreoccupationSeeded, ShadowRecorded } from "./salience.ts";
 
 /** Every event type Sophont writes. The codec knows only these; the README's catalogue is made from them. */
 export const definitions = [
@@ -15,6 +15,7 @@ export const definitions = [
   InputAccepted,
   InputRejected,
   ShadowRecorded,
+  AnchorAdded,
 ] as const;
 
 export type DomainEvent = EventOf<(typeof definitions)[number]>;

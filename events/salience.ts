@@ -10,9 +10,14 @@ export const Method = Schema.Literals(["model", "fallback"]);
 /** The thresholds of the salience policy, recorded with every decision so an audit can tell why. */
 export const PolicyValues = Schema.Struct({
   version: Schema.String,
+  /** The nearest centroid must be at least this similar (cosine) for the input to be on topic. */
   acceptSimilarity: Schema.Finite,
-  maxSurprise: Schema.Finite,
+  /** Below this surprise the model already knows the text: nothing to learn. */
+  minSurprise: Schema.Finite,
+  /** Above this surprise the text is taken for noise. */
   incoherentSurprise: Schema.Finite,
+  /** Incoherent when the mean surprisal per token reaches this fraction of a uniform guess (ln V). */
+  uniformFraction: Schema.Finite,
 });
 export type PolicyValues = typeof PolicyValues.Type;
 
@@ -90,7 +95,7 @@ export const InputRejected = defineEvent({
   description: "The input is not learned. Off-topic questions go to the Antechamber with their vector; incoherent ones do not.",
   schema: Schema.Struct({
     ...Decided,
-    cause: Schema.Literals(["off-topic", "incoherent", "too-surprising"]),
+    cause: Schema.Literals(["off-topic", "incoherent", "known"]),
     nearest: Schema.String,
     similarity: Schema.Finite,
     questionVector: Vector,
@@ -110,4 +115,17 @@ export const ShadowRecorded = defineEvent({
     correctedSha256: Schema.NullOr(Schema.String),
   }),
   entity: (d) => d.inputId,
+});
+
+export const AnchorAdded = defineEvent({
+  type: "AnchorAdded",
+  family: "anchor",
+  description: "A text joins the Golden Anchor set, replayed in every training job against forgetting.",
+  schema: Schema.Struct({
+    anchorId: Schema.String,
+    contentSha256: Schema.String,
+    bytes: Schema.Finite,
+    source: Schema.String,
+  }),
+  entity: (d) => d.anchorId,
 });

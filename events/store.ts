@@ -65,6 +65,8 @@ export interface Delivery {
   readonly deliveryCount: number;
   ack(): Promise<void>;
   nak(delayMs?: number): void;
+  /** Tells the server the work goes on, so it does not redeliver during long work. */
+  working(): void;
 }
 
 export interface SubscribeOptions {

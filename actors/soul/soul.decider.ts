@@ -80,6 +80,7 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "InputRepeated":
     case "InputScored":
     case "PreoccupationSeeded":
+    case "AnchorAdded":
       return state;
     default: {
       const never: never = event;

@@ -32,6 +32,18 @@ export interface IngestSummary {
 
 const BATCH = 256;
 
+/** Fields of a record that hold texts: they go to the content store, the event keeps `<field>Sha256`. */
+const TEXT_FIELDS = ["prompt", "corrected"];
+
+const textsOut = async (metadata: Record<string, unknown>, content: ContentStore): Promise<Record<string, unknown>> => {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(metadata)) {
+    if (TEXT_FIELDS.includes(k) && typeof v === "string") out[`${k}Sha256`] = await content.put(Buffer.from(v, "utf8"));
+    else out[k] = v;
+  }
+  return out;
+};
+
 /**
  * Takes files in as inputs: texts go to the content store, events carry their hash. Deterministic:
  * ingesting the same files again appends nothing (known inputs and refusals are looked up in the
@@ -68,7 +80,8 @@ export const ingestFiles = async (
       }));
     }
     for (const piece of pieces) {
-      const source = { path: f.path, format, index: piece.index, ...("metadata" in piece && piece.metadata ? { metadata: piece.metadata } : {}) };
+      const metadata = "metadata" in piece && piece.metadata ? await textsOut(piece.metadata, deps.content) : undefined;
+      const source = { path: f.path, format, index: piece.index, ...(metadata ? { metadata } : {}) };
       done++;
       if ("refusal" in piece) {
         const refusalId = createHash("sha256").update(`${f.path}\0${piece.index}\0${piece.refusal}\0${piece.bytes}`).digest("hex").slice(0, 32);

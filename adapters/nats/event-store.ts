@@ -202,6 +202,7 @@ class DurableSubscription implements Subscription {
         deliveryCount: m.info.deliveryCount,
         ack: async () => void (await m.ackAck()),
         nak: (delayMs?: number) => m.nak(delayMs),
+        working: () => m.working(),
       };
     }
   }

@@ -26,7 +26,7 @@ const given = (...events: DomainEvent[]) => {
 };
 
 const started = (day: string, untilSeq = 10): DomainEvent => ({ type: "NightStarted", data: { nightId: day, day, trigger: "cli", untilSeq } });
-const policy = { version: "p1", acceptSimilarity: 0.5, maxSurprise: 4, incoherentSurprise: 6 };
+const policy = { version: "p1", acceptSimilarity: 0.5, minSurprise: -4, incoherentSurprise: 6, uniformFraction: 0.9 };
 const models = { model: "m", adapter: null, embedder: "e" };
 const accepted = (id: string): DomainEvent => ({ type: "InputAccepted", data: { inputId: id, nightId: "2026-11-25", reason: "r", policy, models, nearest: "preoccupation", similarity: 0.9, surprise: 0, questionVector: [1] } });
 const rejected = (id: string): DomainEvent => ({ type: "InputRejected", data: { inputId: id, nightId: "2026-11-25", reason: "r", policy, models, cause: "off-topic", nearest: "preoccupation", similarity: 0.1, questionVector: [1] } });

@@ -1,0 +1,36 @@
+/**
+ * What Salience needs from the world, as interfaces; adapters/llm implements the model side and
+ * adapters/nats the content store. No implementation here.
+ */
+export type { ContentStore } from "../ports.ts";
+
+/** Who judges: the scoring model, its active adapter and the embedding model, by content hash. */
+export interface ModelIds {
+  readonly model: string;
+  readonly adapter: string | null;
+  readonly embedder: string;
+  readonly vocabularySize: number;
+  /** False for models that cannot follow instructions: question distillation and coherence use the fallbacks. */
+  readonly instructionFollowing: boolean;
+}
+
+export interface Measurement {
+  readonly perplexity: number;
+  readonly meanNll: number;
+  readonly tokenCount: number;
+  /** The distilled question, or null when the fallback (the text's own embedding) stands for it. */
+  readonly question: string | null;
+  readonly questionVector: ReadonlyArray<number>;
+  /** An instruction-following model's coherence verdict; null means: use the fallback. */
+  readonly coherence: { readonly coherent: boolean; readonly detail: string } | null;
+  /** For the model's own outputs: a hallucination verdict from the model; null: fallback or not an output. */
+  readonly hallucination: { readonly hallucinated: boolean; readonly detail: string } | null;
+}
+
+/** The capabilities Salience uses, batched: several inputs are scored at once where the model allows. */
+export interface SalienceModel {
+  ids(): ModelIds;
+  measure(items: ReadonlyArray<{ readonly text: string; readonly prompt: string | null }>): Promise<Measurement[]>;
+  /** Embeds questions the domain asks (preoccupation seeding). */
+  embed(texts: ReadonlyArray<string>): Promise<ReadonlyArray<ReadonlyArray<number>>>;
+}

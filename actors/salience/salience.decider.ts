@@ -1,0 +1,165 @@
+import type { DomainEvent } from "../../events/catalogue.ts";
+import type { Recorded } from "../../events/envelope.ts";
+import type { PolicyValues } from "../../events/salience.ts";
+import { centroids, PREOCCUPATION, type Centroids } from "../../projections/centroids.projection.ts";
+import type { Decision } from "../decider.ts";
+import type { Measurement, ModelIds } from "./ports.ts";
+import { coherenceFallback, decideInput, surpriseOf, type Baseline, type ModelOutput } from "./salience.policy.ts";
+import { cosine } from "./vectors.ts";
+
+/** How many earlier nights make the surprise baseline. */
+export const BASELINE_NIGHTS = 7;
+
+export interface InputRef {
+  readonly inputId: string;
+  readonly seq: number;
+  readonly contentSha256: string;
+  /** The last sequence on the input's subject: decisions expect it, so each input is decided once. */
+  readonly subjectSeq: number;
+  readonly output: ModelOutput | null;
+}
+
+interface NightStats {
+  n: number;
+  sum: number;
+  sumSq: number;
+}
+
+export interface SalienceState {
+  readonly inputs: Map<string, InputRef>;
+  readonly decided: Set<string>;
+  readonly nights: Map<string, { untilSeq: number; completed: boolean }>;
+  /** Completed nights in order, with the mean-NLL statistics of their scored inputs. */
+  readonly stats: Map<string, NightStats>;
+  readonly completedOrder: string[];
+  readonly centroids: Centroids;
+}
+
+export const initialSalienceState = (): SalienceState => ({
+  inputs: new Map(), decided: new Set(), nights: new Map(), stats: new Map(), completedOrder: [], centroids: centroids.initialState(),
+});
+
+const outputOf = (metadata: Record<string, unknown> | undefined): ModelOutput | null =>
+  typeof metadata?.promptSha256 === "string"
+    ? { promptSha256: metadata.promptSha256, correctedSha256: typeof metadata.correctedSha256 === "string" ? metadata.correctedSha256 : null }
+    : null;
+
+const touch = (s: SalienceState, inputId: string, seq: number) => {
+  const i = s.inputs.get(inputId);
+  if (i) s.inputs.set(inputId, { ...i, subjectSeq: seq });
+};
+
+/** Folds the log into what a night needs. Maps owned by the fold, updated in place. */
+export const evolveSalience = (s: SalienceState, e: Recorded<DomainEvent>): SalienceState => {
+  if ((centroids.canHandle as ReadonlyArray<string>).includes(e.type)) centroids.evolve(s.centroids, e);
+  switch (e.type) {
+    case "InputReceived":
+      if (!s.inputs.has(e.data.inputId)) s.inputs.set(e.data.inputId, { inputId: e.data.inputId, seq: e.seq, contentSha256: e.data.contentSha256, subjectSeq: e.seq, output: outputOf(e.data.source.metadata) });
+      else touch(s, e.data.inputId, e.seq);
+      return s;
+    case "InputRepeated":
+      touch(s, e.data.inputId, e.seq);
+      return s;
+    case "InputScored": {
+      touch(s, e.data.inputId, e.seq);
+      const st = s.stats.get(e.data.nightId) ?? { n: 0, sum: 0, sumSq: 0 };
+      st.n++;
+      st.sum += e.data.meanNll;
+      st.sumSq += e.data.meanNll ** 2;
+      s.stats.set(e.data.nightId, st);
+      return s;
+    }
+    case "InputAccepted":
+    case "InputRejected":
+    case "ShadowRecorded":
+      touch(s, e.data.inputId, e.seq);
+      s.decided.add(e.data.inputId);
+      return s;
+    case "NightStarted":
+      s.nights.set(e.data.nightId, { untilSeq: e.data.untilSeq, completed: false });
+      return s;
+    case "NightCompleted": {
+      const n = s.nights.get(e.data.nightId);
+      if (n) n.completed = true;
+      if (!s.completedOrder.includes(e.data.nightId)) s.completedOrder.push(e.data.nightId);
+      return s;
+    }
+    default:
+      return s;
+  }
+};
+
+/** The inputs of a night's window still waiting for a decision, oldest first. */
+export const pendingInputs = (s: SalienceState, nightId: string): InputRef[] => {
+  const night = s.nights.get(nightId);
+  if (!night) return [];
+  return [...s.inputs.values()].filter((i) => i.seq <= night.untilSeq && !s.decided.has(i.inputId)).sort((a, b) => a.seq - b.seq);
+};
+
+/** Mean and spread of mean NLL over the last BASELINE_NIGHTS completed nights before this one. */
+export const baselineFor = (s: SalienceState, nightId: string): Baseline => {
+  const earlier = s.completedOrder.filter((n) => n !== nightId).slice(-BASELINE_NIGHTS);
+  let n = 0, sum = 0, sumSq = 0;
+  for (const id of earlier) {
+    const st = s.stats.get(id);
+    if (st) (n += st.n), (sum += st.sum), (sumSq += st.sumSq);
+  }
+  const mean = n > 0 ? sum / n : 0;
+  const variance = n > 1 ? Math.max(0, (sumSq - n * mean * mean) / (n - 1)) : 0;
+  return { mean, std: Math.sqrt(variance), samples: n };
+};
+
+/** What a night measures against, frozen when the night is loaded. */
+export interface NightFrame {
+  readonly nightId: string;
+  readonly baseline: Baseline;
+  readonly centroids: ReadonlyArray<{ readonly id: string; readonly vector: ReadonlyArray<number> }>;
+  readonly policy: PolicyValues;
+  readonly ids: ModelIds;
+}
+
+export const frameOf = (s: SalienceState, nightId: string, policy: PolicyValues, ids: ModelIds): NightFrame => ({
+  nightId,
+  baseline: baselineFor(s, nightId),
+  centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector] })),
+  policy,
+  ids,
+});
+
+/** One input's score and decision, as the two events Salience appends (guarded by the input's version). */
+export const judge = (input: InputRef, m: Measurement, frame: NightFrame): Decision[] => {
+  const { policy: p, ids } = frame;
+  const surprise = surpriseOf(m.meanNll, frame.baseline);
+  const coherence = m.coherence ? { ...m.coherence, method: "model" as const } : coherenceFallback(m.meanNll, surprise, ids.vocabularySize, p);
+  const hallucination = input.output
+    ? m.hallucination
+      ? { ...m.hallucination, method: "model" as const }
+      : { hallucinated: !coherence.coherent, method: "fallback" as const, detail: `no instruction-following judge: an incoherent output counts as hallucinated (${coherence.detail})` }
+    : null;
+  const sims = frame.centroids.map((c) => ({ id: c.id, similarity: c.vector.length === m.questionVector.length ? cosine(m.questionVector, c.vector) : 0 }));
+  const nearest = sims.reduce((a, b) => (b.similarity > a.similarity ? b : a), { id: PREOCCUPATION, similarity: -1 });
+  const scored = {
+    inputId: input.inputId,
+    nightId: frame.nightId,
+    perplexity: m.perplexity,
+    meanNll: m.meanNll,
+    tokenCount: m.tokenCount,
+    surprise,
+    baseline: { mean: frame.baseline.mean, std: frame.baseline.std, samples: frame.baseline.samples },
+    coherence,
+    hallucination,
+    question: { text: m.question, method: m.question === null ? ("fallback" as const) : ("model" as const), vector: [...m.questionVector] },
+    similarity: {
+      preoccupation: sims.find((x) => x.id === PREOCCUPATION)?.similarity ?? 0,
+      satellites: sims.filter((x) => x.id !== PREOCCUPATION).map((x) => ({ satelliteId: x.id, similarity: x.similarity })),
+      nearest: nearest.id,
+      nearestSimilarity: Math.max(0, nearest.similarity),
+    },
+    models: { model: ids.model, adapter: ids.adapter, embedder: ids.embedder },
+    policy: p,
+  };
+  return [
+    { event: { type: "InputScored", data: scored }, expectedSubjectSeq: input.subjectSeq },
+    { event: decideInput(scored, input.contentSha256, input.output) },
+  ];
+};

@@ -1,0 +1,124 @@
+import { assign, emit, fromPromise, setup } from "xstate";
+import type { Decision } from "../decider.ts";
+import { backoffDelay } from "../machine.ts";
+import type { InputRef, NightFrame } from "./salience.decider.ts";
+
+export interface NightJob {
+  /** The NightStarted event's id: the cause of every event of the night. */
+  readonly causeId: string;
+  readonly nightId: string;
+}
+
+export interface SalienceContext {
+  readonly job: NightJob | null;
+  readonly frame: NightFrame | null;
+  readonly pending: ReadonlyArray<InputRef>;
+  readonly cursor: number;
+  readonly batchSize: number;
+  readonly decisions: ReadonlyArray<Decision>;
+  readonly attempt: number;
+  readonly error: string | null;
+}
+
+export type SalienceEvent = { type: "NIGHT"; job: NightJob } | { type: "STOP" };
+export type SalienceEmitted =
+  | { type: "progress"; job: NightJob; done: number; total: number }
+  | { type: "finished"; job: NightJob; decided: number }
+  | { type: "failed"; job: NightJob; error: string };
+
+const MAX_ATTEMPTS = 6;
+
+/**
+ * Salience's night: load the window (pending inputs, frozen centroids and baseline), then score a
+ * batch, append its decisions, and go on until the window is empty; only then is NightStarted acked.
+ * A restart resumes with what is still pending. Effects are named actors provided by the worker.
+ */
+export const salienceMachine = setup({
+  types: { context: {} as SalienceContext, events: {} as SalienceEvent, emitted: {} as SalienceEmitted, input: {} as { batchSize?: number } },
+  actors: {
+    loadNight: fromPromise<{ frame: NightFrame; pending: InputRef[] }, NightJob>(async () => {
+      throw new Error("provided by the worker");
+    }),
+    scoreBatch: fromPromise<Decision[], { frame: NightFrame; batch: ReadonlyArray<InputRef> }>(async () => {
+      throw new Error("provided by the worker");
+    }),
+    appendBatch: fromPromise<void, { job: NightJob; decisions: ReadonlyArray<Decision>; batch: ReadonlyArray<InputRef> }>(async () => {
+      throw new Error("provided by the worker");
+    }),
+    ack: fromPromise<void, NightJob>(async () => {
+      throw new Error("provided by the worker");
+    }),
+  },
+  delays: { retry: ({ context }) => backoffDelay(context.attempt, 250) },
+  guards: {
+    moreToDo: ({ context }) => context.cursor < context.pending.length,
+  },
+}).createMachine({
+  id: "salience",
+  initial: "idle",
+  context: ({ input }) => ({ job: null, frame: null, pending: [], cursor: 0, batchSize: input.batchSize ?? 16, decisions: [], attempt: 0, error: null }),
+  states: {
+    idle: {
+      on: {
+        NIGHT: { target: "loading", actions: assign({ job: ({ event }) => event.job, cursor: 0, attempt: 0, error: null, pending: [], frame: null }) },
+        STOP: "stopped",
+      },
+    },
+    loading: {
+      invoke: {
+        id: "loadNight",
+        src: "loadNight",
+        input: ({ context }) => context.job!,
+        onDone: { target: "next", actions: assign({ frame: ({ event }) => event.output.frame, pending: ({ event }) => event.output.pending }) },
+        onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error) }) },
+      },
+    },
+    next: {
+      always: [{ guard: "moreToDo", target: "scoring" }, { target: "acking" }],
+    },
+    scoring: {
+      invoke: {
+        id: "scoreBatch",
+        src: "scoreBatch",
+        input: ({ context }) => ({ frame: context.frame!, batch: context.pending.slice(context.cursor, context.cursor + context.batchSize) }),
+        onDone: { target: "appending", actions: assign({ decisions: ({ event }) => event.output }) },
+        onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error) }) },
+      },
+    },
+    appending: {
+      invoke: {
+        id: "appendBatch",
+        src: "appendBatch",
+        input: ({ context }) => ({ job: context.job!, decisions: context.decisions, batch: context.pending.slice(context.cursor, context.cursor + context.batchSize) }),
+        onDone: {
+          target: "next",
+          actions: [
+            assign({ cursor: ({ context }) => Math.min(context.pending.length, context.cursor + context.batchSize), attempt: 0, decisions: [] }),
+            emit(({ context }) => ({ type: "progress" as const, job: context.job!, done: Math.min(context.pending.length, context.cursor + context.batchSize), total: context.pending.length })),
+          ],
+        },
+        onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error) }) },
+      },
+    },
+    retrying: {
+      always: { guard: ({ context }) => context.attempt >= MAX_ATTEMPTS, target: "giving-up" },
+      // After a failure the window is loaded again: what was appended meanwhile is not done twice.
+      after: { retry: { target: "loading", actions: assign({ attempt: ({ context }) => context.attempt + 1, cursor: 0 }) } },
+      on: { STOP: "stopped" },
+    },
+    "giving-up": {
+      // The NightStarted stays unacked: the server redelivers it and the night resumes later.
+      always: { target: "idle", actions: emit(({ context }) => ({ type: "failed" as const, job: context.job!, error: context.error ?? "unknown" })) },
+    },
+    acking: {
+      invoke: {
+        id: "ack",
+        src: "ack",
+        input: ({ context }) => context.job!,
+        onDone: { target: "idle", actions: emit(({ context }) => ({ type: "finished" as const, job: context.job!, decided: context.pending.length })) },
+        onError: { target: "idle", actions: emit(({ context }) => ({ type: "finished" as const, job: context.job!, decided: context.pending.length })) },
+      },
+    },
+    stopped: { type: "final" },
+  },
+});

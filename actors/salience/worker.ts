@@ -1,0 +1,142 @@
+import { createActor, fromPromise } from "xstate";
+import type { Metadata } from "../../events/envelope.ts";
+import type { PolicyValues } from "../../events/salience.ts";
+import { ConcurrencyError, type Delivery, type EventStore, type Subscription } from "../../events/store.ts";
+import type { Decision } from "../decider.ts";
+import { derivedEventId } from "../ids.ts";
+import type { ContentStore, SalienceModel } from "./ports.ts";
+import { evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, type InputRef } from "./salience.decider.ts";
+import { salienceMachine, type NightJob, type SalienceEmitted } from "./salience.machine.ts";
+import { defaultPolicy } from "./salience.policy.ts";
+
+export interface SalienceOptions {
+  readonly policy?: PolicyValues;
+  readonly batchSize?: number;
+  readonly ackWaitMs?: number;
+  readonly durable?: string;
+  readonly clock?: () => Date;
+  readonly onEvent?: (e: SalienceEmitted) => void;
+}
+
+export class MissingContentError extends Error {
+  override readonly name = "MissingContentError";
+}
+
+/**
+ * Runs Salience: a durable consumer of NightStarted events, each driving the night machine. The
+ * NightStarted message is acked only when every input of the window is decided; meanwhile the worker
+ * tells the server it is still working.
+ */
+export class SalienceWorker {
+  private subscription: Subscription | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly deliveries = new Map<string, { delivery: Delivery; correlationId: string; trace: Metadata["trace"] }>();
+  private readonly actor;
+  private readonly clock: () => Date;
+
+  constructor(private readonly store: EventStore, private readonly content: ContentStore, private readonly model: SalienceModel, private readonly options: SalienceOptions = {}) {
+    this.clock = options.clock ?? (() => new Date());
+    this.actor = createActor(
+      salienceMachine.provide({
+        actors: {
+          loadNight: fromPromise(async ({ input }) => this.load(input)),
+          scoreBatch: fromPromise(async ({ input }) => this.score(input.frame, input.batch)),
+          appendBatch: fromPromise(async ({ input }) => this.append(input.job, input.decisions)),
+          ack: fromPromise(async ({ input }) => this.ack(input)),
+        },
+      }),
+      { input: { batchSize: options.batchSize ?? 16 } },
+    );
+    this.actor.on("*", (e: SalienceEmitted) => options.onEvent?.(e));
+    this.actor.start();
+  }
+
+  async start(): Promise<void> {
+    const sub = this.store.subscribe({ durable: this.options.durable ?? "actor-salience", types: new Set(["NightStarted"]), ackWaitMs: this.options.ackWaitMs ?? 60_000 });
+    this.subscription = sub;
+    this.loop = (async () => {
+      for await (const d of sub) {
+        if (d.event.type !== "NightStarted") continue;
+        await this.runNight(d);
+      }
+    })();
+  }
+
+  private runNight(d: Delivery): Promise<void> {
+    const ev = d.event;
+    const job: NightJob = { causeId: ev.metadata.id, nightId: (ev.data as { nightId: string }).nightId };
+    this.deliveries.set(job.causeId, { delivery: d, correlationId: ev.metadata.correlationId, trace: ev.metadata.trace });
+    const heartbeat = setInterval(() => d.working(), Math.max(1000, (this.options.ackWaitMs ?? 60_000) / 3));
+    return new Promise((resolve) => {
+      const sub = this.actor.on("*", (e: SalienceEmitted) => {
+        if (e.job.causeId !== job.causeId || e.type === "progress") return;
+        sub.unsubscribe();
+        clearInterval(heartbeat);
+        this.deliveries.delete(job.causeId);
+        resolve();
+      });
+      this.actor.send({ type: "NIGHT", job });
+    });
+  }
+
+  private async load(job: NightJob) {
+    let state = initialSalienceState();
+    for await (const e of this.store.read()) state = evolveSalience(state, e);
+    return { frame: frameOf(state, job.nightId, this.options.policy ?? defaultPolicy, this.model.ids()), pending: pendingInputs(state, job.nightId) };
+  }
+
+  private async text(sha: string, what: string): Promise<string> {
+    const bytes = await this.content.get(sha);
+    if (!bytes) throw new MissingContentError(`the ${what} ${sha} is not in the content store (was it forgotten?)`);
+    return Buffer.from(bytes).toString("utf8");
+  }
+
+  private async score(frame: Parameters<typeof judge>[2], batch: ReadonlyArray<InputRef>): Promise<Decision[]> {
+    const items = await Promise.all(
+      batch.map(async (i) => ({ text: await this.text(i.contentSha256, `text of input ${i.inputId}`), prompt: i.output ? await this.text(i.output.promptSha256, "prompt") : null })),
+    );
+    const measured = await this.model.measure(items);
+    return batch.flatMap((input, k) => judge(input, measured[k]!, frame));
+  }
+
+  private async append(job: NightJob, decisions: ReadonlyArray<Decision>): Promise<void> {
+    const cause = this.deliveries.get(job.causeId);
+    const time = this.clock().toISOString();
+    // Two events per input (score, decision), appended per input: a conflict means it was decided already.
+    const byInput = new Map<string, Decision[]>();
+    for (const d of decisions) {
+      const id = (d.event.data as { inputId: string }).inputId;
+      byInput.set(id, [...(byInput.get(id) ?? []), d]);
+    }
+    await Promise.all(
+      [...byInput.entries()].map(async ([inputId, ds]) => {
+        const pending = ds.map((d, k) => {
+          const metadata: Metadata = {
+            id: derivedEventId("salience", job.causeId, `${inputId}:${k}`),
+            time,
+            actor: "salience",
+            causationId: job.causeId,
+            correlationId: cause?.correlationId ?? job.causeId,
+            ...(cause?.trace ? { trace: cause.trace } : {}),
+          };
+          return d.expectedSubjectSeq === undefined ? { event: d.event, metadata } : { event: d.event, metadata, expectedSubjectSeq: d.expectedSubjectSeq };
+        });
+        try {
+          await this.store.append(pending);
+        } catch (e) {
+          if (!(e instanceof ConcurrencyError)) throw e;
+        }
+      }),
+    );
+  }
+
+  private async ack(job: NightJob): Promise<void> {
+    await this.deliveries.get(job.causeId)?.delivery.ack();
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.actor.send({ type: "STOP" });
+    this.actor.stop();
+  }
+}

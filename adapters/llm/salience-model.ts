@@ -1,0 +1,60 @@
+import { Effect } from "effect";
+import type { Measurement, ModelIds, SalienceModel } from "../../actors/salience/ports.ts";
+import type { Embedder, LanguageModel } from "./ports.ts";
+
+const QUESTION_SCHEMA = { type: "object", properties: { question: { type: "string" } }, required: ["question"] };
+const VERDICT_SCHEMA = { type: "object", properties: { coherent: { type: "boolean" }, reason: { type: "string" } }, required: ["coherent", "reason"] };
+const HALLUCINATION_SCHEMA = { type: "object", properties: { hallucinated: { type: "boolean" }, reason: { type: "string" } }, required: ["hallucinated", "reason"] };
+const GEN = { maxTokens: 96, timeoutMs: 60_000, temperature: 0 };
+
+/** The prompts an instruction-following Soul answers; kept short, answered as JSON under a grammar. */
+export const prompts = {
+  question: (text: string) => `State, as one short question, the implicit question that the following text answers.\n\nText:\n${text}\n\nAnswer as JSON.`,
+  coherence: (text: string) => `Is the following text coherent, meaningful language (not noise, not word salad)?\n\nText:\n${text}\n\nAnswer as JSON.`,
+  hallucination: (prompt: string, output: string) =>
+    `A model was asked:\n${prompt}\n\nIt answered:\n${output}\n\nDoes the answer state things that are false or made up? Answer as JSON.`,
+};
+
+const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e as Effect.Effect<A, never>);
+
+/**
+ * Salience's model port on node-llama-cpp: perplexity from the scoring model, the question vector from
+ * the embedding model. A model that cannot follow instructions states no question (its text's own
+ * embedding stands for it) and gives no verdicts (Salience applies its documented fallbacks).
+ */
+export const salienceModelOn = (lm: LanguageModel, embedder: Embedder): SalienceModel => {
+  const ids = (): ModelIds => ({
+    model: lm.identity.sha256,
+    adapter: lm.activeAdapter,
+    embedder: embedder.identity.sha256,
+    vocabularySize: lm.identity.vocabularySize ?? 32_000,
+    instructionFollowing: lm.identity.instructionFollowing,
+  });
+  const ask = async <T>(prompt: string, schema: object): Promise<T> => (await run(lm.generateJson(prompt, schema, GEN))).value as T;
+
+  return {
+    ids,
+    embed: async (texts) => (await run(embedder.embed([...texts]))).map((v) => Array.from(v)),
+    measure: async (items) => {
+      const ppl = await run(lm.perplexity(items.map((i) => i.text)));
+      const follows = lm.identity.instructionFollowing;
+      const questions = follows ? await Promise.all(items.map((i) => ask<{ question: string }>(prompts.question(i.text), QUESTION_SCHEMA).then((r) => r.question))) : items.map(() => null);
+      const vectors = await run(embedder.embed(items.map((i, k) => questions[k] ?? i.text)));
+      const out: Measurement[] = [];
+      for (const [k, item] of items.entries()) {
+        const verdict = follows ? await ask<{ coherent: boolean; reason: string }>(prompts.coherence(item.text), VERDICT_SCHEMA) : null;
+        const halluc = follows && item.prompt !== null ? await ask<{ hallucinated: boolean; reason: string }>(prompts.hallucination(item.prompt, item.text), HALLUCINATION_SCHEMA) : null;
+        out.push({
+          perplexity: ppl[k]!.perplexity,
+          meanNll: ppl[k]!.meanNll,
+          tokenCount: ppl[k]!.tokenCount,
+          question: questions[k] ?? null,
+          questionVector: Array.from(vectors[k]!),
+          coherence: verdict ? { coherent: verdict.coherent, detail: verdict.reason } : null,
+          hallucination: halluc ? { hallucinated: halluc.hallucinated, detail: halluc.reason } : null,
+        });
+      }
+      return out;
+    },
+  };
+};
