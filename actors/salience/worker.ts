@@ -30,7 +30,7 @@ export class MissingContentError extends Error {
 export class SalienceWorker {
   private subscription: Subscription | undefined;
   private loop: Promise<void> | undefined;
-  private readonly deliveries = new Map<string, { delivery: Delivery; correlationId: string; trace: Metadata["trace"] }>();
+  private readonly deliveries = new Map<string, { delivery: Delivery; correlationId: string; trace: Metadata["trace"]; heartbeat: NodeJS.Timeout; done: () => void }>();
   private readonly actor;
   private readonly clock: () => Date;
 
@@ -65,16 +65,18 @@ export class SalienceWorker {
   private runNight(d: Delivery): Promise<void> {
     const ev = d.event;
     const job: NightJob = { causeId: ev.metadata.id, nightId: (ev.data as { nightId: string }).nightId };
-    this.deliveries.set(job.causeId, { delivery: d, correlationId: ev.metadata.correlationId, trace: ev.metadata.trace });
-    const heartbeat = setInterval(() => d.working(), Math.max(1000, (this.options.ackWaitMs ?? 60_000) / 3));
     return new Promise((resolve) => {
-      const sub = this.actor.on("*", (e: SalienceEmitted) => {
-        if (e.job.causeId !== job.causeId || e.type === "progress") return;
+      const heartbeat = setInterval(() => d.working(), Math.max(1000, (this.options.ackWaitMs ?? 60_000) / 3));
+      const done = () => {
         sub.unsubscribe();
         clearInterval(heartbeat);
         this.deliveries.delete(job.causeId);
         resolve();
+      };
+      const sub = this.actor.on("*", (e: SalienceEmitted) => {
+        if (e.job.causeId === job.causeId && e.type !== "progress") done();
       });
+      this.deliveries.set(job.causeId, { delivery: d, correlationId: ev.metadata.correlationId, trace: ev.metadata.trace, heartbeat, done });
       this.actor.send({ type: "NIGHT", job });
     });
   }
@@ -134,7 +136,9 @@ export class SalienceWorker {
     await this.deliveries.get(job.causeId)?.delivery.ack();
   }
 
+  /** Stops at once: a night in progress is left unacked, so the server hands it to the next Salience. */
   async stop(): Promise<void> {
+    for (const d of [...this.deliveries.values()]) d.done();
     await this.subscription?.stop();
     this.actor.send({ type: "STOP" });
     this.actor.stop();

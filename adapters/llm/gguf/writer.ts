@@ -1,0 +1,110 @@
+import { randomBytes } from "node:crypto";
+import { renameSync, writeFileSync } from "node:fs";
+import {
+  GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType, GgufKind,
+  type GgufScalarKind, type GgufTensor, type GgufValue, toHalf,
+} from "./types.ts";
+
+/** Grows a byte buffer as values are appended; all numbers little endian as GGUF requires. */
+class ByteSink {
+  private buf = Buffer.alloc(1 << 16);
+  length = 0;
+  private ensure(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.alloc(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+  u8(v: number) { this.ensure(1); this.buf.writeUInt8(v, this.length); this.length += 1; }
+  i8(v: number) { this.ensure(1); this.buf.writeInt8(v, this.length); this.length += 1; }
+  u16(v: number) { this.ensure(2); this.buf.writeUInt16LE(v, this.length); this.length += 2; }
+  i16(v: number) { this.ensure(2); this.buf.writeInt16LE(v, this.length); this.length += 2; }
+  u32(v: number) { this.ensure(4); this.buf.writeUInt32LE(v, this.length); this.length += 4; }
+  i32(v: number) { this.ensure(4); this.buf.writeInt32LE(v, this.length); this.length += 4; }
+  f32(v: number) { this.ensure(4); this.buf.writeFloatLE(v, this.length); this.length += 4; }
+  f64(v: number) { this.ensure(8); this.buf.writeDoubleLE(v, this.length); this.length += 8; }
+  u64(v: bigint | number) { this.ensure(8); this.buf.writeBigUInt64LE(BigInt(v), this.length); this.length += 8; }
+  i64(v: bigint | number) { this.ensure(8); this.buf.writeBigInt64LE(BigInt(v), this.length); this.length += 8; }
+  str(s: string) {
+    const bytes = Buffer.from(s, "utf8");
+    this.u64(bytes.length);
+    this.ensure(bytes.length); bytes.copy(this.buf, this.length); this.length += bytes.length;
+  }
+  pad(alignment: number) { while (this.length % alignment !== 0) this.u8(0); }
+  bytes(): Buffer { return this.buf.subarray(0, this.length); }
+}
+
+const writeScalar = (out: ByteSink, kind: GgufScalarKind, v: number | bigint | boolean | string): void => {
+  switch (kind) {
+    case "uint8": return out.u8(v as number);
+    case "int8": return out.i8(v as number);
+    case "uint16": return out.u16(v as number);
+    case "int16": return out.i16(v as number);
+    case "uint32": return out.u32(v as number);
+    case "int32": return out.i32(v as number);
+    case "float32": return out.f32(v as number);
+    case "float64": return out.f64(v as number);
+    case "uint64": return out.u64(v as bigint);
+    case "int64": return out.i64(v as bigint);
+    case "bool": return out.u8(v ? 1 : 0);
+    case "string": return out.str(v as string);
+    default: { const never: never = kind; throw new Error(`unknown GGUF kind ${String(never)}`); }
+  }
+};
+
+const writeValue = (out: ByteSink, value: GgufValue): void => {
+  out.u32(GgufKind[value.kind]);
+  if (value.kind !== "array") return writeScalar(out, value.kind, value.value);
+  out.u32(GgufKind[value.of]);
+  out.u64(value.value.length);
+  for (const item of value.value) writeScalar(out, value.of, item);
+};
+
+const tensorBytes = (t: GgufTensor): Buffer => {
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  if (count !== t.data.length) throw new Error(`tensor ${t.name}: shape ${t.shape.join("x")} needs ${count} values, got ${t.data.length}`);
+  if (t.type === "F32") return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const half = new Uint16Array(count);
+  for (let i = 0; i < count; i++) half[i] = toHalf(t.data[i]!);
+  return Buffer.from(half.buffer);
+};
+
+/**
+ * Serialises a GGUF v3 file (little endian, tensors aligned to `general.alignment`, default 32).
+ * Metadata keys keep their insertion order, which llama.cpp does not care about but humans do.
+ */
+export const encodeGguf = (metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensor[]): Buffer[] => {
+  const alignValue = metadata.get("general.alignment");
+  const alignment = alignValue?.kind === "uint32" ? alignValue.value : GGUF_DEFAULT_ALIGNMENT;
+  const head = new ByteSink();
+  head.u32(GGUF_MAGIC);
+  head.u32(GGUF_VERSION);
+  head.u64(tensors.length);
+  head.u64(metadata.size);
+  for (const [key, value] of metadata) { head.str(key); writeValue(head, value); }
+  const datas = tensors.map(tensorBytes);
+  let offset = 0;
+  tensors.forEach((t, i) => {
+    head.str(t.name);
+    head.u32(t.shape.length);
+    for (const d of t.shape) head.u64(d);
+    head.u32(GgmlType[t.type]);
+    head.u64(offset);
+    offset += Math.ceil(datas[i]!.length / alignment) * alignment;
+  });
+  head.pad(alignment);
+  const chunks: Buffer[] = [head.bytes()];
+  for (const d of datas) {
+    chunks.push(d);
+    const rest = (alignment - (d.length % alignment)) % alignment;
+    if (rest > 0) chunks.push(Buffer.alloc(rest));
+  }
+  return chunks;
+};
+
+/** Writes a GGUF file atomically (temp file + rename), so a concurrent reader never sees half a model. */
+export const writeGguf = (path: string, metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensor[]): void => {
+  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  writeFileSync(tmp, Buffer.concat(encodeGguf(metadata, tensors)));
+  renameSync(tmp, path);
+};
