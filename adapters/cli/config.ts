@@ -17,6 +17,13 @@ export interface Config {
   readonly replicas: number;
   /** Local time of the Soul's nightly schedule under `sophont up` (HH:MM), if any. */
   readonly nightAt: string | undefined;
+  /** The Soul's GGUF; absent: the project's tiny models, built from the shipped corpus. */
+  readonly modelPath: string | undefined;
+  /** The embedding model's GGUF (default: the scoring model itself, or the tiny embedder). */
+  readonly embedderPath: string | undefined;
+  /** llama.cpp threads (default 1 for the tiny models, else half the cores). */
+  readonly threads: number | undefined;
+  readonly gpu: false | "auto";
   readonly file: Record<string, unknown>;
 }
 
@@ -49,6 +56,10 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     natsPassword: env.SOPHONT_NATS_PASSWORD,
     replicas,
     nightAt,
+    modelPath: env.SOPHONT_MODEL || str("model") || undefined,
+    embedderPath: env.SOPHONT_EMBEDDER || str("embedder") || undefined,
+    threads: env.SOPHONT_THREADS ? Number(env.SOPHONT_THREADS) : typeof file.threads === "number" ? file.threads : undefined,
+    gpu: (env.SOPHONT_GPU ?? file.gpu) === "auto" ? "auto" : false,
     file,
   };
 };

@@ -110,5 +110,7 @@ const removePath = (argv: string[], path: ReadonlyArray<string>): string[] => {
 };
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bin.mjs")) {
+  // `sophont ... | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => (e.code === "EPIPE" ? process.exit(0) : undefined));
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

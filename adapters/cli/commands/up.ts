@@ -1,6 +1,7 @@
 import { defineCommand } from "../command.ts";
 import { openRuntime } from "../runtime.ts";
 import { newCommandId, startActors, today } from "../actors.ts";
+import { openModels } from "../models.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
 
@@ -25,9 +26,13 @@ export const up = defineCommand({
   run: async (ctx, v) => {
     const nightAt = (v["night-at"] as string | undefined) ?? ctx.config.nightAt;
     const rt = await openRuntime(ctx.config, ctx.err);
-    const actors = await startActors(rt);
+    const models = await openModels(ctx.config, ctx.err);
+    const actors = await startActors(rt, {
+      models,
+      onSalience: (e) => ctx.out(e.type === "progress" ? `night ${e.job.nightId}: ${e.done}/${e.total} inputs judged` : e.type === "finished" ? `night ${e.job.nightId}: Salience done` : `night ${e.job.nightId}: Salience stopped: ${e.error}`),
+    });
     const runner = new ProjectionRunner(rt.store, rt.checkpoints, allProjections);
-    ctx.out(`Sophont is up: NATS ${rt.server.url} (${rt.server.embedded ? "embedded" : "external"}), actors: soul; projections: ${allProjections.map((p) => p.name).join(", ")}`);
+    ctx.out(`Sophont is up: NATS ${rt.server.url} (${rt.server.embedded ? "embedded" : "external"}), actors: soul, salience; model: ${models.description}`);
     ctx.out(nightAt ? `the Soul starts a night every day at ${nightAt}` : "no night schedule (use --night-at HH:MM, or `sophont night`)");
     ctx.out("Ctrl-C to stop");
     let timer: NodeJS.Timeout | undefined;
@@ -53,6 +58,7 @@ export const up = defineCommand({
     ctx.out("stopping: actors, projections, server");
     clearTimeout(timer);
     await actors.stop();
+    await models.close();
     await rt.close();
   },
 });
