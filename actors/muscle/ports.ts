@@ -43,6 +43,12 @@ export type JobStatus =
   /** Never started here, or its process is gone without writing an exit code (killed, host rebooted). */
   | { readonly state: "unknown"; readonly reason: string };
 
+/** A GPU as the host reports it (nvidia-smi). */
+export interface GpuInfo {
+  readonly name: string;
+  readonly memoryMiB: number;
+}
+
 /**
  * A remote machine reached over SSH. Every method may reconnect (with backoff) after a dropped
  * connection; all job methods are safe to repeat after a reconnect or a restart of the Muscle.
@@ -56,10 +62,17 @@ export interface RemoteHost {
   connect(): Promise<void>;
   /** Closes the connection; detached jobs keep running. */
   close(): Promise<void>;
+  /** The host's CUDA GPUs; empty when it has none (or no nvidia-smi). */
+  gpus(): Promise<readonly GpuInfo[]>;
   /** `mkdir -p`; returns the absolute path. */
   ensureDir(remoteDir: string): Promise<string>;
   /** Uploads a file and checks the remote sha256 against the local one. */
   upload(localPath: string, remotePath: string): Promise<TransferReceipt>;
+  /**
+   * Uploads a directory tree (e.g. the trainer package), every file verified like `upload`; returns
+   * one receipt per file, paths relative to the tree's root. Symlinks and `__pycache__` are skipped.
+   */
+  uploadDir(localDir: string, remoteDir: string): Promise<readonly (TransferReceipt & { readonly path: string })[]>;
   /** sha256 and size of a remote file, or undefined when there is none (e.g. to skip a re-upload). */
   digest(remotePath: string): Promise<TransferReceipt | undefined>;
   /** Downloads a file and checks the local sha256 against the remote one. */
@@ -120,7 +133,8 @@ export interface HostProvider {
 export type RemoteHostFailure =
   | { readonly _tag: "HostKeyUnknownError"; readonly host: string; readonly presented: string }
   | { readonly _tag: "HostKeyMismatchError"; readonly host: string; readonly expected: string; readonly presented: string }
-  | { readonly _tag: "AuthenticationError"; readonly host: string; readonly user: string }
+  | { readonly _tag: "AuthenticationError"; readonly host: string; readonly user: string; readonly reason: string }
   | { readonly _tag: "ConnectionError"; readonly host: string; readonly attempts: number; readonly reason: string }
+  | { readonly _tag: "GpuExpectationError"; readonly host: string; readonly expected: GpuExpectation; readonly found: readonly GpuInfo[] }
   | { readonly _tag: "TransferVerificationError"; readonly path: string; readonly expected: string; readonly actual: string }
   | { readonly _tag: "RemoteCommandError"; readonly host: string; readonly step: string; readonly code: number | null; readonly stderr: string };

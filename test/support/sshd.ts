@@ -52,27 +52,22 @@ const freePort = (): Promise<number> =>
     });
   });
 
-interface Account { uid: number; gid: number; home: string }
+/** The user's home directory, or undefined when there is no such user. */
+const homeOf = (user: string): string | undefined =>
+  readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith(`${user}:`))?.split(":")[5];
 
-const lookupUser = (user: string): Account | undefined => {
-  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith(`${user}:`));
-  if (!line) return undefined;
-  const [, , uid, gid, , home] = line.split(":");
-  return { uid: Number(uid), gid: Number(gid), home: home ?? `/home/${user}` };
-};
-
-const ensureUser = (user: string): Account => {
-  if (!lookupUser(user)) {
+const ensureUser = (user: string): string => {
+  if (!homeOf(user)) {
     try {
       execFileSync("useradd", ["--create-home", "--shell", "/bin/sh", user], { stdio: "pipe" });
     } catch (error) {
       // Another test file may have created it at the same moment; only a still-missing user is fatal.
-      if (!lookupUser(user)) throw error;
+      if (!homeOf(user)) throw error;
     }
   }
   // useradd leaves the password "!" (locked); without PAM sshd refuses locked accounts even for keys.
   execFileSync("usermod", ["-p", "*", user], { stdio: "pipe" });
-  return lookupUser(user)!;
+  return homeOf(user)!;
 };
 
 const keygen = (file: string, comment: string): string => {
@@ -82,26 +77,24 @@ const keygen = (file: string, comment: string): string => {
   return readFileSync(`${file}.pub`, "utf8").trim();
 };
 
-const configText = (dir: string, port: number, user: string): string =>
-  [
-    `Port ${port}`,
-    "ListenAddress 127.0.0.1",
-    `HostKey ${dir}/host_ed25519`,
-    `PidFile ${dir}/sshd.pid`,
-    `AuthorizedKeysFile ${dir}/authorized_keys`,
-    `AllowUsers ${user}`,
-    "StrictModes no",
-    "UsePAM no",
-    "PasswordAuthentication no",
-    "KbdInteractiveAuthentication no",
-    "PubkeyAuthentication yes",
-    "PrintMotd no",
-    "UseDNS no",
-    "MaxSessions 64",
-    "MaxStartups 64:30:128",
-    "LogLevel ERROR",
-    "Subsystem sftp internal-sftp",
-  ].join("\n") + "\n";
+// StrictModes off: the keys live in a temp directory owned by root, not in the user's ~/.ssh.
+const configText = (dir: string, port: number, user: string): string => `Port ${port}
+ListenAddress 127.0.0.1
+HostKey ${dir}/host_ed25519
+PidFile ${dir}/sshd.pid
+AuthorizedKeysFile ${dir}/authorized_keys
+AllowUsers ${user}
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PrintMotd no
+UseDNS no
+MaxSessions 64
+MaxStartups 64:30:128
+LogLevel ERROR
+Subsystem sftp internal-sftp
+`;
 
 /** Pids of every sshd process below `root` (the per-connection monitors and their session children). */
 const sshdDescendants = (root: number): number[] => {
@@ -131,33 +124,6 @@ const sshdDescendants = (root: number): number[] => {
   return found;
 };
 
-const launch = (dir: string): Promise<ChildProcess> =>
-  new Promise((resolve, reject) => {
-    const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", `${dir}/sshd_config`], { stdio: ["ignore", "ignore", "pipe"] });
-    let log = "";
-    const timer = setTimeout(() => fail(new Error(`sshd did not start within 10 s: ${log}`)), 10_000);
-    const fail = (error: Error): void => {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(error);
-    };
-    child.once("error", fail);
-    child.once("exit", (code) => fail(new Error(`sshd exited with ${code}: ${log}`)));
-    // At LogLevel ERROR sshd prints nothing when it is up, so readiness is a TCP banner.
-    const probe = async (): Promise<void> => {
-      const port = Number(/Port (\d+)/.exec(readFileSync(`${dir}/sshd_config`, "utf8"))?.[1]);
-      for (;;) {
-        if (await bannerAt(port)) break;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      clearTimeout(timer);
-      child.removeAllListeners("exit");
-      resolve(child);
-    };
-    child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    void probe();
-  });
-
 const bannerAt = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
@@ -168,38 +134,83 @@ const bannerAt = (port: number): Promise<boolean> =>
     socket.once("error", () => resolve(false));
   });
 
+/** Starts the listener and resolves once it answers with an SSH banner (at LogLevel ERROR it logs nothing). */
+const launch = (dir: string, port: number): Promise<ChildProcess> =>
+  new Promise((resolve, reject) => {
+    writeFileSync(`${dir}/sshd_config`, configText(dir, port, readFileSync(`${dir}/user`, "utf8")));
+    const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", `${dir}/sshd_config`], { stdio: ["ignore", "ignore", "pipe"] });
+    let log = "";
+    let settled = false;
+    const fail = (error: Error): void => {
+      if (settled) return;
+      settled = true;
+      child.kill("SIGKILL");
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new Error(`sshd did not start within 10 s: ${log}`)), 10_000);
+    child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+    child.once("error", fail);
+    child.once("exit", (code) => fail(new Error(`sshd exited with ${code}: ${log}`)));
+    void (async () => {
+      while (!settled && !(await bannerAt(port))) await new Promise((r) => setTimeout(r, 25));
+      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      // A test process that dies without stop() must not leave its sshd behind.
+      const reap = (): void => void child.kill("SIGKILL");
+      process.once("exit", reap);
+      child.once("exit", () => process.removeListener("exit", reap));
+      resolve(child);
+    })();
+  });
+
+const stopChild = (proc: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once("exit", () => resolve());
+    proc.kill("SIGTERM");
+  });
+
+/** A free port can be taken between our probe and sshd's bind; a few tries make that harmless. */
+const launchOnFreePort = async (dir: string): Promise<{ child: ChildProcess; port: number }> => {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return { child: await launch(dir, port), port };
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+};
+
 /** Starts sshd on a free loopback port; call stop() when done. */
 export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
   const user = options.user ?? DEFAULT_USER;
-  const account = ensureUser(user);
+  const home = ensureUser(user);
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   const dir = mkdtempSync(path.join(os.tmpdir(), "sophont-sshd-"));
+  // sshd reads authorized_keys as the login user, so the directory and that file must be readable.
   chmodSync(dir, 0o755);
-  const port = await freePort();
+  writeFileSync(`${dir}/user`, user);
   let hostPublicKey = keygen(`${dir}/host_ed25519`, "sophont-test-host");
-  const clientPub = keygen(`${dir}/client_ed25519`, "sophont-test-client");
-  writeFileSync(`${dir}/authorized_keys`, clientPub + "\n", { mode: 0o644 });
-  writeFileSync(`${dir}/sshd_config`, configText(dir, port, user));
-  let child = await launch(dir);
-
-  const stopChild = (proc: ChildProcess): Promise<void> =>
-    new Promise((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-      proc.once("exit", () => resolve());
-      proc.kill("SIGTERM");
-    });
-
+  writeFileSync(`${dir}/authorized_keys`, keygen(`${dir}/client_ed25519`, "sophont-test-client") + "\n", { mode: 0o644 });
+  const launched = await launchOnFreePort(dir);
+  const port = launched.port;
+  let child = launched.child;
   const killSessions = (): void => {
     for (const pid of sshdDescendants(child.pid!)) {
-      try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
     }
   };
-
   return {
     host: "127.0.0.1",
     port,
     user,
-    home: account.home,
+    home,
     privateKeyPath: `${dir}/client_ed25519`,
     get hostKeyFingerprint() { return fingerprintOf(hostPublicKey); },
     get hostPublicKey() { return hostPublicKey; },
@@ -215,7 +226,7 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
       killSessions();
       await stopChild(child);
       hostPublicKey = keygen(`${dir}/host_ed25519`, "sophont-test-host-rotated");
-      child = await launch(dir);
+      child = await launch(dir, port);
       return fingerprintOf(hostPublicKey);
     },
   };
