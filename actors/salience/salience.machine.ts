@@ -39,7 +39,7 @@ export const salienceMachine = setup({
     loadNight: fromPromise<{ frame: NightFrame; pending: InputRef[] }, NightJob>(async () => {
       throw new Error("provided by the worker");
     }),
-    scoreBatch: fromPromise<Decision[], { frame: NightFrame; batch: ReadonlyArray<InputRef> }>(async () => {
+    scoreBatch: fromPromise<Decision[], { frame: NightFrame; batch: ReadonlyArray<InputRef>; next: ReadonlyArray<InputRef> }>(async () => {
       throw new Error("provided by the worker");
     }),
     appendBatch: fromPromise<void, { job: NightJob; decisions: ReadonlyArray<Decision>; batch: ReadonlyArray<InputRef> }>(async () => {
@@ -80,7 +80,12 @@ export const salienceMachine = setup({
       invoke: {
         id: "scoreBatch",
         src: "scoreBatch",
-        input: ({ context }) => ({ frame: context.frame!, batch: context.pending.slice(context.cursor, context.cursor + context.batchSize) }),
+        input: ({ context }) => ({
+          frame: context.frame!,
+          batch: context.pending.slice(context.cursor, context.cursor + context.batchSize),
+          // The batch after this one: its texts can be fetched while the model works.
+          next: context.pending.slice(context.cursor + context.batchSize, context.cursor + 2 * context.batchSize),
+        }),
         onDone: { target: "appending", actions: assign({ decisions: ({ event }) => event.output }) },
         onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error) }) },
       },

@@ -40,7 +40,7 @@ export class SalienceWorker {
       salienceMachine.provide({
         actors: {
           loadNight: fromPromise(async ({ input }) => this.load(input)),
-          scoreBatch: fromPromise(async ({ input }) => this.score(input.frame, input.batch)),
+          scoreBatch: fromPromise(async ({ input }) => this.score(input.frame, input.batch, input.next)),
           appendBatch: fromPromise(async ({ input }) => this.append(input.job, input.decisions)),
           ack: fromPromise(async ({ input }) => this.ack(input)),
         },
@@ -82,6 +82,7 @@ export class SalienceWorker {
   }
 
   private async load(job: NightJob) {
+    this.prefetched.clear();
     let state = initialSalienceState();
     for await (const e of this.store.read()) state = evolveSalience(state, e);
     return { frame: frameOf(state, job.nightId, this.options.policy ?? defaultPolicy, this.model.ids()), pending: pendingInputs(state, job.nightId) };
@@ -93,10 +94,26 @@ export class SalienceWorker {
     return Buffer.from(bytes).toString("utf8");
   }
 
-  private async score(frame: Parameters<typeof judge>[2], batch: ReadonlyArray<InputRef>): Promise<Decision[]> {
-    const items = await Promise.all(
-      batch.map(async (i) => ({ text: await this.text(i.contentSha256, `text of input ${i.inputId}`), prompt: i.output ? await this.text(i.output.promptSha256, "prompt") : null })),
-    );
+  /** Texts fetched ahead, by input id: the content store's latency hides behind the model's work. */
+  private readonly prefetched = new Map<string, Promise<{ text: string; prompt: string | null }>>();
+
+  private fetch(i: InputRef): Promise<{ text: string; prompt: string | null }> {
+    const ahead = this.prefetched.get(i.inputId);
+    if (ahead) {
+      this.prefetched.delete(i.inputId);
+      return ahead;
+    }
+    return (async () => ({ text: await this.text(i.contentSha256, `text of input ${i.inputId}`), prompt: i.output ? await this.text(i.output.promptSha256, "prompt") : null }))();
+  }
+
+  private async score(frame: Parameters<typeof judge>[2], batch: ReadonlyArray<InputRef>, next: ReadonlyArray<InputRef>): Promise<Decision[]> {
+    const items = await Promise.all(batch.map((i) => this.fetch(i)));
+    for (const i of next) {
+      if (this.prefetched.has(i.inputId)) continue;
+      const p = this.fetch(i);
+      p.catch(() => undefined); // a failure surfaces when the batch is scored
+      this.prefetched.set(i.inputId, p);
+    }
     const measured = await this.model.measure(items);
     return batch.flatMap((input, k) => judge(input, measured[k]!, frame));
   }

@@ -1,0 +1,77 @@
+// A night over N short texts on the tiny models: wall time split into model time (the SalienceModel's
+// measure calls) and everything else (reading the log, the content store, deciding, appending).
+// Target: everything else <= 10% of the wall time; peak memory must not grow with N beyond the batch.
+// Each N runs in a child process with a server of its own, so its peak RSS is its own.
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { ActorHost } from "../../actors/host.ts";
+import { soulDecider } from "../../actors/soul/soul.decider.ts";
+import { SalienceWorker } from "../../actors/salience/worker.ts";
+import type { SalienceModel } from "../../actors/salience/ports.ts";
+import { JetStreamEventStore } from "../../adapters/nats/event-store.ts";
+import { ObjectContentStore } from "../../adapters/nats/content-store.ts";
+import { ingestFiles } from "../../adapters/ingest/ingest.ts";
+import { parseQuestions, seedPreoccupation } from "../../adapters/ingest/preoccupation.ts";
+import { inputsIndex } from "../../projections/inputs.projection.ts";
+import { benchNats } from "./support/nats.ts";
+import { peakRssMiB, writeBenchResult } from "./support/result.ts";
+import { openTinySalience } from "../support/models.ts";
+import { corpusLines, TOPICS } from "../adapters/llm/support.ts";
+
+const child = async (n: number) => {
+  const { nc, stop } = await benchNats();
+  const store = new JetStreamEventStore(nc);
+  const content = new ObjectContentStore(nc);
+  const models = await openTinySalience();
+  let modelMs = 0;
+  const timed: SalienceModel = {
+    ...models.model,
+    measure: async (items) => {
+      const t = performance.now();
+      try {
+        return await models.model.measure(items);
+      } finally {
+        modelMs += performance.now() - t;
+      }
+    },
+  };
+  await seedPreoccupation(store, models.model, parseQuestions("How do planets move in their orbits?\nWhat does a telescope show of distant galaxies?").questions, "bench");
+  const lines = TOPICS.flatMap((t) => [...corpusLines("train", t), ...corpusLines("heldout", t)]);
+  const texts = Array.from({ length: n }, (_, i) => `${lines[i % lines.length]} ${lines[(i * 7919 + 13) % lines.length]}`);
+  await ingestFiles({ store, content, known: inputsIndex.initialState() }, [{ path: "day.log", bytes: Buffer.from(texts.join("\n")) }], { day: "2026-11-24", maxBytes: 10_000, correlationId: "bench" });
+  const soul = new ActorHost(store, soulDecider);
+  await soul.start();
+  const salience = new SalienceWorker(store, content, timed, { batchSize: 64 });
+  await salience.start();
+  const t0 = performance.now();
+  await soul.command({ id: "bench-night", actor: "bench", command: { type: "StartNight", day: "2026-11-24", trigger: "cli" } });
+  while (soul.current().nights["2026-11-24"]?.completed !== true) await new Promise((r) => setTimeout(r, 20));
+  const wallMs = performance.now() - t0;
+  console.log(JSON.stringify({ n, wallMs, modelMs, otherMs: wallMs - modelMs, peakRssMiB: peakRssMiB() }));
+  await salience.stop();
+  await soul.stop();
+  await models.close();
+  store.close();
+  await stop();
+};
+
+if (process.argv[2] === "child") {
+  await child(Number(process.argv[3]));
+} else {
+  const sizes = (process.env.BENCH_NIGHT_SIZES ?? "1000,10000").split(",").map(Number);
+  const runs = sizes.map((n) => {
+    const out = execFileSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "child", String(n)], { encoding: "utf8", maxBuffer: 1 << 26 });
+    const r = JSON.parse(out.trim().split("\n").pop()!) as { n: number; wallMs: number; modelMs: number; otherMs: number; peakRssMiB: number };
+    console.log(`  ${n} inputs: wall ${(r.wallMs / 1000).toFixed(1)} s, model ${(r.modelMs / 1000).toFixed(1)} s, other ${(r.otherMs / 1000).toFixed(1)} s, peak ${r.peakRssMiB} MiB`);
+    return r;
+  });
+  const worst = Math.max(...runs.map((r) => r.otherMs / r.wallMs));
+  writeBenchResult({
+    name: "night",
+    ratio: worst,
+    target: 0.1,
+    better: "lower",
+    figures: { runs },
+    summary: `share of a night's wall time outside the model (tiny models), worst of ${sizes.join(" / ")} inputs: ${runs.map((r) => `${r.n}: ${((100 * r.otherMs) / r.wallMs).toFixed(0)}% of ${(r.wallMs / 1000).toFixed(1)} s, peak ${r.peakRssMiB} MiB`).join("; ")}`,
+  });
+}
