@@ -28,6 +28,10 @@ const DOMAIN_QUESTIONS = [
 ].join("\n");
 
 const lines = (topic: string, n: number) => corpusLines("heldout", topic).slice(0, n).join("\n");
+const outputs = [
+  { prompt: "Tell me about comets.", text: corpusLines("heldout", "astronomy")[40], corrected: corpusLines("heldout", "astronomy")[41] },
+  { prompt: "Tell me about stars.", text: corpusLines("heldout", "astronomy")[42] },
+].map((r) => JSON.stringify(r)).join("\n");
 const garbage = Array.from({ length: 4 }, (_, i) => randomText(80, 100 + i)).join("\n");
 
 beforeAll(async () => {
@@ -41,6 +45,11 @@ beforeAll(async () => {
     { path: "astronomy.log", bytes: Buffer.from(lines("astronomy", 12)) },
     { path: "cooking.log", bytes: Buffer.from(lines("cooking", 8)) },
     { path: "noise.log", bytes: Buffer.from(garbage) },
+    // The model's own outputs: one a person corrected (a DPO negative), one nobody objected to.
+    { path: "outputs.jsonl", bytes: Buffer.from(outputs) },
+    // Garbage that is not text at all is refused at the door.
+    { path: "core.bin", bytes: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2]) },
+    { path: "empty.txt", bytes: Buffer.from("  \n\n") },
   ];
   await ingestFiles({ store, content, known: await projectAt(store, inputsIndex, "now") }, files, { day: "2026-11-24", maxBytes: 10_000, correlationId: "day1" });
 }, 180_000);
@@ -93,9 +102,11 @@ describe("a night of Salience on the tiny models", () => {
     const all = await decisions();
     const ids = all.map((d) => d.inputId);
     expect(new Set(ids).size).toBe(ids.length); // no duplicates
-    expect(ids).toHaveLength(24); // no gaps: 12 + 8 + 4 inputs
+    expect(ids).toHaveLength(26); // no gaps: 12 + 8 + 4 + 2 inputs
     const completed = (await collect(store.read({ types: new Set(["NightCompleted"]) })))[0]!;
-    expect(completed.data).toMatchObject({ counts: { accepted: expect.any(Number), rejected: expect.any(Number), shadow: 0 } });
+    // The counts of the night (stated): 13 accepted (12 astronomy + 1 output), 12 rejected (8 cooking, 4 noise),
+    // 1 shadow (the corrected output), 2 refused at ingest (binary, empty).
+    expect(completed.data).toMatchObject({ counts: { accepted: 13, rejected: 12, shadow: 1, refused: 2 } });
   }, 300_000);
 
   it("accepts the domain, rejects the other topic to the Antechamber and the noise as incoherent", async () => {
@@ -108,9 +119,13 @@ describe("a night of Salience on the tiny models", () => {
     }
     const count = (k: string) => byFile.get(k)?.length ?? 0;
     const summary = Object.fromEntries([...byFile.entries()].map(([k, v]) => [k, v.length]));
-    expect(count("astronomy.log:InputAccepted"), JSON.stringify(summary)).toBeGreaterThanOrEqual(10);
-    expect(count("cooking.log:InputRejected/off-topic"), JSON.stringify(summary)).toBeGreaterThanOrEqual(7);
+    expect(count("astronomy.log:InputAccepted"), JSON.stringify(summary)).toBe(12);
+    expect(count("cooking.log:InputRejected/off-topic"), JSON.stringify(summary)).toBe(8);
     expect(count("noise.log:InputRejected/incoherent"), JSON.stringify(summary)).toBe(4);
+    expect(count("outputs.jsonl:ShadowRecorded"), JSON.stringify(summary)).toBe(1);
+    expect(count("outputs.jsonl:InputAccepted"), JSON.stringify(summary)).toBe(1);
+    const refusals = await collect(store.read({ types: new Set(["InputRefused"]) }));
+    expect(refusals.map((r) => (r.type === "InputRefused" ? r.data.reason : "")).sort()).toEqual(["binary", "empty"]);
   });
 
   it("records in every decision the thresholds and hashes that explain it", async () => {
@@ -133,6 +148,7 @@ describe("a night of Salience on the tiny models", () => {
     await live.catchUp();
     const rebuilt = await projectAt(store, ledgers, "now");
     expect(ledgers.toJSON!(rebuilt)).toEqual(ledgers.toJSON!(live.state("ledgers")));
-    expect(rebuilt.sft.size).toBeGreaterThanOrEqual(10);
+    expect(rebuilt.sft.size).toBe(13);
+    expect(rebuilt.shadow.size).toBe(1);
   });
 });
