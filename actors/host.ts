@@ -5,6 +5,8 @@ import type { Appended, Delivery, EventStore, Pending, Subscription } from "../e
 import { Refusal, type DecideContext, type Decider, type Decision } from "./decider.ts";
 import { derivedEventId } from "./ids.ts";
 import { lifecycleMachine, type Settled, type WorkItem } from "./machine.ts";
+import { inSpan, traceOf } from "../events/tracing.ts";
+import type { Span } from "@opentelemetry/api";
 
 /** A command as it arrives from outside: its own id, who sent it, and the correlation it belongs to. */
 export interface Envelope<C> {
@@ -44,6 +46,8 @@ export class ActorHost<S, C extends { readonly type: string }> {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly actor;
   private readonly clock: () => Date;
+  /** The span of each item in hand: the events it decides carry its trace context. */
+  private readonly spans = new WeakMap<WorkItem, Span>();
 
   constructor(private readonly store: EventStore, private readonly decider: Decider<S, C>, private readonly options: HostOptions = {}) {
     this.state = decider.initialState();
@@ -127,6 +131,22 @@ export class ActorHost<S, C extends { readonly type: string }> {
   }
 
   private run(item: WorkItem): Promise<Settled> {
+    const ev = item.kind === "event" ? (item as EventItem).event : undefined;
+    const env = item.kind === "command" ? (item as CommandItem<C>).envelope : undefined;
+    const name = `${this.decider.actor}.${ev ? `react ${ev.type}` : `command ${env!.command.type}`}`;
+    const attributes = ev
+      ? { "sophont.actor": this.decider.actor, "sophont.event.type": ev.type, "sophont.event.seq": ev.seq, "sophont.event.id": ev.metadata.id }
+      : { "sophont.actor": this.decider.actor, "sophont.command.type": env!.command.type, "sophont.command.id": env!.id, "sophont.sender": env!.actor };
+    return inSpan(name, ev ? ev.metadata.trace : env!.trace, attributes, async (span) => {
+      this.spans.set(item, span);
+      const settled = await this.settle(item);
+      if (settled.type === "refused") span.setAttribute("sophont.refusal", settled.reason);
+      else span.setAttribute("sophont.appended", settled.appended.length);
+      return settled;
+    });
+  }
+
+  private settle(item: WorkItem): Promise<Settled> {
     return new Promise((resolve) => {
       const sub = this.actor.on("*", (s: Settled) => {
         if (s.item !== item) return;
@@ -156,7 +176,7 @@ export class ActorHost<S, C extends { readonly type: string }> {
     const cause = item.kind === "event" ? (item as EventItem).event.metadata : undefined;
     const env = item.kind === "command" ? (item as CommandItem<C>).envelope : undefined;
     const time = this.clock().toISOString();
-    const trace = cause?.trace ?? env?.trace;
+    const trace = traceOf(this.spans.get(item)) ?? cause?.trace ?? env?.trace;
     const pending: Pending[] = decisions.map((d, i) => {
       const metadata: Metadata = {
         id: derivedEventId(this.decider.actor, item.causeId, i),

@@ -31,12 +31,32 @@ export const StartNight = defineCommand({
   forAgents: false,
 });
 
-export const commands = [StartNight] as const;
+export const ApproveMitosis = defineCommand({
+  type: "ApproveMitosis",
+  subject: commandSubject("mitosis.approve"),
+  actor: "mitosis",
+  schema: Schema.Struct({ type: Schema.Literal("ApproveMitosis"), proposalId: Schema.String }),
+  description: "Approve a mitosis proposal: its cluster is born as a Satellite Centroid.",
+  forAgents: true,
+});
+
+export const DeclineMitosis = defineCommand({
+  type: "DeclineMitosis",
+  subject: commandSubject("mitosis.decline"),
+  actor: "mitosis",
+  schema: Schema.Struct({ type: Schema.Literal("DeclineMitosis"), proposalId: Schema.String, reason: Schema.String }),
+  description: "Decline a mitosis proposal: no satellite is born of it.",
+  forAgents: true,
+});
+
+export const commands = [StartNight, ApproveMitosis, DeclineMitosis] as const;
 
 /** What a command request carries on the wire. */
 export const CommandRequest = Schema.Struct({
   id: Schema.String,
   correlationId: Schema.optional(Schema.String),
+  /** The sender's W3C trace context: the command's span joins the sender's trace. */
+  trace: Schema.optional(Schema.Struct({ traceparent: Schema.String, tracestate: Schema.optional(Schema.String) })),
   command: Schema.Unknown,
 });
 export type CommandRequest = typeof CommandRequest.Type;

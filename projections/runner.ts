@@ -1,4 +1,5 @@
 import type { EventStore, Until } from "../events/store.ts";
+import { inSpan } from "../events/tracing.ts";
 import type { AnyProjection, Checkpoint, CheckpointStore } from "./projection.ts";
 
 export interface RunnerOptions {
@@ -56,6 +57,13 @@ export class ProjectionRunner {
 
   /** Folds every event after each projection's checkpoint, up to the end of the log as it is now. */
   async catchUp(): Promise<void> {
+    const last = await this.store.lastSeq();
+    const upToDate = this.live.size === this.projections.length && [...this.live.values()].every((l) => l.lastSeq >= last);
+    if (upToDate) return; // nothing new: no span for an idle poll
+    await inSpan("Projection.catchUp", undefined, { "sophont.projections": this.projections.map((p) => p.name).join(","), "sophont.until": last }, () => this.fold());
+  }
+
+  private async fold(): Promise<void> {
     const all = await Promise.all(this.projections.map((p) => this.load(p)));
     const last = await this.store.lastSeq();
     const behind = all.filter((l) => l.lastSeq < last);

@@ -8,6 +8,7 @@ import type { ContentStore, SalienceModel } from "./ports.ts";
 import { evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, type InputRef } from "./salience.decider.ts";
 import { salienceMachine, type NightJob, type SalienceEmitted } from "./salience.machine.ts";
 import { defaultPolicy } from "./salience.policy.ts";
+import { inSpan, traceOf } from "../../events/tracing.ts";
 
 export interface SalienceOptions {
   readonly policy?: PolicyValues;
@@ -65,20 +66,25 @@ export class SalienceWorker {
   private runNight(d: Delivery): Promise<void> {
     const ev = d.event;
     const job: NightJob = { causeId: ev.metadata.id, nightId: (ev.data as { nightId: string }).nightId };
-    return new Promise((resolve) => {
-      const heartbeat = setInterval(() => d.working(), Math.max(1000, (this.options.ackWaitMs ?? 60_000) / 3));
-      const done = () => {
-        sub.unsubscribe();
-        clearInterval(heartbeat);
-        this.deliveries.delete(job.causeId);
-        resolve();
-      };
-      const sub = this.actor.on("*", (e: SalienceEmitted) => {
-        if (e.job.causeId === job.causeId && e.type !== "progress") done();
-      });
-      this.deliveries.set(job.causeId, { delivery: d, correlationId: ev.metadata.correlationId, trace: ev.metadata.trace, heartbeat, done });
-      this.actor.send({ type: "NIGHT", job });
-    });
+    const attributes = { "sophont.actor": "salience", "sophont.night": job.nightId, "sophont.event.id": ev.metadata.id };
+    return inSpan("salience.night", ev.metadata.trace, attributes, (span) =>
+      new Promise<void>((resolve) => {
+        const heartbeat = setInterval(() => d.working(), Math.max(1000, (this.options.ackWaitMs ?? 60_000) / 3));
+        const done = () => {
+          sub.unsubscribe();
+          clearInterval(heartbeat);
+          this.deliveries.delete(job.causeId);
+          resolve();
+        };
+        const sub = this.actor.on("*", (e: SalienceEmitted) => {
+          if (e.job.causeId !== job.causeId) return;
+          if (e.type === "progress") span.setAttribute("sophont.decided", e.done);
+          else done();
+        });
+        this.deliveries.set(job.causeId, { delivery: d, correlationId: ev.metadata.correlationId, trace: traceOf(span) ?? ev.metadata.trace, heartbeat, done });
+        this.actor.send({ type: "NIGHT", job });
+      }),
+    );
   }
 
   private async load(job: NightJob) {
@@ -114,11 +120,22 @@ export class SalienceWorker {
       p.catch(() => undefined); // a failure surfaces when the batch is scored
       this.prefetched.set(i.inputId, p);
     }
-    const measured = await this.model.measure(items);
+    const night = this.deliveries.get(this.nightOf(frame))?.trace;
+    const measured = await inSpan("salience.score", night, { "sophont.actor": "salience", "sophont.batch.size": batch.length }, () => this.model.measure(items));
     return batch.flatMap((input, k) => judge(input, measured[k]!, frame));
   }
 
+  private nightOf(frame: { nightId: string }): string {
+    for (const [causeId] of this.deliveries) return causeId;
+    return frame.nightId;
+  }
+
   private async append(job: NightJob, decisions: ReadonlyArray<Decision>): Promise<void> {
+    const night = this.deliveries.get(job.causeId);
+    await inSpan("salience.append", night?.trace, { "sophont.actor": "salience", "sophont.events": decisions.length }, (span) => this.appendIn(job, decisions, traceOf(span)));
+  }
+
+  private async appendIn(job: NightJob, decisions: ReadonlyArray<Decision>, trace: Metadata["trace"]): Promise<void> {
     const cause = this.deliveries.get(job.causeId);
     const time = this.clock().toISOString();
     // Two events per input (score, decision), appended per input: a conflict means it was decided already.
@@ -136,7 +153,7 @@ export class SalienceWorker {
             actor: "salience",
             causationId: job.causeId,
             correlationId: cause?.correlationId ?? job.causeId,
-            ...(cause?.trace ? { trace: cause.trace } : {}),
+            ...(trace ?? cause?.trace ? { trace: (trace ?? cause?.trace)! } : {}),
           };
           return d.expectedSubjectSeq === undefined ? { event: d.event, metadata } : { event: d.event, metadata, expectedSubjectSeq: d.expectedSubjectSeq };
         });

@@ -4,7 +4,11 @@ import { ActorHost } from "../../actors/host.ts";
 import { soulDecider, type SoulCommand } from "../../actors/soul/soul.decider.ts";
 import { SalienceWorker } from "../../actors/salience/worker.ts";
 import type { SalienceEmitted } from "../../actors/salience/salience.machine.ts";
-import { StartNight } from "../../events/commands.ts";
+import { AntechamberWorker } from "../../actors/antechamber/worker.ts";
+import { defaultMitosisConfig, mitosisDecider, type MitosisCommand, type MitosisState } from "../../actors/mitosis/mitosis.decider.ts";
+import { ApproveMitosis, DeclineMitosis, StartNight } from "../../events/commands.ts";
+import { LanceRejectedVectors } from "../vectors/antechamber-table.ts";
+import type { AntechamberSettings } from "./commands/antechamber-settings.ts";
 import { serveCommands } from "../nats/commands.ts";
 import { ObjectContentStore } from "../nats/content-store.ts";
 import type { OpenModels } from "./models.ts";
@@ -14,6 +18,8 @@ import type { Runtime } from "./runtime.ts";
 export interface RunningActors {
   readonly soul: ActorHost<ReturnType<typeof soulDecider.initialState>, SoulCommand>;
   readonly salience: SalienceWorker | undefined;
+  readonly mitosis: ActorHost<MitosisState, MitosisCommand>;
+  readonly antechamber: AntechamberWorker | undefined;
   stop(): Promise<void>;
 }
 
@@ -21,6 +27,8 @@ export interface ActorOptions {
   /** Without models, Salience does not run here (another process may run it). */
   readonly models?: OpenModels;
   readonly onSalience?: (e: SalienceEmitted) => void;
+  /** Without settings, the Antechamber does not run here; Mitosis always does (with its defaults). */
+  readonly antechamber?: AntechamberSettings;
 }
 
 export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise<RunningActors> => {
@@ -30,19 +38,39 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     ? new SalienceWorker(rt.store, new ObjectContentStore(rt.nc), opts.models.salience, opts.onSalience ? { onEvent: opts.onSalience } : {})
     : undefined;
   await salience?.start();
+  const mitosis = new ActorHost(rt.store, mitosisDecider(opts.antechamber?.mitosis ?? defaultMitosisConfig));
+  await mitosis.start();
+  const antechamber = opts.antechamber
+    ? new AntechamberWorker(rt.store, await LanceRejectedVectors.open(opts.antechamber.dir, rt.store), { params: opts.antechamber.clustering })
+    : undefined;
+  await antechamber?.start();
+  const toMitosis = (req: Parameters<Parameters<typeof serveCommands>[1][number]["handle"]>[0]) =>
+    mitosis.command({ id: req.id, actor: req.sender, ...(req.correlationId ? { correlationId: req.correlationId } : {}), command: { ...(req.command as MitosisCommand), by: req.sender } });
   const subs: Subscription[] = serveCommands(rt.nc, [
     {
       def: StartNight,
       handle: (req) =>
-        soul.command({ id: req.id, actor: req.sender, ...(req.correlationId ? { correlationId: req.correlationId } : {}), command: req.command as SoulCommand }),
+        soul.command({
+          id: req.id,
+          actor: req.sender,
+          ...(req.correlationId ? { correlationId: req.correlationId } : {}),
+          ...(req.trace ? { trace: req.trace } : {}),
+          command: req.command as SoulCommand,
+        }),
     },
+    { def: ApproveMitosis, handle: toMitosis },
+    { def: DeclineMitosis, handle: toMitosis },
   ]);
   return {
     soul,
     salience,
+    mitosis,
+    antechamber,
     stop: async () => {
       subs.forEach((s) => s.unsubscribe());
       await salience?.stop();
+      await antechamber?.stop();
+      await mitosis.stop();
       await soul.stop();
     },
   };

@@ -4,6 +4,8 @@ import type { CliContext, Command } from "./command.ts";
 import { commands } from "./commands/index.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { UsageError } from "./format.ts";
+import { startTelemetry } from "../telemetry/setup.ts";
+import { inSpan } from "../../events/tracing.ts";
 
 const globalOptions = {
   home: { type: "string" },
@@ -79,9 +81,12 @@ export const main = async (argv: string[], io = { out: (s: string) => console.lo
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
     const ctx: CliContext = { config, out: io.out, err: io.err, signal: controller.signal };
+    const telemetry = command.path[0] === "trace" ? undefined : startTelemetry({ home: config.home });
     try {
-      return (await command.run(ctx, v, parsed.positionals)) ?? 0;
+      const name = `cli ${command.path.join(" ")}`;
+      return (await inSpan(name, undefined, { "sophont.actor": "cli", "sophont.cli.args": parsed.positionals.join(" ") }, async () => command.run(ctx, v, parsed.positionals))) ?? 0;
     } finally {
+      await telemetry?.shutdown().catch(() => undefined);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }

@@ -1,6 +1,7 @@
 import { Effect } from "effect";
 import type { Measurement, ModelIds, SalienceModel } from "../../actors/salience/ports.ts";
 import type { Embedder, LanguageModel } from "./ports.ts";
+import { inSpan } from "../../events/tracing.ts";
 
 const QUESTION_SCHEMA = { type: "object", properties: { question: { type: "string" } }, required: ["question"] };
 const VERDICT_SCHEMA = { type: "object", properties: { coherent: { type: "boolean" }, reason: { type: "string" } }, required: ["coherent", "reason"] };
@@ -36,10 +37,21 @@ export const salienceModelOn = (lm: LanguageModel, embedder: Embedder): Salience
     ids,
     embed: async (texts) => (await run(embedder.embed([...texts]))).map((v) => Array.from(v)),
     measure: async (items) => {
-      const ppl = await run(lm.perplexity(items.map((i) => i.text)));
+      const genai = (operation: string, model: { name: string | undefined; sha256: string }) => ({
+        "gen_ai.operation.name": operation,
+        "gen_ai.system": "llama.cpp",
+        "gen_ai.request.model": model.name ?? model.sha256.slice(0, 12),
+        "sophont.model.sha256": model.sha256,
+        "sophont.batch.size": items.length,
+      });
+      const ppl = await inSpan("Model.perplexity", undefined, genai("text_completion", lm.identity), async (span) => {
+        const r = await run(lm.perplexity(items.map((i) => i.text)));
+        span.setAttribute("gen_ai.usage.input_tokens", r.reduce((n, x) => n + x.tokenCount, 0));
+        return r;
+      });
       const follows = lm.identity.instructionFollowing;
       const questions = follows ? await Promise.all(items.map((i) => ask<{ question: string }>(prompts.question(i.text), QUESTION_SCHEMA).then((r) => r.question))) : items.map(() => null);
-      const vectors = await run(embedder.embed(items.map((i, k) => questions[k] ?? i.text)));
+      const vectors = await inSpan("Model.embed", undefined, genai("embeddings", embedder.identity), () => run(embedder.embed(items.map((i, k) => questions[k] ?? i.text))));
       const out: Measurement[] = [];
       for (const [k, item] of items.entries()) {
         const verdict = follows ? await ask<{ coherent: boolean; reason: string }>(prompts.coherence(item.text), VERDICT_SCHEMA) : null;

@@ -2,11 +2,13 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { Result, Schema } from "effect";
 import { CommandRequest, type CommandDefinition, type CommandReply } from "../../events/commands.ts";
 import type { Appended } from "../../events/store.ts";
+import type { TraceContext } from "../../events/envelope.ts";
+import { activeTrace } from "../../events/tracing.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-export type CommandHandler = (request: { id: string; correlationId?: string; command: unknown; sender: string }) => Promise<ReadonlyArray<Appended>>;
+export type CommandHandler = (request: { id: string; correlationId?: string; trace?: TraceContext; command: unknown; sender: string }) => Promise<ReadonlyArray<Appended>>;
 
 /**
  * Answers commands on their subjects: the payload is validated against the command's schema, the
@@ -33,7 +35,13 @@ export const serveCommands = (nc: NatsConnection, routes: ReadonlyArray<{ def: C
             return;
           }
           try {
-            const events = await handle({ id: req.id, ...(req.correlationId ? { correlationId: req.correlationId } : {}), command: cmd.success, sender: msg.headers?.get("Sophont-Sender") || "unknown" });
+            const events = await handle({
+              id: req.id,
+              ...(req.correlationId ? { correlationId: req.correlationId } : {}),
+              ...(req.trace ? { trace: req.trace } : {}),
+              command: cmd.success,
+              sender: msg.headers?.get("Sophont-Sender") || "unknown",
+            });
             reply({ ok: true, events: events.map((e) => ({ id: e.id, seq: e.seq, subject: e.subject, duplicate: e.duplicate })) });
           } catch (e) {
             reply({ ok: false, refusal: (e as Error).message });
@@ -49,8 +57,9 @@ export class NoResponderError extends Error {
 
 /** Sends a command and waits for its answer. Rejects with NoResponderError when no actor listens. */
 export const sendCommand = async (nc: NatsConnection, def: CommandDefinition, request: CommandRequest, timeoutMs = 30_000): Promise<CommandReply> => {
+  const trace = request.trace ?? activeTrace();
   try {
-    const m = await nc.request(def.subject, enc.encode(JSON.stringify(request)), { timeout: timeoutMs });
+    const m = await nc.request(def.subject, enc.encode(JSON.stringify(trace ? { ...request, trace } : request)), { timeout: timeoutMs });
     return JSON.parse(dec.decode(m.data)) as CommandReply;
   } catch (e) {
     if (/503|no responders/i.test(String((e as Error).message) + String((e as { code?: string }).code ?? ""))) {

@@ -7,7 +7,8 @@ import { preoccupationSeed } from "./preoccupation.ts";
 import { night } from "./night.ts";
 import { replay } from "./replay.ts";
 import { status } from "./status.ts";
+import { traceCommand } from "./trace.ts";
 import { up } from "./up.ts";
 
 /** Every `sophont` command; `--help` and the README's CLI reference are made from this list. */
-export const commands: ReadonlyArray<Command> = [up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, eventsTail, status, replay, modelMakeTiny];
+export const commands: ReadonlyArray<Command> = [up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, eventsTail, status, replay, traceCommand, modelMakeTiny];
