@@ -41,6 +41,8 @@ export interface Encoded {
   readonly subject: string;
   readonly msgId: string;
   readonly body: Uint8Array;
+  /** The W3C traceparent, also sent as a NATS header for tools that read headers only. */
+  readonly traceparent?: string;
 }
 
 const validateMetadata = validatorOf(Metadata);
@@ -57,7 +59,8 @@ export const encodeEvent = (event: DomainEvent, metadata: Metadata): Encoded => 
   // Laid out by hand: the same key order every time, and no intermediate envelope object.
   const head = JSON.stringify(metadata);
   const json = `${head.slice(0, -1)},"type":${JSON.stringify(event.type)},"version":${def.version},"data":${JSON.stringify(event.data)}}`;
-  return { subject, msgId: metadata.id, body: Buffer.from(json, "utf8") };
+  const body = Buffer.from(json, "utf8");
+  return metadata.trace ? { subject, msgId: metadata.id, body, traceparent: metadata.trace.traceparent } : { subject, msgId: metadata.id, body };
 };
 
 const upcastToCurrent = (def: EventDefinition, version: number, data: unknown): unknown => {

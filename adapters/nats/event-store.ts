@@ -56,6 +56,7 @@ export class JetStreamEventStore implements EventStore {
   private async send(e: Encoded, expectedSubjectSeq: number | undefined): Promise<Appended> {
     const h = makeHeaders();
     h.set("Nats-Msg-Id", e.msgId);
+    if (e.traceparent) h.set("traceparent", e.traceparent);
     if (expectedSubjectSeq !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(expectedSubjectSeq));
     const r: PubResult = await this.pipe.publish(e.subject, e.body, h);
     if (r.ok) return { id: e.msgId, subject: e.subject, seq: r.seq, duplicate: r.duplicate };

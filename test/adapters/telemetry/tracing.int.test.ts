@@ -12,6 +12,8 @@ import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
 import { parseQuestions, seedPreoccupation } from "../../../adapters/ingest/preoccupation.ts";
 import { inputsIndex } from "../../../projections/inputs.projection.ts";
 import { inSpan } from "../../../events/tracing.ts";
+import { EVENT_STREAM } from "../../../events/subjects.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { startTestNats, type TestNats } from "../../support/nats.ts";
 import { collect } from "../../support/events.ts";
 import { openTinySalience } from "../../support/models.ts";
@@ -78,6 +80,8 @@ describe("traces", () => {
     // The trace context survives the JetStream round trip: the event carries the span that decided it.
     const started = (await collect(store.read({ types: new Set(["NightStarted"]) }))).find((e) => e.metadata.causationId === "night-cmd")!;
     expect(started.metadata.trace?.traceparent).toBe(`00-${traceId}-${command.spanContext().spanId}-01`);
+    const raw = await (await jetstreamManager(await nats.connect())).streams.getMessage(EVENT_STREAM, { seq: started.seq });
+    expect(raw!.header.get("traceparent")).toBe(started.metadata.trace!.traceparent);
     // And the tree prints.
     const tree = renderTrace(inTrace.map(toRecord), traceId);
     expect(tree.split("\n")[1]).toMatch(/^cli night \[cli\]/);
