@@ -1,4 +1,4 @@
-import { BLOCK, type Space } from "./space.ts";
+import { BLOCK, type PairList, type Space } from "./space.ts";
 
 /**
  * Core distances as keys: for each point, the key of its `minSamples`-th nearest point counting
@@ -13,39 +13,40 @@ export const coreKeys = (space: Space, minSamples: number): Float64Array => {
   const core = new Float64Array(n);
   if (m <= 0) return core;
   const heaps = new Float64Array(n * m).fill(Infinity);
-  // The heap tops, kept apart so the hot loop reads one array.
-  const worst = new Float64Array(n).fill(Infinity);
-  for (let i0 = 0; i0 < n; i0 += BLOCK) {
-    const i1 = Math.min(n, i0 + BLOCK);
-    for (let j0 = i0; j0 < n; j0 += BLOCK) {
-      const j1 = Math.min(n, j0 + BLOCK);
-      const keys = space.block(i0, i1, j0, j1);
-      offerBlock(keys, i0, i1, j0, j1, heaps, worst, m);
+  // The heap tops double as the space's filter: a pair above both is never listed.
+  const worst = space.bound;
+  worst.fill(Infinity);
+  const tasks = blockTasks(n);
+  const offer = (pairs: PairList): void => {
+    const { ids, keys } = pairs;
+    for (let t = 0; t < pairs.count; t++) {
+      const i = ids[3 * t]!;
+      const j = ids[3 * t + 1]!;
+      const key = keys[3 * t + 2]!;
+      if (key < worst[i]!) worst[i] = pushBounded(heaps, i * m, m, key);
+      if (key < worst[j]!) worst[j] = pushBounded(heaps, j * m, m, key);
     }
+  };
+  // Blocks go in pairs: a helper thread computes the second while this one does the first.
+  for (let t = 0; t < tasks.length; t += 2) {
+    const later = tasks[t + 1];
+    if (later) space.startNearPairs(...later);
+    offer(space.nearPairs(...tasks[t]!));
+    if (later) offer(space.finishNearPairs());
   }
   for (let i = 0; i < n; i++) core[i] = heaps[i * m]!;
   return core;
 };
 
-const offerBlock = (
-  keys: Float32Array | Float64Array,
-  i0: number,
-  i1: number,
-  j0: number,
-  j1: number,
-  heaps: Float64Array,
-  worst: Float64Array,
-  m: number,
-): void => {
-  for (let i = i0; i < i1; i++) {
-    const row = (i - i0) * BLOCK - j0;
-    // On the diagonal block only the pairs above the diagonal are new.
-    for (let j = i0 === j0 ? i + 1 : j0; j < j1; j++) {
-      const key = keys[row + j]!;
-      if (key < worst[i]!) worst[i] = pushBounded(heaps, i * m, m, key);
-      if (key < worst[j]!) worst[j] = pushBounded(heaps, j * m, m, key);
-    }
+type Task = readonly [i0: number, i1: number, j0: number, j1: number];
+
+/** The blocks of the upper triangle, diagonal included. */
+const blockTasks = (n: number): Task[] => {
+  const tasks: Task[] = [];
+  for (let i0 = 0; i0 < n; i0 += BLOCK) {
+    for (let j0 = i0; j0 < n; j0 += BLOCK) tasks.push([i0, Math.min(n, i0 + BLOCK), j0, Math.min(n, j0 + BLOCK)]);
   }
+  return tasks;
 };
 
 /** Replaces the top of a full max-heap of size m with `key`; returns the new top. */

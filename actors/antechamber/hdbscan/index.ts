@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { clusterFacts, type ClusterFacts } from "./clusters.ts";
 import { condenseTree } from "./condense.ts";
 import { coreKeys } from "./core.ts";
@@ -27,6 +28,8 @@ export interface HdbscanOptions {
   readonly clusterSelectionEpsilon?: number;
   /** Distance kernels: "auto" (default) picks WebAssembly SIMD for dim >= 16, "scalar" forces float64 loops. */
   readonly kernel?: "auto" | "scalar" | "simd";
+  /** Threads for the SIMD kernels, 1 or 2; by default 2 on large inputs where two cores exist. */
+  readonly threads?: number;
 }
 
 /** One selected cluster. */
@@ -61,7 +64,7 @@ export interface HdbscanResult {
 export const hdbscan = (points: Float32Array, n: number, dim: number, options: HdbscanOptions): HdbscanResult => {
   const o = normalise(options, points, n, dim);
   if (n < o.minClusterSize) return allNoise(n);
-  const space = pickSpace(points, n, dim, o.metric, o.kernel);
+  const space = pickSpace(points, n, dim, o);
   let tree: SpanningTree;
   try {
     const core = coreKeys(space, o.minSamples);
@@ -87,6 +90,8 @@ const normalise = (options: HdbscanOptions, points: Float32Array, n: number, dim
     allowSingleCluster: options.allowSingleCluster ?? false,
     clusterSelectionEpsilon: options.clusterSelectionEpsilon ?? 0,
     kernel: options.kernel ?? "auto",
+    // A helper thread costs tens of milliseconds to start: worth it from about a second of work.
+    threads: options.threads ?? (n * dim >= PARALLEL_WORK && availableParallelism() > 1 ? 2 : 1),
   } as const;
   if (!Number.isInteger(o.minClusterSize) || o.minClusterSize < 2) throw new RangeError("minClusterSize must be an integer >= 2");
   if (!Number.isInteger(o.minSamples) || o.minSamples < 1) throw new RangeError("minSamples must be an integer >= 1");
@@ -99,9 +104,11 @@ const normalise = (options: HdbscanOptions, points: Float32Array, n: number, dim
   return o;
 };
 
-const pickSpace = (points: Float32Array, n: number, dim: number, metric: Metric, kernel: "auto" | "scalar" | "simd"): Space => {
-  const simd = kernel === "simd" || (kernel === "auto" && dim >= 16);
-  return (simd && simdSpace(points, n, dim, metric)) || scalarSpace(points, n, dim, metric);
+const PARALLEL_WORK = 2_000_000;
+
+const pickSpace = (points: Float32Array, n: number, dim: number, o: { metric: Metric; kernel: string; threads: number }): Space => {
+  const simd = o.kernel === "simd" || (o.kernel === "auto" && dim >= 16);
+  return (simd && simdSpace(points, n, dim, o.metric, o.threads)) || scalarSpace(points, n, dim, o.metric);
 };
 
 const allNoise = (n: number): HdbscanResult => ({

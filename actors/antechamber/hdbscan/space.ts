@@ -7,20 +7,45 @@ export type Metric = "euclidean" | "cosine";
  */
 export interface Space {
   readonly n: number;
-  /** Keys of rows i0..i1 against rows j0..j1 (at most BLOCK each), row-major with row stride BLOCK. */
-  block(i0: number, i1: number, j0: number, j1: number): Float32Array | Float64Array;
-  /** Where callers write the row ids `gather` reads: room for n ids. */
-  readonly gatherInput: Int32Array;
-  /** Keys from row q to the rows listed in gatherInput[0 .. count - 1], in that order. */
-  gather(q: number, count: number): Float32Array | Float64Array;
+  /** Per-point bounds `nearPairs` filters by; callers keep them current (they only ever fall). */
+  readonly bound: Float32Array | Float64Array;
+  /**
+   * The pairs i < j of rows i0..i1 x j0..j1 (at most BLOCK each) whose key is below bound[i] or
+   * bound[j]; a few more are harmless.
+   */
+  nearPairs(i0: number, i1: number, j0: number, j1: number): PairList;
+  /** Starts another `nearPairs` (on a helper thread where there is one) while the caller works on. */
+  startNearPairs(i0: number, i1: number, j0: number, j1: number): void;
+  /** Waits for the pairs `startNearPairs` began. */
+  finishNearPairs(): PairList;
+  /** Where callers list the row ids `rows` reads: up to BATCH ids. */
+  readonly batchInput: Int32Array;
+  /** Where callers list the column ids `rows` reads: room for n ids. */
+  readonly columnInput: Int32Array;
+  /** Row stride of the cache `rows` fills (at least n). */
+  readonly cacheWidth: number;
+  /**
+   * Keys from each listed row (slot s = its position in batchInput) to each listed column c, at
+   * cache[s * cacheWidth + c]; other cache entries are left as they were.
+   */
+  rows(batchCount: number, columnCount: number): Float32Array | Float64Array;
   /** The distance a key stands for. */
   distance(key: number): number;
   /** Returns any memory or threads the space holds. */
   dispose(): void;
 }
 
-/** The largest block `block` is asked for, in rows per side. */
+/** Pairs from `nearPairs`: pair t joins ids[3t] and ids[3t + 1] at key keys[3t + 2]. */
+export interface PairList {
+  readonly count: number;
+  readonly ids: Int32Array;
+  readonly keys: Float32Array | Float64Array;
+}
+
+/** The largest block `nearPairs` is asked for, in rows per side. */
 export const BLOCK = 128;
+/** The most rows `rows` computes at once. */
+export const BATCH = 32;
 
 /** Rows as float64, L2-normalised for the cosine metric (a zero row stays zero, as in scikit-learn). */
 export const rowsAsFloat64 = (points: Float32Array, n: number, dim: number, metric: Metric): Float64Array => {
@@ -43,21 +68,39 @@ export const rowsAsFloat64 = (points: Float32Array, n: number, dim: number, metr
 export const scalarSpace = (points: Float32Array, n: number, dim: number, metric: Metric): Space => {
   const rows = rowsAsFloat64(points, n, dim, metric);
   const key = metric === "euclidean" ? squaredEuclidean(rows, dim) : cosineDistance(rows, dim);
-  const blockOut = new Float64Array(BLOCK * BLOCK);
-  const gatherInput = new Int32Array(n);
-  const gatherOut = new Float64Array(n);
+  const bound = new Float64Array(n).fill(Infinity);
+  const lists = [0, 1].map(() => ({ count: 0, ids: new Int32Array(3 * BLOCK * BLOCK), keys: new Float64Array(3 * BLOCK * BLOCK) }));
+  const near = (list: (typeof lists)[number], i0: number, i1: number, j0: number, j1: number): PairList => {
+    list.count = 0;
+    for (let i = i0; i < i1; i++) {
+      for (let j = Math.max(j0, i + 1); j < j1; j++) {
+        const k = key(i, j);
+        if (k >= bound[i]! && k >= bound[j]!) continue;
+        list.ids[3 * list.count] = i;
+        list.ids[3 * list.count + 1] = j;
+        list.keys[3 * list.count++ + 2] = k;
+      }
+    }
+    return list;
+  };
+  const batchInput = new Int32Array(BATCH);
+  const columnInput = new Int32Array(n);
+  const cache = new Float64Array(BATCH * n);
   return {
     n,
-    block(i0, i1, j0, j1) {
-      for (let i = i0; i < i1; i++) {
-        for (let j = j0; j < j1; j++) blockOut[(i - i0) * BLOCK + (j - j0)] = key(i, j);
+    bound,
+    nearPairs: (i0, i1, j0, j1) => near(lists[0]!, i0, i1, j0, j1),
+    startNearPairs: (i0, i1, j0, j1) => void near(lists[1]!, i0, i1, j0, j1),
+    finishNearPairs: () => lists[1]!,
+    batchInput,
+    columnInput,
+    cacheWidth: n,
+    rows(batchCount, columnCount) {
+      for (let s = 0; s < batchCount; s++) {
+        const row = batchInput[s]!;
+        for (let t = 0; t < columnCount; t++) cache[s * n + columnInput[t]!] = key(row, columnInput[t]!);
       }
-      return blockOut;
-    },
-    gatherInput,
-    gather(q, count) {
-      for (let t = 0; t < count; t++) gatherOut[t] = key(q, gatherInput[t]!);
-      return gatherOut;
+      return cache;
     },
     distance: metric === "euclidean" ? Math.sqrt : (k) => k,
     dispose() {},

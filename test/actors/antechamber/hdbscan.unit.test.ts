@@ -56,6 +56,14 @@ describe("hdbscan against scikit-learn's reference clusterings", () => {
     });
   }
 
+  it("unit384: a helper thread changes nothing", () => {
+    const { ref, points } = load("unit384");
+    const one = hdbscan(points, ref.n, ref.dim, { ...optionsOf(ref), threads: 1 });
+    const two = hdbscan(points, ref.n, ref.dim, { ...optionsOf(ref), threads: 2 });
+    expect(Array.from(two.labels)).toEqual(Array.from(one.labels));
+    expect(Array.from(two.probabilities)).toEqual(Array.from(one.probabilities));
+  });
+
   it("unit384: the WebAssembly SIMD kernels and the float64 loops agree", () => {
     const { ref, points } = load("unit384");
     const simd = hdbscan(points, ref.n, ref.dim, { ...optionsOf(ref), kernel: "simd" });

@@ -66,6 +66,13 @@ export class Code {
   sub() { return this.op(0x6b); }
   mul() { return this.op(0x6c); }
   ltU() { return this.op(0x49); }
+  gtU() { return this.op(0x4b); }
+  and() { return this.op(0x71); }
+  or() { return this.op(0x72); }
+  ltF32() { return this.op(0x5d); }
+  storeI32(offset = 0) { return this.op(0x36, 2, ...unsigned(offset)); }
+  /** Pops a, b, condition; pushes a when the condition is non-zero, else b. */
+  select() { return this.op(0x1b); }
   loadI32(offset = 0) { return this.op(0x28, 2, ...unsigned(offset)); }
   loadF32(offset = 0) { return this.op(0x2a, 2, ...unsigned(offset)); }
   storeF32(offset = 0) { return this.op(0x38, 2, ...unsigned(offset)); }
@@ -83,6 +90,12 @@ export class Code {
   /** `loop` whose body is `body`; the body branches back with `continueIf`. */
   loop(body: () => void) {
     this.op(0x03, 0x40);
+    body();
+    return this.op(0x0b);
+  }
+  /** Runs `body` when the i32 on the stack is non-zero. */
+  when(body: () => void) {
+    this.op(0x04, 0x40);
     body();
     return this.op(0x0b);
   }

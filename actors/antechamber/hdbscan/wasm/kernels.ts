@@ -4,37 +4,41 @@ import { assemble, Code, F32, I32, V128 } from "./assembler.ts";
 /** Where the kernels find their data in linear memory; all byte addresses, baked into the code. */
 export interface Layout {
   readonly metric: Metric;
-  /** Row length in bytes: dim padded to a multiple of 4 x UNROLL floats. */
+  /** Row length in bytes: dim padded to a multiple of 4 floats. */
   readonly stride: number;
   readonly rows: number;
   /** Squared norm of each row (float32). */
   readonly norms: number;
-  /** Output of `block`: BLOCK x BLOCK float32 keys. */
-  readonly blockOut: number;
-  readonly blockWidth: number;
-  /** Input (int32 row ids) and output (float32 keys) of `gather`. */
-  readonly gatherIn: number;
-  readonly gatherOut: number;
+  /** Number of real rows (the rest are zero padding). */
+  readonly n: number;
+  /** Per-row bound (float32): `block` lists only pairs whose key is below either row's bound. */
+  readonly bound: number;
+  /** `rows` input: the batch's row ids, a contiguous copy of those rows, and the column ids. */
+  readonly batchIds: number;
+  readonly batchRows: number;
+  readonly columns: number;
+  /** `rows` output: float32 keys, one row of cacheWidth per batch row, indexed by column id. */
+  readonly cache: number;
+  readonly cacheWidth: number;
 }
 
 /** Micro-tile of `block`: TILE_ROWS x TILE_COLS dot products share every load. */
-export const TILE_ROWS = Number(process.env.TR ?? 4);
-export const TILE_COLS = Number(process.env.TC ?? 2);
-/** Rows `gather` handles per pass over the query. */
-export const GATHER_ROWS = 4;
-/** Dimension chunks (4 floats each) per loop iteration. */
-export const UNROLL = Number(process.env.UN ?? 2);
+export const TILE_ROWS = 4;
+export const TILE_COLS = 2;
 
 /**
- * Builds the kernel module. `block(a, na, b, nb)` writes the keys of rows a.. (na of them, a
- * multiple of TILE_ROWS) against rows b.. (nb, a multiple of TILE_COLS); `gather(q, count)` writes
- * the keys of row q against `count` (a multiple of GATHER_ROWS) listed rows.
+ * Builds the kernel module. `block(a, na, b, nb, out)` lists at `out` the pairs (row, column, key)
+ * of rows a.. (na of them, a multiple of TILE_ROWS) against rows b.. (nb, a multiple of TILE_COLS)
+ * with row < column < n and a key below the bound of either: the count as an i32 at `out`, then
+ * 12-byte entries from `out + 16`; `rows(na, first,
+ * end)` writes into the cache the keys of the na batch rows (a multiple of TILE_ROWS) against the
+ * listed columns first .. end (both multiples of TILE_COLS).
  */
 export const kernelModule = (layout: Layout, memory: { pages: number; maxPages: number; shared: boolean }): Uint8Array =>
   assemble(
     [
-      { name: "block", params: [I32, I32, I32, I32], code: blockKernel(layout) },
-      { name: "gather", params: [I32, I32], code: gatherKernel(layout) },
+      { name: "block", params: [I32, I32, I32, I32, I32], code: blockKernel(layout) },
+      { name: "rows", params: [I32, I32, I32], code: rowsKernel(layout) },
     ],
     memory,
   );
@@ -62,101 +66,162 @@ const horizontalSum = (c: Code, acc: number): void => {
   c.get(acc).lane(0).get(acc).lane(1).addF32().get(acc).lane(2).get(acc).lane(3).addF32().addF32();
 };
 
-const zeroVector = (c: Code, local: number): void => {
-  c.f32(0).splatF32x4().set(local);
+/** Locals of one micro-tile: TILE_ROWS x TILE_COLS 4-lane accumulators and the loaded chunks. */
+interface Tile {
+  readonly acc: number[];
+  readonly va: number;
+  readonly vb: number[];
+  readonly k: number;
+}
+
+const tileLocals = (c: Code): Tile => ({
+  acc: Array.from({ length: TILE_ROWS * TILE_COLS }, () => c.local(V128)),
+  va: c.local(V128),
+  vb: Array.from({ length: TILE_COLS }, () => c.local(V128)),
+  k: c.local(I32),
+});
+
+/**
+ * Accumulates the tile's dot products over the row, 16 bytes per step of `tile.k`. Both kernels
+ * run this same sequence, so a pair's key is bitwise the same whichever kernel computes it.
+ */
+const emitDotTile = (c: Code, tile: Tile, stride: number, step: () => void, loadA: (row: number) => void, loadB: (col: number) => void): void => {
+  for (const x of tile.acc) c.f32(0).splatF32x4().set(x);
+  c.i32(0).set(tile.k);
+  c.loop(() => {
+    step();
+    for (let col = 0; col < TILE_COLS; col++) {
+      loadB(col);
+      c.set(tile.vb[col]!);
+    }
+    for (let row = 0; row < TILE_ROWS; row++) {
+      loadA(row);
+      c.set(tile.va);
+      for (let col = 0; col < TILE_COLS; col++) {
+        const x = tile.acc[row * TILE_COLS + col]!;
+        c.get(x).get(tile.va).get(tile.vb[col]!).mulF32x4().addF32x4().set(x);
+      }
+    }
+    c.get(tile.k).i32(16).add().tee(tile.k).i32(stride).ltU().continueIf();
+  });
+};
+
+/** Address of row `id` (an i32 the caller pushes first). */
+const rowAddress = (c: Code, layout: Layout): void => {
+  c.i32(layout.stride).mul().i32(layout.rows).add();
 };
 
 const blockKernel = (layout: Layout): Code => {
-  const c = new Code(4);
-  const [a, na, b, nb] = [0, 1, 2, 3];
-  const [i, j, pa, pb, k, xa, xb, out] = [I32, I32, I32, I32, I32, I32, I32, I32].map((t) => c.local(t)) as number[];
-  const acc = Array.from({ length: TILE_ROWS * TILE_COLS }, () => c.local(V128));
-  const vb = Array.from({ length: TILE_COLS }, () => c.local(V128));
-  const va = c.local(V128);
+  const c = new Code(5);
+  const [a, na, b, nb, outBase] = [0, 1, 2, 3, 4];
+  const [i, j, pa, pb, xa, xb, r, q, count, at] = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32].map((t) => c.local(t)) as number[];
+  const key = c.local(F32);
+  const tile = tileLocals(c);
   const { stride } = layout;
-  c.i32(0).set(i!);
+  c.i32(0).set(count!).i32(0).set(i!);
   c.loop(() => {
-    c.get(a).get(i!).add().i32(stride).mul().i32(layout.rows).add().set(pa!);
-    c.i32(0).set(j!);
+    c.get(a).get(i!).add();
+    rowAddress(c, layout);
+    c.set(pa!).i32(0).set(j!);
     c.loop(() => {
-      c.get(b).get(j!).add().i32(stride).mul().i32(layout.rows).add().set(pb!);
-      for (const x of acc) zeroVector(c, x);
-      c.i32(0).set(k!);
-      c.loop(() => {
-        c.get(pa!).get(k!).add().set(xa!);
-        c.get(pb!).get(k!).add().set(xb!);
-        for (let u = 0; u < UNROLL; u++) {
-          for (let col = 0; col < TILE_COLS; col++) c.get(xb!).loadV128(col * stride + u * 16).set(vb[col]!);
-          for (let row = 0; row < TILE_ROWS; row++) {
-            c.get(xa!).loadV128(row * stride + u * 16).set(va);
-            for (let col = 0; col < TILE_COLS; col++) {
-              const x = acc[row * TILE_COLS + col]!;
-              c.get(x).get(va).get(vb[col]!).mulF32x4().addF32x4().set(x);
-            }
-          }
-        }
-        c.get(k!).i32(16 * UNROLL).add().tee(k!).i32(stride).ltU().continueIf();
-      });
-      // out = blockOut + (i * width + j) * 4
-      c.get(i!).i32(layout.blockWidth).mul().get(j!).add().i32(4).mul().set(out!);
+      c.get(b).get(j!).add();
+      rowAddress(c, layout);
+      c.set(pb!);
+      emitDotTile(
+        c,
+        tile,
+        stride,
+        () => c.get(pa!).get(tile.k).add().set(xa!).get(pb!).get(tile.k).add().set(xb!),
+        (row) => c.get(xa!).loadV128(row * stride),
+        (col) => c.get(xb!).loadV128(col * stride),
+      );
       for (let row = 0; row < TILE_ROWS; row++) {
         for (let col = 0; col < TILE_COLS; col++) {
-          c.get(out!);
-          emitKey(
-            c,
-            layout,
-            () => horizontalSum(c, acc[row * TILE_COLS + col]!),
-            () => c.get(a).get(i!).add().i32(row).add().i32(4).mul(),
-            () => c.get(b).get(j!).add().i32(col).add().i32(4).mul(),
-          );
-          c.storeF32(layout.blockOut + (row * layout.blockWidth + col) * 4);
+          c.get(a).get(i!).add().i32(row).add().set(r!);
+          c.get(b).get(j!).add().i32(col).add().set(q!);
+          emitKey(c, layout, () => horizontalSum(c, tile.acc[row * TILE_COLS + col]!), () => c.get(r!).i32(4).mul(), () => c.get(q!).i32(4).mul());
+          c.set(key!);
+          emitAppendIfNear(c, layout, { r: r!, q: q!, key: key!, count: count!, out: outBase, at: at! });
         }
       }
       c.get(j!).i32(TILE_COLS).add().tee(j!).get(nb).ltU().continueIf();
     });
     c.get(i!).i32(TILE_ROWS).add().tee(i!).get(na).ltU().continueIf();
   });
+  c.get(outBase).get(count!).storeI32();
   return c;
 };
 
-const gatherKernel = (layout: Layout): Code => {
-  const c = new Code(2);
-  const [q, count] = [0, 1];
-  const [t, pq, k, xq] = [I32, I32, I32, I32].map((type) => c.local(type)) as number[];
-  const p = Array.from({ length: GATHER_ROWS }, () => c.local(I32));
-  const acc = Array.from({ length: GATHER_ROWS }, () => c.local(V128));
-  const vq = c.local(V128);
+/** Appends (r, q, key) at out + 16 + 12 count when r < q < n and key is below bound[r] or bound[q]. */
+const emitAppendIfNear = (c: Code, layout: Layout, v: { r: number; q: number; key: number; count: number; out: number; at: number }): void => {
+  c.get(v.q).get(v.r).gtU().get(v.q).i32(layout.n).ltU().and();
+  c.get(v.key).get(v.r).i32(4).mul().loadF32(layout.bound).ltF32();
+  c.get(v.key).get(v.q).i32(4).mul().loadF32(layout.bound).ltF32().or().and();
+  c.when(() => {
+    c.get(v.count).i32(12).mul().get(v.out).add().set(v.at);
+    c.get(v.at).get(v.r).storeI32(16).get(v.at).get(v.q).storeI32(20).get(v.at).get(v.key).storeF32(24);
+    c.get(v.count).i32(1).add().set(v.count);
+  });
+};
+
+/** Columns per chunk of `rows`: a chunk's rows stay in L2 while every batch row passes over them. */
+const CHUNK = 64;
+
+const rowsKernel = (layout: Layout): Code => {
+  const c = new Code(3);
+  const [na, first, nb] = [0, 1, 2];
+  const [i, j, j0, end, pa, xa, id] = [I32, I32, I32, I32, I32, I32, I32].map((t) => c.local(t)) as number[];
+  const pb = Array.from({ length: TILE_COLS }, () => c.local(I32));
+  const col = Array.from({ length: TILE_COLS }, () => c.local(I32));
+  const tile = tileLocals(c);
   const { stride } = layout;
-  c.get(q).i32(stride).mul().i32(layout.rows).add().set(pq!);
-  c.i32(0).set(t!);
+  c.get(first).set(j0!);
   c.loop(() => {
-    for (let g = 0; g < GATHER_ROWS; g++) {
-      c.get(t!).i32(g).add().i32(4).mul().loadI32(layout.gatherIn).i32(stride).mul().i32(layout.rows).add().set(p[g]!);
-      zeroVector(c, acc[g]!);
-    }
-    c.i32(0).set(k!);
+    // end = min(j0 + CHUNK, nb)
+    c.get(j0!).i32(CHUNK).add().get(nb).get(j0!).i32(CHUNK).add().get(nb).ltU().select().set(end!);
+    c.i32(0).set(i!);
     c.loop(() => {
-      c.get(pq!).get(k!).add().set(xq!);
-      for (let u = 0; u < UNROLL; u++) {
-        c.get(xq!).loadV128(u * 16).set(vq);
-        for (let g = 0; g < GATHER_ROWS; g++) {
-          c.get(acc[g]!).get(vq).get(p[g]!).get(k!).add().loadV128(u * 16).mulF32x4().addF32x4().set(acc[g]!);
+      c.get(i!).i32(stride).mul().i32(layout.batchRows).add().set(pa!);
+      c.get(j0!).set(j!);
+      c.loop(() => {
+        for (let x = 0; x < TILE_COLS; x++) {
+          c.get(j!).i32(x).add().i32(4).mul().loadI32(layout.columns).tee(col[x]!);
+          rowAddress(c, layout);
+          c.set(pb[x]!);
         }
-      }
-      c.get(k!).i32(16 * UNROLL).add().tee(k!).i32(stride).ltU().continueIf();
+        emitDotTile(
+          c,
+          tile,
+          stride,
+          () => c.get(pa!).get(tile.k).add().set(xa!),
+          (row) => c.get(xa!).loadV128(row * stride),
+          (x) => c.get(pb[x]!).get(tile.k).add().loadV128(),
+        );
+        emitCacheStores(c, layout, tile, i!, id!, col);
+        c.get(j!).i32(TILE_COLS).add().tee(j!).get(end!).ltU().continueIf();
+      });
+      c.get(i!).i32(TILE_ROWS).add().tee(i!).get(na).ltU().continueIf();
     });
-    for (let g = 0; g < GATHER_ROWS; g++) {
-      c.get(t!).i32(g).add().i32(4).mul();
+    c.get(j0!).i32(CHUNK).add().tee(j0!).get(nb).ltU().continueIf();
+  });
+  return c;
+};
+
+/** cache[(i + row) * width + column] = key, for the whole tile. */
+const emitCacheStores = (c: Code, layout: Layout, tile: Tile, i: number, id: number, col: number[]): void => {
+  const cacheRow = layout.cacheWidth * 4;
+  for (let row = 0; row < TILE_ROWS; row++) {
+    c.get(i).i32(row).add().i32(4).mul().loadI32(layout.batchIds).set(id);
+    for (let x = 0; x < TILE_COLS; x++) {
+      c.get(i).i32(cacheRow).mul().get(col[x]!).i32(4).mul().add();
       emitKey(
         c,
         layout,
-        () => horizontalSum(c, acc[g]!),
-        () => c.get(q).i32(4).mul(),
-        () => c.get(t!).i32(g).add().i32(4).mul().loadI32(layout.gatherIn).i32(4).mul(),
+        () => horizontalSum(c, tile.acc[row * TILE_COLS + x]!),
+        () => c.get(id).i32(4).mul(),
+        () => c.get(col[x]!).i32(4).mul(),
       );
-      c.storeF32(layout.gatherOut);
+      c.storeF32(layout.cache + row * cacheRow);
     }
-    c.get(t!).i32(GATHER_ROWS).add().tee(t!).get(count).ltU().continueIf();
-  });
-  return c;
+  }
 };
