@@ -52,10 +52,12 @@ class LlamaConfig:
     rope_base: float
     rope_freq_scale: float
     n_ctx_train: int
+    # llama.attention.key_length: the head size when it is not n_embd / n_head (0: the default).
+    key_length: int = 0
 
     @property
     def head_dim(self) -> int:
-        return self.n_embd // self.n_head
+        return self.key_length or self.n_embd // self.n_head
 
 
 def config_from_gguf(g: GGUFFile) -> LlamaConfig:
@@ -66,9 +68,13 @@ def config_from_gguf(g: GGUFFile) -> LlamaConfig:
     n_embd = int(g.require(p + "embedding_length"))
     n_head = int(g.require(p + "attention.head_count"))
     n_head_kv = int(g.get(p + "attention.head_count_kv", n_head))
-    if n_embd % n_head or n_head % n_head_kv:
+    key_length = int(g.get(p + "attention.key_length", 0))
+    value_length = int(g.get(p + "attention.value_length", key_length))
+    if value_length != key_length:
+        raise GGUFError(f"attention.value_length {value_length} != key_length {key_length}: not supported by the tiny back-end")
+    if (not key_length and n_embd % n_head) or n_head % n_head_kv:
         raise GGUFError(f"inconsistent heads: n_embd={n_embd} n_head={n_head} n_head_kv={n_head_kv}")
-    head_dim = n_embd // n_head
+    head_dim = key_length or n_embd // n_head
     n_rot = int(g.get(p + "rope.dimension_count", head_dim))
     if n_rot != head_dim:
         # llama.cpp asserts the same for this architecture
@@ -90,12 +96,14 @@ def config_from_gguf(g: GGUFFile) -> LlamaConfig:
         rope_base=float(g.get(p + "rope.freq_base", 10000.0)),
         rope_freq_scale=freq_scale,
         n_ctx_train=int(g.require(p + "context_length")),
+        key_length=key_length if key_length and key_length != n_embd // n_head else 0,
     )
 
 
 def expected_shapes(cfg: LlamaConfig, tied: bool) -> dict[str, tuple[int, ...]]:
     """numpy shapes [out, in] of every tensor the forward reads (ggml ne reversed)."""
     kv = cfg.head_dim * cfg.n_head_kv
+    q_out = cfg.head_dim * cfg.n_head
     shapes: dict[str, tuple[int, ...]] = {
         "token_embd.weight": (cfg.n_vocab, cfg.n_embd),
         "output_norm.weight": (cfg.n_embd,),
@@ -107,10 +115,10 @@ def expected_shapes(cfg: LlamaConfig, tied: bool) -> dict[str, tuple[int, ...]]:
         shapes.update(
             {
                 b + "attn_norm.weight": (cfg.n_embd,),
-                b + "attn_q.weight": (cfg.n_embd, cfg.n_embd),
+                b + "attn_q.weight": (q_out, cfg.n_embd),
                 b + "attn_k.weight": (kv, cfg.n_embd),
                 b + "attn_v.weight": (kv, cfg.n_embd),
-                b + "attn_output.weight": (cfg.n_embd, cfg.n_embd),
+                b + "attn_output.weight": (cfg.n_embd, q_out),
                 b + "ffn_norm.weight": (cfg.n_embd,),
                 b + "ffn_gate.weight": (cfg.n_ff, cfg.n_embd),
                 b + "ffn_up.weight": (cfg.n_ff, cfg.n_embd),
@@ -237,7 +245,7 @@ class TinyLlama:
             v = v.repeat_interleave(group, dim=2)
             att = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(cfg.head_dim)
             att = att.masked_fill(~causal, float("-inf")).softmax(-1)
-            o = torch.einsum("bhqk,bkhd->bqhd", att, v).reshape(bsz, n, cfg.n_embd)
+            o = torch.einsum("bhqk,bkhd->bqhd", att, v).reshape(bsz, n, cfg.n_head * cfg.head_dim)
             h = h + self._linear(b + "attn_output.weight", o)
             x = rms_norm(h, self.w[b + "ffn_norm.weight"], cfg.rms_eps)
             gate = self._linear(b + "ffn_gate.weight", x)
