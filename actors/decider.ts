@@ -7,6 +7,8 @@ export interface DecideContext {
   readonly now: string;
   /** The last sequence of the log known when deciding. */
   readonly position: number;
+  /** Who sent the command being decided (absent for reactions). */
+  readonly requestedBy?: string;
 }
 
 /** An event the actor decided, optionally guarded by the entity version it saw. */

@@ -166,10 +166,12 @@ export class ActorHost<S, C extends { readonly type: string }> {
       const { event } = item as EventItem;
       return this.decider.react(event, this.state, await this.ctx());
     }
-    // A command is decided on the log as it is now, not on the actor's folding position.
-    let view = this.state;
+    // A command is decided on the log as it is now, not on the actor's folding position; the look
+    // ahead folds into a copy, since deliveries will fold those events into the state itself later.
+    let view = structuredClone(this.state);
     for await (const ev of this.store.read({ from: { seq: this.foldedSeq + 1 } })) view = this.decider.evolve(view, ev);
-    return this.decider.handle((item as CommandItem<C>).envelope.command, view, await this.ctx());
+    const env = (item as CommandItem<C>).envelope;
+    return this.decider.handle(env.command, view, { ...(await this.ctx()), requestedBy: env.actor });
   }
 
   private append(item: WorkItem, decisions: ReadonlyArray<Decision>): Promise<Appended[]> {

@@ -1,6 +1,8 @@
 import type { EventDefinition, EventOf } from "./define.ts";
-import { InputReceived, InputRefused, InputRepeated } from "./input.ts";
+import { InputForgotten, InputReceived, InputRefused, InputRepeated } from "./input.ts";
 import { NightCompleted, NightStarted } from "./night.ts";
+import { AntechamberClustered, DriftDetected, MitosisApproved, MitosisDeclined, MitosisProposed, SatelliteBorn } from "./antechamber.ts";
+import { trainingDefinitions } from "./training.ts";
 import { AnchorAdded, InputAccepted, InputRejected, InputScored, PreoccupationSeeded, ShadowRecorded } from "./salience.ts";
 
 /** Every event type Sophont writes. The codec knows only these; the README's catalogue is made from them. */
@@ -10,12 +12,20 @@ export const definitions = [
   InputReceived,
   InputRepeated,
   InputRefused,
+  InputForgotten,
   PreoccupationSeeded,
   InputScored,
   InputAccepted,
   InputRejected,
   ShadowRecorded,
   AnchorAdded,
+  AntechamberClustered,
+  MitosisProposed,
+  MitosisApproved,
+  MitosisDeclined,
+  SatelliteBorn,
+  DriftDetected,
+  ...trainingDefinitions,
 ] as const;
 
 export type DomainEvent = EventOf<(typeof definitions)[number]>;

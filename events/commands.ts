@@ -49,7 +49,16 @@ export const DeclineMitosis = defineCommand({
   forAgents: true,
 });
 
-export const commands = [StartNight, ApproveMitosis, DeclineMitosis] as const;
+export const ForgetInput = defineCommand({
+  type: "ForgetInput",
+  subject: commandSubject("input.forget"),
+  actor: "soul",
+  schema: Schema.Struct({ type: Schema.Literal("ForgetInput"), inputId: Schema.String, reason: Schema.String }),
+  description: "Forget an input: its texts leave the content store and every projection; the log keeps hashes and scores.",
+  forAgents: false,
+});
+
+export const commands = [StartNight, ForgetInput, ApproveMitosis, DeclineMitosis] as const;
 
 /** What a command request carries on the wire. */
 export const CommandRequest = Schema.Struct({

@@ -51,3 +51,18 @@ export const InputRepeated = defineEvent({
   }),
   entity: (d) => d.inputId,
 });
+
+export const InputForgotten = defineEvent({
+  type: "InputForgotten",
+  family: "input",
+  description:
+    "A person asked to forget an input: its texts left the content store and every projection; the log keeps only hashes and scores.",
+  schema: Schema.Struct({
+    inputId: Schema.String,
+    /** The hashes whose content was deleted (text, prompt, correction). */
+    deletedSha256: Schema.Array(Schema.String),
+    reason: Schema.String,
+    requestedBy: Schema.String,
+  }),
+  entity: (d) => d.inputId,
+});

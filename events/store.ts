@@ -46,6 +46,8 @@ export interface ReadOptions {
   readonly until?: Until;
   /** Only these event types are decoded and yielded (others are skipped cheaply). */
   readonly types?: ReadonlySet<string>;
+  /** Only events on this subject (one entity's history, e.g. `sophont.evt.input.<id>`); filtered by the server. */
+  readonly subject?: string;
   /** Keep reading as new events arrive (ignores `until`) until the signal aborts. */
   readonly follow?: boolean;
   readonly signal?: AbortSignal;

@@ -8,6 +8,8 @@ export interface InputEntry {
   readonly bytes: number;
   /** `path#index` of every place it arrived from; the first one received it. */
   readonly sources: string[];
+  /** Set once the input was forgotten: its texts are gone, only hashes remain. */
+  forgotten?: boolean;
 }
 
 export interface InputsIndex {
@@ -25,8 +27,8 @@ export const sourceKey = (s: { path: string; index: number }): string => `${s.pa
  */
 export const inputsIndex: Projection<InputsIndex> = {
   name: "inputs",
-  version: 1,
-  canHandle: ["InputReceived", "InputRepeated", "InputRefused"],
+  version: 2,
+  canHandle: ["InputReceived", "InputRepeated", "InputRefused", "InputForgotten"],
   initialState: () => ({ inputs: new Map(), refusals: new Set() }),
   evolve: (state, event) => {
     switch (event.type) {
@@ -46,6 +48,11 @@ export const inputsIndex: Projection<InputsIndex> = {
       case "InputRefused":
         state.refusals.add(event.data.refusalId);
         return state;
+      case "InputForgotten": {
+        const entry = state.inputs.get(event.data.inputId);
+        if (entry) entry.forgotten = true;
+        return state;
+      }
       default:
         return state;
     }

@@ -39,8 +39,8 @@ export interface Ledgers {
  */
 export const ledgers: Projection<Ledgers> = {
   name: "ledgers",
-  version: 1,
-  canHandle: ["InputReceived", "InputScored", "InputAccepted", "ShadowRecorded", "AnchorAdded"],
+  version: 2,
+  canHandle: ["InputReceived", "InputScored", "InputAccepted", "ShadowRecorded", "AnchorAdded", "InputForgotten"],
   initialState: () => ({ sft: new Map(), shadow: new Map(), anchor: new Map(), inputs: new Map() }),
   evolve: (s, e) => {
     switch (e.type) {
@@ -59,6 +59,12 @@ export const ledgers: Projection<Ledgers> = {
       }
       case "ShadowRecorded":
         s.shadow.set(e.data.inputId, { inputId: e.data.inputId, seq: e.seq, nightId: e.data.nightId, promptSha256: e.data.promptSha256, rejectedSha256: e.data.rejectedSha256, correctedSha256: e.data.correctedSha256 });
+        return s;
+      case "InputForgotten":
+        // A forgotten input is no longer learned from: it leaves every ledger.
+        s.sft.delete(e.data.inputId);
+        s.shadow.delete(e.data.inputId);
+        s.inputs.delete(e.data.inputId);
         return s;
       case "AnchorAdded":
         s.anchor.set(e.data.anchorId, { anchorId: e.data.anchorId, seq: e.seq, contentSha256: e.data.contentSha256 });

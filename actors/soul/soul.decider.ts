@@ -3,13 +3,15 @@ import type { Recorded } from "../../events/envelope.ts";
 import { Refusal, type Decider, type Decision } from "../decider.ts";
 
 /** Commands the Soul accepts from the CLI, its schedule and outside agents. */
-export type SoulCommand = { readonly type: "StartNight"; readonly day: string; readonly trigger: "cli" | "schedule" | "agent" };
+export type SoulCommand =
+  | { readonly type: "StartNight"; readonly day: string; readonly trigger: "cli" | "schedule" | "agent" }
+  | { readonly type: "ForgetInput"; readonly inputId: string; readonly reason: string };
 
 export interface NightCounts {
-  readonly accepted: number;
-  readonly rejected: number;
-  readonly shadow: number;
-  readonly refused: number;
+  accepted: number;
+  rejected: number;
+  shadow: number;
+  refused: number;
 }
 
 export interface NightState {
@@ -17,60 +19,80 @@ export interface NightState {
   /** The stream sequence of NightStarted: the completion expects it to be the night's last event. */
   readonly startedSeq: number;
   readonly startedAt: number;
-  readonly completed: boolean;
+  completed: boolean;
+  /** Inputs of the window still waiting for a decision. */
+  pending: number;
   readonly counts: NightCounts;
 }
 
+/**
+ * The Soul's view of the log. Updated in place by the fold (a copy per event would make a night
+ * quadratic); the host clones it (structuredClone) when a command needs a look ahead.
+ */
 export interface SoulState {
-  readonly nights: Readonly<Record<string, NightState>>;
+  readonly nights: Record<string, NightState>;
   /** Inputs received and not yet decided, by id, with the sequence that received them. */
-  readonly undecided: Readonly<Record<string, number>>;
+  readonly undecided: Map<string, number>;
+  /** The content hashes of every input (text, prompt, correction): what forgetting deletes. */
+  readonly contents: Map<string, string[]>;
+  readonly forgotten: Set<string>;
   /** Refusals since the last night started: they are counted in the next night. */
-  readonly refusedSinceLastNight: number;
+  refusedSinceLastNight: number;
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const ZERO: NightCounts = { accepted: 0, rejected: 0, shadow: 0, refused: 0 };
-
-const pendingIn = (state: SoulState, untilSeq: number): number => Object.values(state.undecided).filter((seq) => seq <= untilSeq).length;
-
-const withoutInput = (undecided: Readonly<Record<string, number>>, inputId: string) => {
-  const { [inputId]: _gone, ...rest } = undecided;
-  return rest;
-};
 
 const decided = (state: SoulState, nightId: string, inputId: string, kind: keyof NightCounts): SoulState => {
+  const seq = state.undecided.get(inputId);
+  state.undecided.delete(inputId);
   const night = state.nights[nightId];
-  const undecided = withoutInput(state.undecided, inputId);
-  if (!night) return { ...state, undecided };
-  return { ...state, undecided, nights: { ...state.nights, [nightId]: { ...night, counts: { ...night.counts, [kind]: night.counts[kind] + 1 } } } };
+  if (night) {
+    night.counts[kind]++;
+    if (seq !== undefined && seq <= night.untilSeq) night.pending--;
+  }
+  return state;
 };
 
 /** Closes the night once nothing in its window waits for a decision. */
 const completeIfDone = (state: SoulState, nightId: string, now: number): Decision[] => {
   const night = state.nights[nightId];
-  if (!night || night.completed || pendingIn(state, night.untilSeq) > 0) return [];
+  if (!night || night.completed || night.pending > 0) return [];
   return [{
-    event: { type: "NightCompleted", data: { nightId, counts: night.counts, durationMs: Math.max(0, now - night.startedAt) } },
+    event: { type: "NightCompleted", data: { nightId, counts: { ...night.counts }, durationMs: Math.max(0, now - night.startedAt) } },
     expectedSubjectSeq: night.startedSeq,
   }];
 };
 
+const shasOf = (metadata: Record<string, unknown> | undefined): string[] =>
+  ["promptSha256", "correctedSha256"].flatMap((k) => (typeof metadata?.[k] === "string" ? [metadata[k] as string] : []));
+
 const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
   switch (event.type) {
     case "NightStarted": {
-      const counts = { ...ZERO, refused: state.refusedSinceLastNight };
-      const night: NightState = { untilSeq: event.data.untilSeq, startedSeq: event.seq, startedAt: event.storedAt, completed: false, counts };
-      return { ...state, refusedSinceLastNight: 0, nights: { ...state.nights, [event.data.nightId]: night } };
+      let pending = 0;
+      for (const seq of state.undecided.values()) if (seq <= event.data.untilSeq) pending++;
+      const counts = { accepted: 0, rejected: 0, shadow: 0, refused: state.refusedSinceLastNight };
+      state.nights[event.data.nightId] = { untilSeq: event.data.untilSeq, startedSeq: event.seq, startedAt: event.storedAt, completed: false, pending, counts };
+      state.refusedSinceLastNight = 0;
+      return state;
     }
     case "NightCompleted": {
       const night = state.nights[event.data.nightId];
-      return night ? { ...state, nights: { ...state.nights, [event.data.nightId]: { ...night, completed: true } } } : state;
+      if (night) night.completed = true;
+      return state;
     }
     case "InputReceived":
-      return state.undecided[event.data.inputId] !== undefined ? state : { ...state, undecided: { ...state.undecided, [event.data.inputId]: event.seq } };
+      if (!state.contents.has(event.data.inputId)) {
+        state.undecided.set(event.data.inputId, event.seq);
+        state.contents.set(event.data.inputId, [event.data.contentSha256, ...shasOf(event.data.source.metadata)]);
+      }
+      return state;
     case "InputRefused":
-      return { ...state, refusedSinceLastNight: state.refusedSinceLastNight + 1 };
+      state.refusedSinceLastNight++;
+      return state;
+    case "InputForgotten":
+      state.forgotten.add(event.data.inputId);
+      return state;
     case "InputAccepted":
       return decided(state, event.data.nightId, event.data.inputId, "accepted");
     case "InputRejected":
@@ -81,6 +103,26 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "InputScored":
     case "PreoccupationSeeded":
     case "AnchorAdded":
+    case "AntechamberClustered":
+    case "MitosisProposed":
+    case "MitosisApproved":
+    case "MitosisDeclined":
+    case "SatelliteBorn":
+    case "DriftDetected":
+      return state;
+    // Training jobs: the Soul's evaluation and promotion run in actors/soul/evaluation.worker.ts.
+    case "TrainingRequested":
+    case "TrainingCancelRequested":
+    case "HostProvisioned":
+    case "DatasetUploaded":
+    case "TrainingStarted":
+    case "TrainingProgressed":
+    case "TrainingFailed":
+    case "AdapterTrained":
+    case "AdapterEvaluated":
+    case "AdapterPromoted":
+    case "AdapterRolledBack":
+    case "HostReleased":
       return state;
     default: {
       const never: never = event;
@@ -92,7 +134,7 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
 /** The Soul opens nights and closes them when every input of the window is decided. */
 export const soulDecider: Decider<SoulState, SoulCommand> = {
   actor: "soul",
-  initialState: () => ({ nights: {}, undecided: {}, refusedSinceLastNight: 0 }),
+  initialState: () => ({ nights: {}, undecided: new Map(), contents: new Map(), forgotten: new Set(), refusedSinceLastNight: 0 }),
   evolve,
   reactsTo: ["NightStarted", "InputAccepted", "InputRejected", "ShadowRecorded"],
   react: (event, state) => {
@@ -107,7 +149,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
         return [];
     }
   },
-  accepts: ["StartNight"],
+  accepts: ["StartNight", "ForgetInput"],
   handle: (command, state, ctx) => {
     switch (command.type) {
       case "StartNight": {
@@ -118,8 +160,14 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
         }
         return [{ event: { type: "NightStarted", data: { nightId: command.day, day: command.day, trigger: command.trigger, untilSeq: ctx.position } }, expectedSubjectSeq: 0 }];
       }
+      case "ForgetInput": {
+        const shas = state.contents.get(command.inputId);
+        if (!shas) throw new Refusal(`no input ${command.inputId} (ids are the sha256 of the text; see \`sophont events tail --type InputReceived\`)`);
+        if (state.forgotten.has(command.inputId)) throw new Refusal(`input ${command.inputId} was already forgotten`);
+        return [{ event: { type: "InputForgotten", data: { inputId: command.inputId, deletedSha256: shas, reason: command.reason, requestedBy: ctx.requestedBy ?? "unknown" } } }];
+      }
       default: {
-        const never: never = command.type;
+        const never: never = command;
         return never;
       }
     }

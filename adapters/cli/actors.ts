@@ -3,13 +3,15 @@ import type { Subscription } from "@nats-io/transport-node";
 import { ActorHost } from "../../actors/host.ts";
 import { soulDecider, type SoulCommand } from "../../actors/soul/soul.decider.ts";
 import { SalienceWorker } from "../../actors/salience/worker.ts";
+import { ForgetReactor } from "../../actors/soul/forget.reactor.ts";
 import type { SalienceEmitted } from "../../actors/salience/salience.machine.ts";
+import type { PolicyValues } from "../../events/salience.ts";
 import { AntechamberWorker } from "../../actors/antechamber/worker.ts";
 import { defaultMitosisConfig, mitosisDecider, type MitosisCommand, type MitosisState } from "../../actors/mitosis/mitosis.decider.ts";
-import { ApproveMitosis, DeclineMitosis, StartNight } from "../../events/commands.ts";
+import { ApproveMitosis, DeclineMitosis, ForgetInput, StartNight } from "../../events/commands.ts";
 import { LanceRejectedVectors } from "../vectors/antechamber-table.ts";
 import type { AntechamberSettings } from "./commands/antechamber-settings.ts";
-import { serveCommands } from "../nats/commands.ts";
+import { serveCommands, type CommandHandler } from "../nats/commands.ts";
 import { ObjectContentStore } from "../nats/content-store.ts";
 import type { OpenModels } from "./models.ts";
 import type { Runtime } from "./runtime.ts";
@@ -27,6 +29,8 @@ export interface ActorOptions {
   /** Without models, Salience does not run here (another process may run it). */
   readonly models?: OpenModels;
   readonly onSalience?: (e: SalienceEmitted) => void;
+  /** Salience's thresholds (config.json `salience`). */
+  readonly policy?: PolicyValues;
   /** Without settings, the Antechamber does not run here; Mitosis always does (with its defaults). */
   readonly antechamber?: AntechamberSettings;
 }
@@ -34,8 +38,10 @@ export interface ActorOptions {
 export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise<RunningActors> => {
   const soul = new ActorHost(rt.store, soulDecider);
   await soul.start();
+  const forget = new ForgetReactor(rt.store, new ObjectContentStore(rt.nc));
+  await forget.start();
   const salience = opts.models
-    ? new SalienceWorker(rt.store, new ObjectContentStore(rt.nc), opts.models.salience, opts.onSalience ? { onEvent: opts.onSalience } : {})
+    ? new SalienceWorker(rt.store, new ObjectContentStore(rt.nc), opts.models.salience, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
     : undefined;
   await salience?.start();
   const mitosis = new ActorHost(rt.store, mitosisDecider(opts.antechamber?.mitosis ?? defaultMitosisConfig));
@@ -44,20 +50,25 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     ? new AntechamberWorker(rt.store, await LanceRejectedVectors.open(opts.antechamber.dir, rt.store), { params: opts.antechamber.clustering })
     : undefined;
   await antechamber?.start();
-  const toMitosis = (req: Parameters<Parameters<typeof serveCommands>[1][number]["handle"]>[0]) =>
-    mitosis.command({ id: req.id, actor: req.sender, ...(req.correlationId ? { correlationId: req.correlationId } : {}), command: { ...(req.command as MitosisCommand), by: req.sender } });
+  const toMitosis: CommandHandler = (req) =>
+    mitosis.command({
+      id: req.id,
+      actor: req.sender,
+      ...(req.correlationId ? { correlationId: req.correlationId } : {}),
+      ...(req.trace ? { trace: req.trace } : {}),
+      command: req.command as MitosisCommand,
+    });
+  const toSoul: CommandHandler = (req) =>
+    soul.command({
+      id: req.id,
+      actor: req.sender,
+      ...(req.correlationId ? { correlationId: req.correlationId } : {}),
+      ...(req.trace ? { trace: req.trace } : {}),
+      command: req.command as SoulCommand,
+    });
   const subs: Subscription[] = serveCommands(rt.nc, [
-    {
-      def: StartNight,
-      handle: (req) =>
-        soul.command({
-          id: req.id,
-          actor: req.sender,
-          ...(req.correlationId ? { correlationId: req.correlationId } : {}),
-          ...(req.trace ? { trace: req.trace } : {}),
-          command: req.command as SoulCommand,
-        }),
-    },
+    { def: StartNight, handle: toSoul },
+    { def: ForgetInput, handle: toSoul },
     { def: ApproveMitosis, handle: toMitosis },
     { def: DeclineMitosis, handle: toMitosis },
   ]);
@@ -71,6 +82,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
       await salience?.stop();
       await antechamber?.stop();
       await mitosis.stop();
+      await forget.stop();
       await soul.stop();
     },
   };

@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import type { PolicyValues } from "../../events/salience.ts";
+import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
 
 /**
  * Everything Sophont reads from its surroundings, read in one place: flags, then `SOPHONT_*`
@@ -24,6 +27,8 @@ export interface Config {
   /** llama.cpp threads (default 1 for the tiny models, else half the cores). */
   readonly threads: number | undefined;
   readonly gpu: false | "auto";
+  /** Salience's thresholds: the defaults, overridden by `salience` in config.json. */
+  readonly policy: PolicyValues;
   readonly file: Record<string, unknown>;
 }
 
@@ -60,8 +65,32 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     embedderPath: env.SOPHONT_EMBEDDER || str("embedder") || undefined,
     threads: env.SOPHONT_THREADS ? Number(env.SOPHONT_THREADS) : typeof file.threads === "number" ? file.threads : undefined,
     gpu: (env.SOPHONT_GPU ?? file.gpu) === "auto" ? "auto" : false,
+    policy: policyFrom(file.salience),
     file,
   };
+};
+
+const POLICY_KEYS = ["acceptSimilarity", "minSurprise", "incoherentSurprise", "uniformFraction"] as const;
+
+/**
+ * The salience policy: defaults, overridden by config.json's `salience` object. A policy with changed
+ * values gets a version of its own (unless one is given), so every decision names what judged it.
+ */
+export const policyFrom = (raw: unknown): PolicyValues => {
+  if (raw === undefined) return defaultPolicy;
+  if (typeof raw !== "object" || raw === null) throw new ConfigError("`salience` in config.json must be an object");
+  const o = raw as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => k !== "version" && !(POLICY_KEYS as readonly string[]).includes(k));
+  if (unknown.length) throw new ConfigError(`unknown salience setting(s): ${unknown.join(", ")}; known: ${POLICY_KEYS.join(", ")}, version`);
+  const values = { ...defaultPolicy };
+  for (const k of POLICY_KEYS) {
+    if (o[k] === undefined) continue;
+    if (typeof o[k] !== "number" || !Number.isFinite(o[k])) throw new ConfigError(`salience.${k} must be a number`);
+    values[k] = o[k] as number;
+  }
+  const changed = POLICY_KEYS.some((k) => values[k] !== defaultPolicy[k]);
+  const version = typeof o.version === "string" ? o.version : changed ? `config-${createHash("sha256").update(JSON.stringify(POLICY_KEYS.map((k) => values[k]))).digest("hex").slice(0, 8)}` : defaultPolicy.version;
+  return { ...values, version };
 };
 
 /** The config as it may be printed or logged. */

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createServer } from "node:net";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats, ensureInfrastructure } from "../nats/connection.ts";
 import { JetStreamEventStore } from "../nats/event-store.ts";
@@ -21,6 +22,24 @@ interface ServerFile {
   readonly pid: number;
   readonly url: string;
 }
+
+/**
+ * The embedded server's port for a home: stable (so outside agents and `sophont mcp` find it again),
+ * derived from the home's path, in 42000-42999; SOPHONT_NATS_PORT overrides it.
+ */
+export const embeddedPort = (home: string, env: NodeJS.ProcessEnv = process.env): number => {
+  if (env.SOPHONT_NATS_PORT) return Number(env.SOPHONT_NATS_PORT);
+  let h = 0;
+  for (const ch of home) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return 42000 + (h % 1000);
+};
+
+const portFree = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
 
 const isAlive = (pid: number): boolean => {
   try {
@@ -48,7 +67,10 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
   const isEmbedded = !config.natsUrl;
   if (!url) {
     log(`starting the embedded nats-server (store: ${join(config.home, "nats", "store")})`);
-    embedded = await startEmbeddedServer({ storeDir: join(config.home, "nats", "store"), secrets });
+    const preferred = embeddedPort(config.home);
+    const port = (await portFree(preferred)) ? preferred : undefined;
+    if (port === undefined) log(`port ${preferred} is taken: the embedded server takes a free one (set SOPHONT_NATS_PORT to choose)`);
+    embedded = await startEmbeddedServer({ storeDir: join(config.home, "nats", "store"), secrets, ...(port ? { port } : {}) });
     url = embedded.url;
     writeFileSync(serverFile, JSON.stringify({ pid: embedded.pid, url } satisfies ServerFile) + "\n");
   }

@@ -67,6 +67,13 @@ class LlamaLanguageModel implements LanguageModel {
     }));
   }
 
+  tokenize(text: string): Effect.Effect<number[], LlmError> {
+    return wrap("tokenize", async () => {
+      const tokens = this.model.tokenize(text).map(Number);
+      return this.model.tokens.shouldPrependBosToken && this.model.tokens.bos !== null ? [Number(this.model.tokens.bos), ...tokens] : tokens;
+    });
+  }
+
   generateJson(prompt: string, jsonSchema: object, opts: Parameters<LanguageModel["generateJson"]>[2]) {
     return wrap("generateJson", () => this.lock.run(async () => {
       const seq = this.context.getSequence();

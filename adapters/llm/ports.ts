@@ -71,6 +71,8 @@ export interface LanguageModel {
   readonly identity: ModelIdentity;
   readonly contextSize: number;
   perplexity(texts: readonly string[], opts?: PerplexityOptions): Effect.Effect<PerplexityResult[], LlmError>;
+  /** The model's own tokens for a text, BOS first when the model prepends one (as `perplexity` scores it). */
+  tokenize(text: string): Effect.Effect<number[], LlmError>;
   generateJson(prompt: string, jsonSchema: object, opts: JsonGenerationOptions): Effect.Effect<JsonGeneration, LlmError>;
   /** Loads (or finds already loaded) a GGUF LoRA; does not activate it. */
   loadAdapter(path: string, scale?: number): Effect.Effect<LoadedAdapter, LlmError>;

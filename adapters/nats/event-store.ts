@@ -108,7 +108,13 @@ export class JetStreamEventStore implements EventStore {
     if (options.from && "seq" in options.from) startSeq = Math.max(1, options.from.seq);
     else if (options.from) startSeq = (await this.seqAt(new Date(options.from.time.getTime() - 1))) + 1;
     if (untilSeq < startSeq) return;
-    const c = await this.js.consumers.get(EVENT_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq });
+    const c = await this.js.consumers.get(EVENT_STREAM, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: startSeq,
+      ...(options.subject ? { filter_subjects: options.subject } : {}),
+    });
+    // A filtered read may match nothing at all: ask before waiting for a first message.
+    if (options.subject && !options.follow && (await c.info(true)).num_pending === 0) return;
     const msgs = await c.consume({ max_messages: 2048 });
     const abort = () => void msgs.close().catch(() => undefined);
     options.signal?.addEventListener("abort", abort, { once: true });
@@ -117,7 +123,7 @@ export class JetStreamEventStore implements EventStore {
         if (m.seq > untilSeq) break;
         const ev = await this.decodeOrQuarantine(m, options.onQuarantine);
         if (ev && (!options.types || options.types.has(ev.type))) yield ev;
-        if (m.seq >= untilSeq) break;
+        if (m.seq >= untilSeq || (!options.follow && m.info.pending === 0)) break;
       }
     } finally {
       options.signal?.removeEventListener("abort", abort);

@@ -1,14 +1,24 @@
 import type { Command } from "../command.ts";
+import { antechamber } from "./antechamber.ts";
+import { centroids } from "./centroids.ts";
+import { drift } from "./drift.ts";
 import { eventsTail } from "./events.ts";
 import { ingest } from "./ingest.ts";
 import { anchorAdd, ledgerExport } from "./ledger.ts";
+import { mitosisApprove, mitosisDecline } from "./mitosis.ts";
 import { modelMakeTiny } from "./model.ts";
 import { preoccupationSeed } from "./preoccupation.ts";
 import { night } from "./night.ts";
 import { replay } from "./replay.ts";
 import { status } from "./status.ts";
+import { forget } from "./forget.ts";
+import { auditInput } from "./audit.ts";
+import { mcp } from "./mcp.ts";
+import { agentAdd } from "./agent.ts";
+import { diff } from "./diff.ts";
+import { report } from "./report.ts";
 import { traceCommand } from "./trace.ts";
 import { up } from "./up.ts";
 
 /** Every `sophont` command; `--help` and the README's CLI reference are made from this list. */
-export const commands: ReadonlyArray<Command> = [up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, eventsTail, status, replay, traceCommand, modelMakeTiny];
+export const commands: ReadonlyArray<Command> = [up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, modelMakeTiny, antechamber, centroids, drift, mitosisApprove, mitosisDecline];

@@ -1,6 +1,7 @@
 import { StartNight } from "../../../events/commands.ts";
 import { NoResponderError, sendCommand } from "../../nats/commands.ts";
 import { defineCommand } from "../command.ts";
+import { antechamberSettings } from "./antechamber-settings.ts";
 import { progress, UsageError } from "../format.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
 import { newCommandId, startActors, today } from "../actors.ts";
@@ -52,6 +53,8 @@ export const night = defineCommand({
         let failed: string | undefined;
         local = await startActors(rt, {
           models,
+          policy: ctx.config.policy,
+          antechamber: antechamberSettings(ctx.config),
           onSalience: (e) => (e.type === "progress" ? bar.update(e.done, e.total) : e.type === "failed" ? (failed = e.error) : bar.done()),
         });
         reply = await sendCommand(rt.nc, StartNight, request);

@@ -1,4 +1,5 @@
 import { defineCommand } from "../command.ts";
+import { antechamberSettings } from "./antechamber-settings.ts";
 import { openRuntime } from "../runtime.ts";
 import { newCommandId, startActors, today } from "../actors.ts";
 import { openModels } from "../models.ts";
@@ -29,10 +30,12 @@ export const up = defineCommand({
     const models = await openModels(ctx.config, ctx.err);
     const actors = await startActors(rt, {
       models,
+      policy: ctx.config.policy,
+      antechamber: antechamberSettings(ctx.config),
       onSalience: (e) => ctx.out(e.type === "progress" ? `night ${e.job.nightId}: ${e.done}/${e.total} inputs judged` : e.type === "finished" ? `night ${e.job.nightId}: Salience done` : `night ${e.job.nightId}: Salience stopped: ${e.error}`),
     });
     const runner = new ProjectionRunner(rt.store, rt.checkpoints, allProjections);
-    ctx.out(`Sophont is up: NATS ${rt.server.url} (${rt.server.embedded ? "embedded" : "external"}), actors: soul, salience; model: ${models.description}`);
+    ctx.out(`Sophont is up: NATS ${rt.server.url} (${rt.server.embedded ? "embedded" : "external"}), actors: soul, salience, antechamber, mitosis; model: ${models.description}`);
     ctx.out(nightAt ? `the Soul starts a night every day at ${nightAt}` : "no night schedule (use --night-at HH:MM, or `sophont night`)");
     ctx.out("Ctrl-C to stop");
     let timer: NodeJS.Timeout | undefined;

@@ -14,6 +14,8 @@ import { startTestNats, type TestNats } from "../../support/nats.ts";
 import { collect } from "../../support/events.ts";
 import { openTinySalience } from "../../support/models.ts";
 import { corpusLines, randomText } from "../../adapters/llm/support.ts";
+import { verifyDecisions } from "../../../actors/salience/verify.ts";
+import { defaultPolicy } from "../../../actors/salience/salience.policy.ts";
 
 let nats: TestNats;
 let store: JetStreamEventStore;
@@ -150,5 +152,16 @@ describe("a night of Salience on the tiny models", () => {
     expect(ledgers.toJSON!(rebuilt)).toEqual(ledgers.toJSON!(live.state("ledgers")));
     expect(rebuilt.sft.size).toBe(13);
     expect(rebuilt.shadow.size).toBe(1);
+  });
+
+  it("verifies on replay: nothing differs on the unchanged log; a stricter threshold names the decisions it changes", async () => {
+    const deps = { store, content, model: models.model };
+    const same = await verifyDecisions(deps, defaultPolicy);
+    expect(same.checked).toBe(26);
+    expect(same.findings).toEqual([]);
+    const strict = await verifyDecisions(deps, { ...defaultPolicy, version: "salience-strict", acceptSimilarity: 0.99 });
+    expect(strict.findings.length).toBeGreaterThanOrEqual(10);
+    expect(strict.findings.every((f) => f.why === "policy" && f.recorded === "InputAccepted" && f.now === "InputRejected/off-topic")).toBe(true);
+    expect(strict.findings[0]!.detail).toMatch(/acceptSimilarity 0.35 -> 0.99/);
   });
 });

@@ -125,6 +125,19 @@ describe("nats.conf permissions", () => {
     expect(await store.lastSeq()).toBeGreaterThan(0);
   });
 
+  it("refuses the agent any command that is not documented for agents", async () => {
+    const agent = await nats.connect("agent");
+    const errors: string[] = [];
+    (async () => {
+      for await (const s of agent.status()) if (s.type === "error") errors.push(String((s as { error?: Error }).error?.message ?? s.type));
+    })();
+    for (const subject of ["sophont.cmd.night.start", "sophont.cmd.input.forget"]) {
+      await expect(agent.request(subject, "{}", { timeout: 1000 })).rejects.toThrow();
+    }
+    // A documented agent command is allowed through (nobody answers here, so: no responders).
+    await expect(agent.request("sophont.cmd.mitosis.approve", "{}", { timeout: 1000 })).rejects.toThrow(/no responders|503/i);
+  });
+
   it("lets the replica read but not write", async () => {
     const replica = await nats.connect("replica");
     const rs = new JetStreamEventStore(replica);

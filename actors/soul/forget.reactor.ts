@@ -1,0 +1,34 @@
+import type { EventStore, Subscription } from "../../events/store.ts";
+import type { ContentStore } from "../ports.ts";
+
+/**
+ * Carries out forgetting: for every InputForgotten, the texts it names leave the content store.
+ * A reactor, apart from the Soul's decision: it acks only after the deletion, so a crash retries
+ * it, and deleting twice is harmless.
+ */
+export class ForgetReactor {
+  private subscription: Subscription | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly store: EventStore, private readonly content: ContentStore, private readonly durable = "reactor-forget") {}
+
+  async start(): Promise<void> {
+    const sub = this.store.subscribe({ durable: this.durable, types: new Set(["InputForgotten"]) });
+    this.subscription = sub;
+    this.loop = (async () => {
+      for await (const d of sub) {
+        if (d.event.type !== "InputForgotten") continue;
+        try {
+          for (const sha of d.event.data.deletedSha256) await this.content.delete(sha);
+          await d.ack();
+        } catch {
+          d.nak(1000);
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+  }
+}

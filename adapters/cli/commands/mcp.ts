@@ -1,0 +1,28 @@
+import { readFileSync } from "node:fs";
+import { defineCommand } from "../command.ts";
+import { openRuntime } from "../runtime.ts";
+import { serveMcp } from "../../mcp/protocol.ts";
+import { sophontTools } from "../../mcp/tools.ts";
+
+export const mcp = defineCommand({
+  path: ["mcp"],
+  summary: "run a Model Context Protocol server on stdio, so agent clients can read the log and approve mitoses",
+  usage: "sophont mcp",
+  details: [
+    "Tools: events_tail, ledger, centroids, audit_input, mitosis_approve, mitosis_decline. Commands reach the",
+    "actors of a running `sophont up`. As an outside agent, connect with the agent role:",
+    "SOPHONT_NATS_USER=agent SOPHONT_NATS_PASSWORD=... SOPHONT_NATS_URL=... sophont mcp",
+    "(see `sophont agent add NAME`). Example client entry: {\"command\": \"npx\", \"args\": [\"sophont\", \"mcp\"]}.",
+  ].join("\n"),
+  options: {},
+  run: async (ctx) => {
+    const rt = await openRuntime(ctx.config, ctx.err);
+    const version = (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+    try {
+      ctx.err(`sophont mcp: serving on stdio (NATS ${rt.server.url} as ${ctx.config.natsUser})`);
+      await serveMcp(sophontTools({ store: rt.store, nc: rt.nc, sender: ctx.config.natsUser }), { input: process.stdin, output: process.stdout, version });
+    } finally {
+      await rt.close();
+    }
+  },
+});

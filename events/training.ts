@@ -1,0 +1,228 @@
+import { Schema } from "effect";
+import { defineEvent } from "./define.ts";
+
+// One training job is one entity: every event of a job lands on `sophont.evt.training.<jobId>`, so
+// the job's history reads in order and a step decided twice is dropped by the server's dedup.
+const job = { jobId: Schema.String };
+const byJob = (d: { jobId: string }) => d.jobId;
+
+/** What the trainer is asked to do (the trainer's recipe.json, minus paths the Muscle fills in). */
+export const Recipe = Schema.Struct({
+  rank: Schema.Finite,
+  alpha: Schema.Finite,
+  lr: Schema.Finite,
+  sftSteps: Schema.Finite,
+  dpoSteps: Schema.Finite,
+  batch: Schema.Finite,
+  /** Share of each SFT batch drawn from the Golden Anchor set. */
+  anchorRatio: Schema.Finite,
+  seed: Schema.Finite,
+  targetModules: Schema.Array(Schema.String),
+  /** TIES: keep the top k percent of each task vector, scale the merge by lambda. */
+  ties: Schema.Struct({ k: Schema.Finite, lambda: Schema.Finite }),
+});
+export type Recipe = typeof Recipe.Type;
+
+const TextRef = Schema.Struct({ id: Schema.String, seq: Schema.Finite, sha256: Schema.String });
+const ShadowRef = Schema.Struct({ id: Schema.String, seq: Schema.Finite, promptSha256: Schema.String, rejectedSha256: Schema.String, correctedSha256: Schema.String });
+
+/** The ledgers as they were when the job was requested: entries by sequence and content hash. */
+export const LedgerSnapshot = Schema.Struct({
+  /** The log position the snapshot was taken at (`ledger export --at` shows the same ledgers). */
+  atSeq: Schema.Finite,
+  /** SFT Ledger entries trained on. */
+  sft: Schema.Array(TextRef),
+  /** SFT Ledger entries kept out of training: the evaluation's gain is measured on them. */
+  heldOut: Schema.Array(TextRef),
+  anchor: Schema.Array(TextRef),
+  /** Shadow Ledger entries with a known correction (DPO pairs). */
+  shadow: Schema.Array(ShadowRef),
+});
+export type LedgerSnapshot = typeof LedgerSnapshot.Type;
+
+export const TrainingRequested = defineEvent({
+  type: "TrainingRequested",
+  family: "training",
+  description: "A training job: the ledger snapshot it learns from, the recipe, the host, the adapters it merges with, its deadline.",
+  schema: Schema.Struct({
+    ...job,
+    /** A host of the hosts file, or null for the local provider (a process on this machine). */
+    host: Schema.NullOr(Schema.String),
+    baseModelSha256: Schema.String,
+    recipe: Recipe,
+    ledger: LedgerSnapshot,
+    /** sha256s of earlier micro-adapters (content store) TIES-merged with the new one. */
+    mergeWith: Schema.Array(Schema.String),
+    deadlineMs: Schema.Finite,
+    requestedBy: Schema.String,
+  }),
+  entity: byJob,
+});
+
+export const TrainingCancelRequested = defineEvent({
+  type: "TrainingCancelRequested",
+  family: "training",
+  description: "Someone asked to stop a job: the Muscle kills its process group on the host.",
+  schema: Schema.Struct({ ...job, by: Schema.String }),
+  entity: byJob,
+});
+
+export const HostProvisioned = defineEvent({
+  type: "HostProvisioned",
+  family: "training",
+  description: "The job's host answered with its pinned key: provider, lease, work directory and GPUs found.",
+  schema: Schema.Struct({
+    ...job,
+    host: Schema.String,
+    provider: Schema.String,
+    leaseId: Schema.String,
+    workDir: Schema.String,
+    gpus: Schema.Array(Schema.Struct({ name: Schema.String, memoryMiB: Schema.Finite })),
+  }),
+  entity: byJob,
+});
+
+const FileReceipt = Schema.Struct({ name: Schema.String, sha256: Schema.String, bytes: Schema.Finite });
+
+export const DatasetUploaded = defineEvent({
+  type: "DatasetUploaded",
+  family: "training",
+  description: "The trainer payload, the base model, the datasets and the recipe are on the host, each verified by sha256.",
+  schema: Schema.Struct({
+    ...job,
+    files: Schema.Array(FileReceipt),
+    rows: Schema.Struct({ sft: Schema.Finite, anchor: Schema.Finite, dpo: Schema.Finite }),
+    payloadFiles: Schema.Finite,
+  }),
+  entity: byJob,
+});
+
+export const TrainingStarted = defineEvent({
+  type: "TrainingStarted",
+  family: "training",
+  description: "The trainer runs detached on the host (its own process group, a pid file); later starts only re-attach.",
+  schema: Schema.Struct({ ...job, pid: Schema.Finite }),
+  entity: byJob,
+});
+
+export const TrainingProgressed = defineEvent({
+  type: "TrainingProgressed",
+  family: "training",
+  description: "Throttled progress of the trainer: phase, step, loss, preference margin, and the log offset after the line.",
+  schema: Schema.Struct({
+    ...job,
+    phase: Schema.String,
+    step: Schema.Finite,
+    of: Schema.Finite,
+    loss: Schema.NullOr(Schema.Finite),
+    margin: Schema.NullOr(Schema.Finite),
+    logOffset: Schema.Finite,
+  }),
+  entity: byJob,
+});
+
+export const TrainingFailed = defineEvent({
+  type: "TrainingFailed",
+  family: "training",
+  description: "The job ended without an adapter: the stage, why (host key, connection, trainer, deadline, cancel), the last log lines.",
+  schema: Schema.Struct({
+    ...job,
+    stage: Schema.String,
+    kind: Schema.Literals(["host-key", "authentication", "gpu", "connection", "verification", "trainer", "deadline", "cancelled", "internal"]),
+    error: Schema.String,
+    exitCode: Schema.NullOr(Schema.Finite),
+    lastLines: Schema.Array(Schema.String),
+  }),
+  entity: byJob,
+});
+
+const EvalLosses = Schema.Struct({ sftLoss: Schema.NullOr(Schema.Finite), anchorLoss: Schema.NullOr(Schema.Finite) });
+
+export const AdapterTrained = defineEvent({
+  type: "AdapterTrained",
+  family: "training",
+  description: "The artifacts came back verified and are in the content store: the adapter to serve, its micro-adapter, the merge.",
+  schema: Schema.Struct({
+    ...job,
+    adapterSha256: Schema.String,
+    microSha256: Schema.String,
+    bytes: Schema.Finite,
+    rank: Schema.Finite,
+    alpha: Schema.Finite,
+    merge: Schema.Struct({
+      method: Schema.Literals(["none", "ties"]),
+      mergedFrom: Schema.Array(Schema.String),
+      k: Schema.Finite,
+      lambda: Schema.Finite,
+      reconstructionError: Schema.Finite,
+      maxTensorReconstructionError: Schema.Finite,
+    }),
+    before: EvalLosses,
+    after: EvalLosses,
+    seconds: Schema.Finite,
+  }),
+  entity: byJob,
+});
+
+/** Perplexity of one set of texts before (the serving adapter) and after (the candidate). */
+const Compared = Schema.Struct({ texts: Schema.Finite, tokens: Schema.Finite, before: Schema.Finite, after: Schema.Finite });
+
+export const EvaluationBounds = Schema.Struct({
+  /** The held-out perplexity must fall by at least this fraction (0: must not get worse). */
+  minGain: Schema.Finite,
+  /** The anchor perplexity may rise by at most this fraction. */
+  maxForgetting: Schema.Finite,
+});
+export type EvaluationBounds = typeof EvaluationBounds.Type;
+
+export const AdapterEvaluated = defineEvent({
+  type: "AdapterEvaluated",
+  family: "training",
+  description: "The Soul measured the candidate against the serving adapter: gain on held-out accepted inputs, forgetting on the Golden Anchor.",
+  schema: Schema.Struct({
+    ...job,
+    adapterSha256: Schema.String,
+    /** The adapter serving when it was measured (null: the base model). */
+    baselineSha256: Schema.NullOr(Schema.String),
+    trained: Compared,
+    heldOut: Compared,
+    anchor: Compared,
+    /** 1 - after/before on the held-out set. */
+    gain: Schema.Finite,
+    /** after/before - 1 on the anchor set. */
+    forgetting: Schema.Finite,
+    bounds: EvaluationBounds,
+    withinBounds: Schema.Boolean,
+  }),
+  entity: byJob,
+});
+
+export const AdapterPromoted = defineEvent({
+  type: "AdapterPromoted",
+  family: "training",
+  description: "The candidate was within bounds: it serves from now on.",
+  schema: Schema.Struct({ ...job, adapterSha256: Schema.String, previousSha256: Schema.NullOr(Schema.String) }),
+  entity: byJob,
+});
+
+export const AdapterRolledBack = defineEvent({
+  type: "AdapterRolledBack",
+  family: "training",
+  description: "The candidate was outside the bounds: the previous adapter keeps serving.",
+  schema: Schema.Struct({ ...job, adapterSha256: Schema.String, servingSha256: Schema.NullOr(Schema.String), reason: Schema.String }),
+  entity: byJob,
+});
+
+export const HostReleased = defineEvent({
+  type: "HostReleased",
+  family: "training",
+  description: "The job is over on the host: its directory cleaned up (or kept after a failure) and the lease released.",
+  schema: Schema.Struct({ ...job, host: Schema.String, leaseId: Schema.String, cleaned: Schema.Boolean }),
+  entity: byJob,
+});
+
+/** Every training event, in the order a job writes them, for the catalogue. */
+export const trainingDefinitions = [
+  TrainingRequested, TrainingCancelRequested, HostProvisioned, DatasetUploaded, TrainingStarted, TrainingProgressed,
+  TrainingFailed, AdapterTrained, AdapterEvaluated, AdapterPromoted, AdapterRolledBack, HostReleased,
+] as const;
