@@ -15,6 +15,7 @@ import { serveCommands, type CommandHandler } from "../nats/commands.ts";
 import { ObjectContentStore } from "../nats/content-store.ts";
 import type { OpenModels } from "./models.ts";
 import type { Runtime } from "./runtime.ts";
+import { startTraining } from "./training.ts";
 
 /** The actors of this process, wired to the runtime's store, and the command subjects they answer. */
 export interface RunningActors {
@@ -33,6 +34,8 @@ export interface ActorOptions {
   readonly policy?: PolicyValues;
   /** Without settings, the Antechamber does not run here; Mitosis always does (with its defaults). */
   readonly antechamber?: AntechamberSettings;
+  /** With models and a home, the Muscle and the Soul's evaluation run here too (files under `<home>/muscle`). */
+  readonly trainingHome?: string;
 }
 
 export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise<RunningActors> => {
@@ -50,6 +53,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     ? new AntechamberWorker(rt.store, await LanceRejectedVectors.open(opts.antechamber.dir, rt.store), { params: opts.antechamber.clustering })
     : undefined;
   await antechamber?.start();
+  const training = opts.models && opts.trainingHome ? await startTraining(rt, opts.models.lm, opts.trainingHome) : undefined;
   const toMitosis: CommandHandler = (req) =>
     mitosis.command({
       id: req.id,
@@ -79,6 +83,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     antechamber,
     stop: async () => {
       subs.forEach((s) => s.unsubscribe());
+      await training?.stop();
       await salience?.stop();
       await antechamber?.stop();
       await mitosis.stop();

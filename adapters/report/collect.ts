@@ -65,9 +65,9 @@ export const collectReport = async (store: EventStore, until: Until): Promise<Re
     }
     data.cited.set(e.seq, e);
   }
-  const last = data.clusterings.at(-1);
+  // Each question is drawn in the colour of the last cluster that held it (the window moves on).
   const memberOf = new Map<string, string>();
-  for (const c of last?.data.clusters ?? []) for (const m of c.members) memberOf.set(m, c.clusterId);
+  for (const k of data.clusterings) for (const c of k.data.clusters) for (const m of c.members) memberOf.set(m, c.clusterId);
   for (const r of data.rejected) r.clusterId = memberOf.get(r.inputId) ?? null;
   data.adapters.push(...jobs.values());
   return data;

@@ -17,8 +17,11 @@ import { mcp } from "./mcp.ts";
 import { agentAdd } from "./agent.ts";
 import { diff } from "./diff.ts";
 import { report } from "./report.ts";
+import { demo } from "./demo.ts";
 import { traceCommand } from "./trace.ts";
 import { up } from "./up.ts";
+import { adapters, train, trainCancel } from "./train.ts";
+import { hostAdd, hostList, hostTrust } from "./host.ts";
 
 /** Every `sophont` command; `--help` and the README's CLI reference are made from this list. */
-export const commands: ReadonlyArray<Command> = [up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, modelMakeTiny, antechamber, centroids, drift, mitosisApprove, mitosisDecline];
+export const commands: ReadonlyArray<Command> = [demo, up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, modelMakeTiny, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList];

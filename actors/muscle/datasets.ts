@@ -1,0 +1,67 @@
+// What goes into a job directory, built from the ledger snapshot of a TrainingRequested: the trainer
+// reads pre-tokenized rows (it never tokenizes), so the Soul's own tokenizer makes them here.
+import type { TrainingRequest } from "./muscle.decider.ts";
+
+/** Where the Muscle gets texts, tokens and artifacts; the composition root binds these to adapters. */
+export interface TrainingMaterials {
+  /** A text of the content store by sha256 (throws when it was forgotten). */
+  text(sha256: string): Promise<string>;
+  /** The serving model's tokens for a text, BOS first where the model prepends one. */
+  tokenize(text: string): Promise<number[]>;
+  /** Longest row the trainer accepts (the model's context length). */
+  readonly contextLength: number;
+  /** The base model's GGUF on this machine. */
+  readonly baseModelPath: string;
+  /** The directory holding the `sophont_trainer` package (uploaded as is). */
+  readonly trainerDir: string;
+  /** Bytes of an artifact (earlier micro-adapter) in the content store. */
+  artifact(sha256: string): Promise<Uint8Array>;
+  /** Keeps an artifact in the content store; returns its sha256. */
+  keep(bytes: Uint8Array): Promise<string>;
+}
+
+export interface Datasets {
+  readonly files: { readonly "sft.jsonl": string; readonly "anchor.jsonl": string; readonly "dpo.jsonl": string };
+  readonly rows: { readonly sft: number; readonly anchor: number; readonly dpo: number };
+}
+
+const fit = (tokens: number[], max: number): number[] => tokens.slice(0, max);
+const jsonl = (rows: readonly unknown[]): string => rows.map((r) => JSON.stringify(r)).join("\n") + (rows.length ? "\n" : "");
+
+/** Tokenizes the snapshot's SFT, anchor and shadow entries into the trainer's three files. */
+export const buildDatasets = async (request: TrainingRequest, m: TrainingMaterials): Promise<Datasets> => {
+  const rowOf = async (sha: string) => ({ tokens: fit(await m.tokenize(await m.text(sha)), m.contextLength) });
+  const sft = (await Promise.all(request.ledger.sft.map((e) => rowOf(e.sha256)))).filter((r) => r.tokens.length >= 2);
+  const anchor = (await Promise.all(request.ledger.anchor.map((e) => rowOf(e.sha256)))).filter((r) => r.tokens.length >= 2);
+  const dpo = await Promise.all(request.ledger.shadow.map(async (e) => {
+    const prompt = await m.tokenize(await m.text(e.promptSha256));
+    // Responses carry no BOS of their own: they continue the prompt.
+    const response = async (sha: string) => (await m.tokenize(await m.text(sha))).slice(prompt[0] === (await m.tokenize(""))[0] ? 1 : 0);
+    return { prompt_tokens: prompt, chosen_tokens: await response(e.correctedSha256), rejected_tokens: await response(e.rejectedSha256) };
+  }));
+  return {
+    files: { "sft.jsonl": jsonl(sft), "anchor.jsonl": jsonl(anchor), "dpo.jsonl": jsonl(dpo) },
+    rows: { sft: sft.length, anchor: anchor.length, dpo: dpo.length },
+  };
+};
+
+/** The trainer's recipe.json for this job; paths are relative to the job directory. */
+export const trainerRecipe = (request: TrainingRequest, rows: Datasets["rows"], mergeWith: readonly string[]): Record<string, unknown> => {
+  const r = request.recipe;
+  return {
+    base_model: "base.gguf",
+    backend: "tiny",
+    rank: r.rank,
+    alpha: r.alpha,
+    lr: r.lr,
+    sft_steps: rows.sft > 0 ? r.sftSteps : 0,
+    dpo_steps: rows.dpo > 0 ? r.dpoSteps : 0,
+    batch: r.batch,
+    anchor_ratio: rows.anchor > 0 ? r.anchorRatio : 0,
+    seed: r.seed,
+    target_modules: [...r.targetModules],
+    ties: { k: r.ties.k, lambda: r.ties.lambda },
+    merge_with: [...mergeWith],
+    job_id: request.jobId,
+  };
+};

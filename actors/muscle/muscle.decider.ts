@@ -1,0 +1,145 @@
+// The Muscle's pure core: a job's state folded from its events, what the trainer's lines mean, which
+// progress is worth an event, and how a failure is named. No I/O, no clock: time comes in as numbers.
+import type { DomainEvent, EventData } from "../../events/catalogue.ts";
+import type { Recorded } from "../../events/envelope.ts";
+
+export type TrainingRequest = EventData<"TrainingRequested">;
+export type FailureKind = EventData<"TrainingFailed">["kind"];
+
+/** Where a job stands, from its own events only. */
+export interface JobState {
+  readonly request: TrainingRequest | null;
+  readonly provisioned: EventData<"HostProvisioned"> | null;
+  readonly uploaded: boolean;
+  readonly started: boolean;
+  /** The last progress recorded: a re-attach resumes reading the log after it. */
+  readonly progress: { readonly step: number; readonly phase: string; readonly logOffset: number; readonly at: number } | null;
+  readonly trained: EventData<"AdapterTrained"> | null;
+  readonly failed: EventData<"TrainingFailed"> | null;
+  readonly released: boolean;
+  readonly cancelRequested: boolean;
+}
+
+export const initialJobState = (): JobState => ({
+  request: null, provisioned: null, uploaded: false, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false,
+});
+
+/** Folds one event of the job's subject. */
+export const evolveJob = (s: JobState, e: Recorded<DomainEvent>): JobState => {
+  switch (e.type) {
+    case "TrainingRequested": return { ...s, request: e.data };
+    case "TrainingCancelRequested": return { ...s, cancelRequested: true };
+    case "HostProvisioned": return { ...s, provisioned: e.data };
+    case "DatasetUploaded": return { ...s, uploaded: true };
+    case "TrainingStarted": return { ...s, started: true };
+    case "TrainingProgressed": return { ...s, progress: { step: e.data.step, phase: e.data.phase, logOffset: e.data.logOffset, at: e.storedAt } };
+    case "AdapterTrained": return { ...s, trained: e.data };
+    case "TrainingFailed": return { ...s, failed: e.data };
+    case "HostReleased": return { ...s, released: true };
+    default: return s;
+  }
+};
+
+/** Whether nothing is left to do for the job on its host. */
+export const jobOver = (s: JobState): boolean => s.released;
+
+/** A line of the trainer's stdout (adapters/trainer/README.md, "Output lines"). */
+export type TrainerLine = { readonly event: string; readonly [key: string]: unknown };
+
+/** Parses whole lines; anything that is not a JSON object (a traceback on stderr) is kept as text. */
+export const parseLines = (text: string): Array<{ line: string; parsed: TrainerLine | null; end: number }> => {
+  const out: Array<{ line: string; parsed: TrainerLine | null; end: number }> = [];
+  let at = 0;
+  for (const line of text.split("\n").slice(0, -1)) {
+    at += Buffer.byteLength(line, "utf8") + 1;
+    let parsed: TrainerLine | null = null;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (typeof v === "object" && v !== null && typeof (v as { event?: unknown }).event === "string") parsed = v as TrainerLine;
+    } catch {
+      parsed = null;
+    }
+    out.push({ line, parsed, end: at });
+  }
+  return out;
+};
+
+export interface Throttle {
+  /** At most one progress event per this many milliseconds... */
+  readonly minIntervalMs: number;
+  /** ...except the last step of a phase, always recorded. */
+}
+
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/**
+ * The progress lines worth an event: the first, the last of each phase, and otherwise one per
+ * interval. `now` is the time the chunk was read; `logBase` the log offset the chunk started at.
+ */
+export const progressToRecord = (
+  jobId: string, lines: ReturnType<typeof parseLines>, logBase: number, last: JobState["progress"], now: number, throttle: Throttle,
+): { events: EventData<"TrainingProgressed">[]; last: JobState["progress"] } => {
+  const events: EventData<"TrainingProgressed">[] = [];
+  let current = last;
+  for (const { parsed, end } of lines) {
+    if (parsed?.event !== "progress") continue;
+    const step = num(parsed.step) ?? 0, of = num(parsed.of) ?? 0, phase = String(parsed.phase ?? "sft");
+    if (current && current.phase === phase && current.step >= step) continue; // already recorded (re-read after a re-attach)
+    const due = !current || step === of || step === 1 || now - current.at >= throttle.minIntervalMs;
+    if (!due) continue;
+    events.push({ jobId, phase, step, of, loss: num(parsed.loss), margin: num(parsed.margin), logOffset: logBase + end });
+    current = { step, phase, logOffset: logBase + end, at: now };
+  }
+  return { events, last: current };
+};
+
+/** Names a thrown failure for TrainingFailed; adapters throw objects with a `_tag`. */
+export const failureKindOf = (error: unknown): FailureKind => {
+  const tag = typeof error === "object" && error !== null ? (error as { _tag?: unknown })._tag : undefined;
+  switch (tag) {
+    case "HostKeyUnknownError":
+    case "HostKeyMismatchError": return "host-key";
+    case "AuthenticationError": return "authentication";
+    case "GpuExpectationError": return "gpu";
+    case "ConnectionError": return "connection";
+    case "TransferVerificationError": return "verification";
+    default: return "internal";
+  }
+};
+
+/** Failures a retry cannot cure: the job fails at once instead of backing off. */
+export const isFatal = (error: unknown): boolean => {
+  const kind = failureKindOf(error);
+  return kind === "host-key" || kind === "authentication" || kind === "gpu" || (error as { _tag?: unknown })?._tag === "HostsFileError";
+};
+
+/** What `result.json`'s merged artifact says, as AdapterTrained's payload (less the hashes the worker checked). */
+export const adapterTrainedOf = (jobId: string, result: TrainerLine, microSha256: string, bytes: number): EventData<"AdapterTrained"> => {
+  const artifacts = (result.artifacts ?? []) as Array<Record<string, unknown>>;
+  const merged = artifacts.find((a) => a.kind === "merged") ?? {};
+  const losses = (e: unknown) => ({ sftLoss: num((e as { sft_loss?: unknown })?.sft_loss), anchorLoss: num((e as { anchor_loss?: unknown })?.anchor_loss) });
+  const from = ((merged.merged_from ?? []) as string[]).filter((s) => s !== microSha256);
+  const ties = (merged.ties ?? {}) as { k?: number; lambda?: number };
+  return {
+    jobId,
+    adapterSha256: String(merged.sha256 ?? ""),
+    microSha256,
+    bytes,
+    rank: num(merged.rank) ?? 0,
+    alpha: num(merged.alpha) ?? 0,
+    merge: {
+      method: from.length > 0 ? "ties" : "none",
+      mergedFrom: from,
+      k: num(ties.k) ?? 0,
+      lambda: num(ties.lambda) ?? 0,
+      reconstructionError: num(merged.reconstruction_error) ?? 0,
+      maxTensorReconstructionError: num(merged.max_tensor_reconstruction_error) ?? num(merged.reconstruction_error) ?? 0,
+    },
+    before: losses(result.before),
+    after: losses(result.after),
+    seconds: num(result.seconds) ?? 0,
+  };
+};
+
+/** The last `n` lines of a log, for TrainingFailed (the trainer never prints secrets; neither do we). */
+export const lastLines = (log: string, n = 20): string[] => log.split("\n").filter((l) => l.trim() !== "").slice(-n).map((l) => l.slice(0, 500));

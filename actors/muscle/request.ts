@@ -1,0 +1,59 @@
+// Deciding a training request, pure: the ledgers at a position become the job's snapshot, with a
+// deterministic share of the SFT Ledger held out for the evaluation's gain.
+import type { EventData } from "../../events/catalogue.ts";
+import type { Recipe } from "../../events/training.ts";
+import type { Ledgers } from "../../projections/ledgers.projection.ts";
+import type { Lineage } from "../../projections/lineage.projection.ts";
+import { Refusal } from "../decider.ts";
+
+/** A small recipe for the project's tiny models on a CPU: the bigram logits live in `output`. */
+export const tinyRecipe: Recipe = {
+  rank: 4, alpha: 8, lr: 0.02, sftSteps: 24, dpoSteps: 0, batch: 4, anchorRatio: 0.25, seed: 0,
+  targetModules: ["output"], ties: { k: 20, lambda: 1 },
+};
+
+export interface TrainingAsk {
+  readonly jobId: string;
+  readonly host: string | null;
+  readonly recipe: Recipe;
+  readonly baseModelSha256: string;
+  readonly atSeq: number;
+  readonly deadlineMs: number;
+  readonly requestedBy: string;
+  /** One SFT entry in this many is held out (by its id, so the split is stable); default 4. */
+  readonly holdOutOneIn?: number;
+}
+
+const bucket = (id: string, n: number): number => parseInt(id.replace(/[^0-9a-f]/gi, "").slice(0, 8) || "0", 16) % n;
+
+/**
+ * TrainingRequested for the ledgers as they are at `atSeq`. Refused when there is nothing to learn
+ * (fewer than two accepted inputs: one to train on and one to measure the gain on).
+ */
+export const requestTraining = (l: Ledgers, lin: Lineage, ask: TrainingAsk): EventData<"TrainingRequested"> => {
+  if (lin.jobs.has(ask.jobId)) throw new Refusal(`job ${ask.jobId} was already requested`);
+  const n = ask.holdOutOneIn ?? 4;
+  const sft = [...l.sft.values()].sort((a, b) => a.seq - b.seq).map((e) => ({ id: e.inputId, seq: e.seq, sha256: e.contentSha256 }));
+  if (sft.length < 2) throw new Refusal(`the SFT Ledger holds ${sft.length} entr${sft.length === 1 ? "y" : "ies"}; training needs at least 2`);
+  let heldOut = sft.filter((e) => bucket(e.id, n) === 0);
+  // Both sides must be non-empty whatever the hashes say.
+  if (heldOut.length === 0) heldOut = [sft[sft.length - 1]!];
+  if (heldOut.length === sft.length) heldOut = heldOut.slice(0, -1);
+  const held = new Set(heldOut.map((e) => e.id));
+  return {
+    jobId: ask.jobId,
+    host: ask.host,
+    baseModelSha256: ask.baseModelSha256,
+    recipe: ask.recipe,
+    ledger: {
+      atSeq: ask.atSeq,
+      sft: sft.filter((e) => !held.has(e.id)),
+      heldOut,
+      anchor: [...l.anchor.values()].sort((a, b) => a.seq - b.seq).map((e) => ({ id: e.anchorId, seq: e.seq, sha256: e.contentSha256 })),
+      shadow: [...l.shadow.values()].flatMap((e) => (e.correctedSha256 ? [{ id: e.inputId, seq: e.seq, promptSha256: e.promptSha256, rejectedSha256: e.rejectedSha256, correctedSha256: e.correctedSha256 }] : [])),
+    },
+    mergeWith: [...lin.promotedMicro],
+    deadlineMs: ask.deadlineMs,
+    requestedBy: ask.requestedBy,
+  };
+};

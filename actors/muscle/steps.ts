@@ -1,0 +1,166 @@
+// The effects of each lifecycle step, for one job at a time. Every step may run again (after a
+// dropped link or a restart) and must then do nothing twice: uploads are skipped once the trainer
+// was launched, the launch itself is idempotent on the host, and event ids derive from the job.
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { DomainEvent } from "../../events/catalogue.ts";
+import { buildDatasets, trainerRecipe, type TrainingMaterials } from "./datasets.ts";
+import type { Ended, Failure } from "./muscle.machine.ts";
+import { adapterTrainedOf, lastLines, parseLines, progressToRecord, type JobState, type TrainerLine, type TrainingRequest } from "./muscle.decider.ts";
+import type { HostProvider, ProvisionedHost } from "./ports.ts";
+
+export interface StepOptions {
+  /** Providers by kind: `local` for requests without a host, `ssh` for named hosts. */
+  readonly providers: { readonly local?: HostProvider; readonly ssh?: HostProvider };
+  readonly materials: TrainingMaterials;
+  /** Scratch directory on this machine for datasets and downloaded artifacts. */
+  readonly scratchDir: string;
+  /** The Python that runs the trainer on the host (default /usr/bin/python3). */
+  readonly python?: string;
+  /** How often the log is polled while following (default 500 ms). */
+  readonly pollMs?: number;
+  /** At most one progress event per this interval (default 2 s). */
+  readonly progressEveryMs?: number;
+  /** Remove the job directory on the host once the artifacts are home (default true). */
+  readonly cleanRemote?: boolean;
+  /** Told of launches and re-attaches (tests, logs). */
+  readonly onLaunch?: (info: { jobId: string; outcome: "started" | "attached"; pid: number }) => void;
+}
+
+/** Appends one event of the job with an id derived from (job, key): repeating a step repeats nothing. */
+export type Record_ = (key: string, event: DomainEvent) => Promise<void>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The running state of one job on this Muscle: the lease, the log position, the tail of the log. */
+export class JobSteps {
+  private lease: ProvisionedHost | undefined;
+  private offset: number;
+  private tail: string[] = [];
+  private lastProgress: JobState["progress"];
+  private readonly local: string;
+  private aborted = false;
+
+  constructor(private readonly request: TrainingRequest, private state: JobState, private readonly options: StepOptions, private readonly record: Record_, private readonly clock: () => number) {
+    this.offset = state.progress?.logOffset ?? 0;
+    this.lastProgress = state.progress;
+    this.local = path.join(options.scratchDir, "jobs", request.jobId);
+  }
+
+  private get remote() {
+    if (!this.lease) throw new Error("no host provisioned");
+    return this.lease.remote;
+  }
+
+  private get jobId() {
+    return this.request.jobId;
+  }
+
+  /** This Muscle stops: the trainer keeps running on its host for the next Muscle to re-attach. */
+  abort(): void {
+    this.aborted = true;
+    void this.lease?.remote.close().catch(() => undefined);
+  }
+
+  async provision(): Promise<void> {
+    const provider = this.request.host === null ? this.options.providers.local : this.options.providers.ssh;
+    if (!provider) throw Object.assign(new Error(`no ${this.request.host === null ? "local" : "ssh"} provider is configured`), { _tag: "HostsFileError" });
+    this.lease ??= await provider.provision({ jobId: this.jobId, ...(this.request.host ? { hostName: this.request.host } : {}) });
+    const { name, leaseId, workDir } = this.lease;
+    await this.record("provisioned", { type: "HostProvisioned", data: { jobId: this.jobId, host: name, provider: provider.kind, leaseId, workDir, gpus: [...(await this.remote.gpus())] } });
+  }
+
+  async upload(): Promise<void> {
+    // Files are never replaced under a trainer that was already launched (a re-attach after a drop).
+    if (this.state.started || (await this.remote.jobStatus(this.jobId)).state !== "unknown") return;
+    const m = this.options.materials;
+    const data = await buildDatasets(this.request, m);
+    const merge = await Promise.all(this.request.mergeWith.map(async (sha, i) => ({ name: `merge-${i}.gguf`, bytes: await m.artifact(sha) })));
+    const files: Array<{ name: string; bytes: string | Uint8Array }> = [
+      ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
+      ...merge,
+      { name: "recipe.json", bytes: JSON.stringify(trainerRecipe(this.request, data.rows, merge.map((f) => f.name)), null, 2) },
+    ];
+    await mkdir(this.local, { recursive: true });
+    for (const f of files) await writeFile(path.join(this.local, f.name), f.bytes);
+    const dir = this.remote.jobDir(this.jobId);
+    const payload = await this.remote.uploadDir(path.join(m.trainerDir, "sophont_trainer"), `${dir}/payload/sophont_trainer`);
+    const receipts = [{ name: "base.gguf", ...(await this.remote.upload(m.baseModelPath, `${dir}/base.gguf`)) }];
+    for (const f of files) receipts.push({ name: f.name, ...(await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`)) });
+    await this.record("uploaded", { type: "DatasetUploaded", data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.length } });
+  }
+
+  async start(): Promise<void> {
+    const python = this.options.python ?? "/usr/bin/python3";
+    const dir = this.remote.jobDir(this.jobId);
+    const started = await this.remote.startDetached(this.jobId, `exec '${python.replace(/'/g, "")}' -u -m sophont_trainer train .`, { env: { PYTHONPATH: `${dir}/payload` } });
+    this.options.onLaunch?.({ jobId: this.jobId, ...started });
+    this.state = { ...this.state, started: true };
+    await this.record("started", { type: "TrainingStarted", data: { jobId: this.jobId, pid: started.pid } });
+  }
+
+  /** Follows the log from the last offset until the trainer ends; progress becomes throttled events. */
+  async follow(heartbeat: (progressed: boolean) => void): Promise<Ended> {
+    for (;;) {
+      if (this.aborted) throw new Error("the Muscle stopped");
+      const status = await this.remote.jobStatus(this.jobId);
+      const ended = status.state !== "running";
+      const chunk = await this.remote.readLog(this.jobId, this.offset, { includePartialLine: ended });
+      await this.consume(chunk.text + (ended && chunk.text && !chunk.text.endsWith("\n") ? "\n" : ""), chunk.nextOffset);
+      heartbeat(chunk.text !== "");
+      if (status.state !== "running" && chunk.text === "") return status;
+      if (!ended) await sleep(this.options.pollMs ?? 500);
+    }
+  }
+
+  private async consume(text: string, nextOffset: number): Promise<void> {
+    const lines = parseLines(text);
+    this.tail = [...this.tail, ...lines.map((l) => l.line)].slice(-40);
+    const { events, last } = progressToRecord(this.jobId, lines, this.offset, this.lastProgress, this.clock(), { minIntervalMs: this.options.progressEveryMs ?? 2_000 });
+    for (const e of events) await this.record(`progress:${e.phase}:${e.step}`, { type: "TrainingProgressed", data: e });
+    this.lastProgress = last;
+    this.offset = nextOffset;
+  }
+
+  async download(): Promise<void> {
+    const out = `${this.remote.jobDir(this.jobId)}/out`;
+    await mkdir(this.local, { recursive: true });
+    await this.remote.download(`${out}/result.json`, path.join(this.local, "result.json"));
+    const result = JSON.parse(await readFile(path.join(this.local, "result.json"), "utf8")) as TrainerLine;
+    const artifacts = (result.artifacts ?? []) as Array<{ kind: string; sha256: string }>;
+    const fetch = async (kind: string, name: string) => {
+      const receipt = await this.remote.download(`${out}/${name}`, path.join(this.local, name));
+      const claimed = artifacts.find((a) => a.kind === kind)?.sha256;
+      if (receipt.sha256 !== claimed) throw Object.assign(new Error(`${name}: sha256 ${receipt.sha256} differs from the trainer's ${claimed}`), { _tag: "TransferVerificationError" });
+      return { receipt, stored: await this.options.materials.keep(await readFile(path.join(this.local, name))) };
+    };
+    const micro = await fetch("micro", "micro-adapter.gguf");
+    const merged = await fetch("merged", "adapter.gguf");
+    await this.record("trained", { type: "AdapterTrained", data: adapterTrainedOf(this.jobId, result, micro.stored, merged.receipt.bytes) });
+  }
+
+  async clean(): Promise<void> {
+    if (this.options.cleanRemote !== false) await this.remote.cleanup(this.remote.jobDir(this.jobId));
+    await rm(this.local, { recursive: true, force: true });
+  }
+
+  async cancel(): Promise<void> {
+    if (this.lease) await this.remote.cancel(this.jobId);
+  }
+
+  async fail(failure: Failure): Promise<void> {
+    // The log may hold lines not yet read (a trainer's last words before it failed).
+    if (this.lease) await this.remote.readLog(this.jobId, this.offset, { includePartialLine: true }).then((c) => this.consume(c.text + "\n", c.nextOffset)).catch(() => undefined);
+    await this.record("failed", { type: "TrainingFailed", data: { jobId: this.jobId, ...failure, lastLines: lastLines(this.tail.join("\n")) } });
+  }
+
+  async release(cleaned: boolean): Promise<void> {
+    const provider = this.request.host === null ? this.options.providers.local : this.options.providers.ssh;
+    const lease = this.lease ?? (this.state.provisioned ? undefined : null);
+    if (lease === null) return; // never provisioned: nothing to release
+    if (lease) await provider?.release(lease);
+    const host = lease?.name ?? this.state.provisioned!.host;
+    const leaseId = lease?.leaseId ?? this.state.provisioned!.leaseId;
+    await this.record("released", { type: "HostReleased", data: { jobId: this.jobId, host, leaseId, cleaned } });
+  }
+}

@@ -1,0 +1,139 @@
+import { createActor, fromPromise } from "xstate";
+import type { DomainEvent } from "../../events/catalogue.ts";
+import type { Recorded } from "../../events/envelope.ts";
+import type { Delivery, EventStore, Subscription } from "../../events/store.ts";
+import { derivedEventId } from "../ids.ts";
+import { evolveJob, initialJobState, type JobState } from "./muscle.decider.ts";
+import { muscleMachine, type MuscleEmitted, type MuscleJob } from "./muscle.machine.ts";
+import { JobSteps, type StepOptions } from "./steps.ts";
+
+export interface MuscleOptions extends StepOptions {
+  readonly durable?: string;
+  readonly ackWaitMs?: number;
+  /** Tries per step before the job fails (default 8), and the first backoff delay (default 500 ms). */
+  readonly maxAttempts?: number;
+  readonly retryBaseMs?: number;
+  readonly clock?: () => Date;
+  readonly onEvent?: (e: MuscleEmitted) => void;
+}
+
+const TRAINING = new Set(["TrainingRequested", "TrainingCancelRequested", "HostProvisioned", "DatasetUploaded", "TrainingStarted", "TrainingProgressed", "TrainingFailed", "AdapterTrained", "HostReleased"]);
+
+/**
+ * Runs the Muscle: a durable consumer of TrainingRequested, one job at a time, each driven through
+ * the lifecycle machine. The request is acked only when the host is released; a Muscle that dies
+ * before leaves it unacked, and the next one resumes the job from its events (re-attaching to the
+ * trainer if it was launched). Cancel requests reach the job in hand through a second consumer.
+ */
+export class MuscleWorker {
+  private subscriptions: Subscription[] = [];
+  private readonly actor;
+  private readonly clock: () => Date;
+  private current: { job: MuscleJob; steps: JobSteps; delivery: Delivery; heartbeat: NodeJS.Timeout; drop: () => void } | undefined;
+
+  constructor(private readonly store: EventStore, private readonly options: MuscleOptions) {
+    this.clock = options.clock ?? (() => new Date());
+    const steps = () => this.current!.steps;
+    const beat = (progressed: boolean) => {
+      this.current?.delivery.working();
+      if (progressed) this.actor.send({ type: "PROGRESSED" });
+    };
+    this.actor = createActor(
+      muscleMachine.provide({
+        actors: {
+          provisioning: fromPromise(() => steps().provision()),
+          uploading: fromPromise(() => steps().upload()),
+          starting: fromPromise(() => steps().start()),
+          following: fromPromise(() => steps().follow(beat)),
+          downloading: fromPromise(() => steps().download()),
+          cleaning: fromPromise(() => steps().clean()),
+          cancelling: fromPromise(() => steps().cancel()),
+          recording: fromPromise(({ input }) => steps().fail(input.failure)),
+          releasing: fromPromise(({ input }) => steps().release(input.cleaned)),
+        },
+      }),
+      { input: { ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}), ...(options.retryBaseMs ? { retryBaseMs: options.retryBaseMs } : {}) } },
+    );
+    this.actor.on("*", (e: MuscleEmitted) => options.onEvent?.(e));
+    this.actor.start();
+  }
+
+  async start(): Promise<void> {
+    const ackWaitMs = this.options.ackWaitMs ?? 60_000;
+    const durable = this.options.durable ?? "actor-muscle";
+    const jobs = this.store.subscribe({ durable, types: new Set(["TrainingRequested"]), ackWaitMs });
+    const cancels = this.store.subscribe({ durable: `${durable}-cancel`, types: new Set(["TrainingCancelRequested"]), ackWaitMs: 10_000 });
+    this.subscriptions = [jobs, cancels];
+    void (async () => {
+      for await (const d of jobs) if (d.event.type === "TrainingRequested") await this.runJob(d);
+    })();
+    void (async () => {
+      for await (const d of cancels) {
+        if (d.event.type === "TrainingCancelRequested") this.actor.send({ type: "CANCEL", jobId: d.event.data.jobId });
+        await d.ack();
+      }
+    })();
+  }
+
+  private async jobState(jobId: string): Promise<JobState> {
+    let state = initialJobState();
+    for await (const e of this.store.read({ types: TRAINING })) if ((e.data as { jobId?: string }).jobId === jobId) state = evolveJob(state, e);
+    return state;
+  }
+
+  private async runJob(d: Delivery): Promise<void> {
+    if (d.event.type !== "TrainingRequested") return;
+    const request = d.event.data;
+    const state = await this.jobState(request.jobId);
+    const started = d.event.storedAt;
+    const job: MuscleJob = {
+      causeId: d.event.metadata.id,
+      jobId: request.jobId,
+      // A job cancelled while no Muscle ran is only reported and released.
+      resume: state.released ? "done" : state.failed || state.cancelRequested ? "releasing" : "provisioning",
+      remainingMs: started + request.deadlineMs - this.clock().getTime(),
+    };
+    const record = (key: string, event: DomainEvent) => this.append(d.event, key, event);
+    const steps = new JobSteps(request, state, this.options, record, () => this.clock().getTime());
+    if (state.cancelRequested && !state.failed) await steps.fail({ stage: "requested", kind: "cancelled", error: "cancelled before it ran", exitCode: null });
+    const heartbeat = setInterval(() => d.working(), Math.max(1_000, (this.options.ackWaitMs ?? 60_000) / 3));
+    try {
+      const finished = await new Promise<{ stalled: boolean }>((resolve) => {
+        const sub = this.actor.on("*", (e: MuscleEmitted) => {
+          if (e.type === "finished" && e.job.causeId === job.causeId) (sub.unsubscribe(), resolve(e));
+        });
+        // On stop the job is dropped unacked, as if this Muscle had died.
+        const drop = () => (sub.unsubscribe(), resolve({ stalled: true }));
+        this.current = { job, steps, delivery: d, heartbeat, drop };
+        this.actor.send({ type: "JOB", job });
+      });
+      if (!finished.stalled) await d.ack();
+    } finally {
+      clearInterval(heartbeat);
+      this.current = undefined;
+    }
+  }
+
+  private async append(cause: Recorded<DomainEvent>, key: string, event: DomainEvent): Promise<void> {
+    await this.store.append([{
+      event,
+      metadata: {
+        id: derivedEventId("muscle", cause.metadata.id, key),
+        time: this.clock().toISOString(),
+        actor: "muscle",
+        causationId: cause.metadata.id,
+        correlationId: cause.metadata.correlationId,
+        ...(cause.metadata.trace ? { trace: cause.metadata.trace } : {}),
+      },
+    }]);
+  }
+
+  /** Stops at once: a job in hand stays unacked and running on its host, for the next Muscle to re-attach. */
+  async stop(): Promise<void> {
+    // The job in hand is left unacked and no longer kept alive: the server redelivers it after ackWait.
+    if (this.current) (clearInterval(this.current.heartbeat), this.current.steps.abort(), this.current.drop());
+    this.actor.send({ type: "STOP" });
+    this.actor.stop();
+    await Promise.all(this.subscriptions.map((s) => s.stop()));
+  }
+}

@@ -1,0 +1,132 @@
+import type { DomainEvent } from "../../events/catalogue.ts";
+import type { Recorded } from "../../events/envelope.ts";
+import type { EvaluationBounds } from "../../events/training.ts";
+import type { Delivery, EventStore, Subscription } from "../../events/store.ts";
+import { lineage } from "../../projections/lineage.projection.ts";
+import { projectAt } from "../../projections/runner.ts";
+import { derivedEventId } from "../ids.ts";
+import type { ContentStore } from "../ports.ts";
+import { defaultBounds, judgeAdapter, pooled, type SetScore } from "./evaluation.ts";
+
+/** What the evaluation needs of the serving model: scoring under the active adapter, and swapping it. */
+export interface EvaluationModel {
+  /** Mean NLL and scored tokens per text, under the active adapter. */
+  score(texts: readonly string[]): Promise<ReadonlyArray<{ readonly meanNll: number; readonly tokenCount: number }>>;
+  /** Makes an adapter (GGUF LoRA bytes, named by their sha256) ready to use. */
+  load(sha256: string, bytes: Uint8Array): Promise<void>;
+  /** Serves with this adapter (null: the base model), live. */
+  use(sha256: string | null): Promise<void>;
+  active(): string | null;
+}
+
+export interface EvaluationOptions {
+  readonly bounds?: EvaluationBounds;
+  readonly durable?: string;
+  readonly ackWaitMs?: number;
+  readonly clock?: () => Date;
+  readonly onDecided?: (events: ReadonlyArray<DomainEvent>) => void;
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * The Soul's evaluation of trained adapters: for each AdapterTrained, perplexity on the job's
+ * trained and held-out SFT entries and on the Golden Anchor, with the serving adapter and with the
+ * candidate; AdapterEvaluated, then AdapterPromoted (the candidate serves, live) or
+ * AdapterRolledBack (the previous adapter keeps serving). On start the promoted adapter is restored.
+ */
+export class EvaluationWorker {
+  private subscription: Subscription | undefined;
+
+  constructor(private readonly store: EventStore, private readonly content: ContentStore, private readonly model: EvaluationModel, private readonly options: EvaluationOptions = {}) {}
+
+  async start(): Promise<void> {
+    const serving = (await projectAt(this.store, lineage, "now")).serving;
+    if (serving) await this.ensure(serving.sha256);
+    await this.model.use(serving?.sha256 ?? null);
+    const sub = this.store.subscribe({ durable: this.options.durable ?? "actor-soul-evaluation", types: new Set(["AdapterTrained"]), ackWaitMs: this.options.ackWaitMs ?? 120_000 });
+    this.subscription = sub;
+    void (async () => {
+      for await (const d of sub) await this.evaluate(d);
+    })();
+  }
+
+  private async bytes(sha: string): Promise<Uint8Array> {
+    const b = await this.content.get(sha);
+    if (!b) throw new Error(`${sha} is not in the content store`);
+    return b;
+  }
+
+  private async ensure(sha: string): Promise<void> {
+    await this.model.load(sha, await this.bytes(sha));
+  }
+
+  private async texts(refs: ReadonlyArray<{ readonly sha256: string }>): Promise<string[]> {
+    return Promise.all(refs.map(async (r) => Buffer.from(await this.bytes(r.sha256)).toString("utf8")));
+  }
+
+  private async scoreAll(sets: ReadonlyArray<readonly string[]>): Promise<SetScore[]> {
+    return Promise.all(sets.map(async (texts) => pooled(texts.length ? await this.model.score(texts) : [])));
+  }
+
+  private async evaluate(d: Delivery): Promise<void> {
+    if (d.event.type !== "AdapterTrained") return void (await d.ack());
+    const trainedEvent = d.event;
+    const { jobId, adapterSha256 } = trainedEvent.data;
+    const now = await projectAt(this.store, lineage, "now");
+    const job = now.jobs.get(jobId);
+    const request = await this.request(jobId);
+    if (!job || !request || job.evaluation) return void (await d.ack()); // decided already (a redelivery)
+    const baseline = now.serving?.sha256 ?? null;
+    const heartbeat = setInterval(() => d.working(), 5_000);
+    try {
+      const sets = [await this.texts(request.ledger.sft), await this.texts(request.ledger.heldOut), await this.texts(request.ledger.anchor)];
+      await this.model.use(baseline);
+      const before = await this.scoreAll(sets);
+      await this.ensure(adapterSha256);
+      await this.model.use(adapterSha256);
+      const after = await this.scoreAll(sets);
+      const decisions = judgeAdapter({
+        jobId, adapterSha256, baselineSha256: baseline,
+        trained: { before: before[0]!, after: after[0]! }, heldOut: { before: before[1]!, after: after[1]! }, anchor: { before: before[2]!, after: after[2]! },
+      }, this.options.bounds ?? defaultBounds);
+      const promoted = decisions.some((x) => x.event.type === "AdapterPromoted");
+      // The serving model switches only once the decision is a fact in the log.
+      await this.append(trainedEvent, decisions.map((x) => x.event));
+      await this.model.use(promoted ? adapterSha256 : baseline);
+      this.options.onDecided?.(decisions.map((x) => x.event));
+      await d.ack();
+    } catch (error) {
+      await this.model.use(baseline).catch(() => undefined);
+      // Left for a redelivery: a model or store failure is not a verdict on the adapter.
+      this.options.onError?.(error);
+      d.nak(2_000);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async request(jobId: string) {
+    for await (const e of this.store.read({ types: new Set(["TrainingRequested"]) })) if (e.type === "TrainingRequested" && e.data.jobId === jobId) return e.data;
+    return undefined;
+  }
+
+  private async append(cause: Recorded<DomainEvent>, events: ReadonlyArray<DomainEvent>): Promise<void> {
+    const time = (this.options.clock?.() ?? new Date()).toISOString();
+    await this.store.append(events.map((event, i) => ({
+      event,
+      metadata: {
+        id: derivedEventId("soul-evaluation", cause.metadata.id, i), time, actor: "soul", causationId: cause.metadata.id, correlationId: cause.metadata.correlationId,
+        ...(cause.metadata.trace ? { trace: cause.metadata.trace } : {}),
+      },
+    })));
+  }
+
+  /** The adapter serving now (null: the base model). */
+  serving(): string | null {
+    return this.model.active();
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+  }
+}

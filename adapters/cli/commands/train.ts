@@ -1,0 +1,138 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Refusal } from "../../../actors/decider.ts";
+import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
+import type { DomainEvent } from "../../../events/catalogue.ts";
+import type { Recipe } from "../../../events/training.ts";
+import { ledgers } from "../../../projections/ledgers.projection.ts";
+import { lineage } from "../../../projections/lineage.projection.ts";
+import { projectAt } from "../../../projections/runner.ts";
+import { defineCommand } from "../command.ts";
+import { table, UsageError } from "../format.ts";
+import { openModels } from "../models.ts";
+import { openRuntime, type Runtime } from "../runtime.ts";
+import { startTraining } from "../training.ts";
+
+const readRecipe = (file: string | undefined): Recipe => {
+  if (!file) return tinyRecipe;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UsageError(`cannot read the recipe ${file}: ${(e as Error).message}`);
+  }
+  const unknown = Object.keys(raw as object).filter((k) => !(k in tinyRecipe));
+  if (unknown.length) throw new UsageError(`${file}: unknown recipe key(s) ${unknown.join(", ")} (known: ${Object.keys(tinyRecipe).join(", ")})`);
+  return { ...tinyRecipe, ...(raw as Partial<Recipe>) };
+};
+
+const append = (rt: Runtime, event: DomainEvent, correlationId: string) =>
+  rt.store.append([{ event, metadata: { id: randomUUID(), time: new Date().toISOString(), actor: "cli", causationId: null, correlationId }, expectedSubjectSeq: 0 }]);
+
+/** Prints the job's events as they come, until its verdict or its failure. */
+const follow = async (rt: Runtime, jobId: string, out: (s: string) => void, signal: AbortSignal): Promise<number> => {
+  for await (const e of rt.store.read({ follow: true, signal })) {
+    const d = e.data as { jobId?: string };
+    if (d.jobId !== jobId) continue;
+    switch (e.type) {
+      case "TrainingProgressed": out(`  ${e.data.phase} step ${e.data.step}/${e.data.of} loss ${e.data.loss?.toFixed(4) ?? "-"}`); break;
+      case "AdapterEvaluated": out(`evaluated: held-out perplexity ${e.data.heldOut.before.toFixed(2)} -> ${e.data.heldOut.after.toFixed(2)} (gain ${(e.data.gain * 100).toFixed(1)}%), anchor ${e.data.anchor.before.toFixed(2)} -> ${e.data.anchor.after.toFixed(2)} (forgetting ${(e.data.forgetting * 100).toFixed(1)}%)`); break;
+      case "AdapterPromoted": out(`promoted: ${e.data.adapterSha256} now serves`); return 0;
+      case "AdapterRolledBack": out(`rolled back: ${e.data.reason}; ${e.data.servingSha256 ?? "the base model"} keeps serving`); return 3;
+      case "TrainingFailed": out(`failed at ${e.data.stage} (${e.data.kind}): ${e.data.error}\n${e.data.lastLines.slice(-5).map((l) => `  | ${l}`).join("\n")}`); return 4;
+      default: out(`${e.type}`);
+    }
+  }
+  return 130;
+};
+
+export const train = defineCommand({
+  path: ["train"],
+  summary: "train a LoRA adapter on the ledgers, evaluate it, and promote or roll it back",
+  usage: "sophont train [--host NAME | --local] [--recipe FILE] [--deadline MINUTES]",
+  details: [
+    "Requests a training job on the SFT Ledger, the Shadow Ledger and the Golden Anchor set as they are now",
+    "(one accepted input in four is held out to measure the gain), on a host of the hosts file (`sophont host add`)",
+    "or, without --host (or with --local), as a process on this machine. Runs the Muscle and the Soul's",
+    "evaluation here until the verdict. --recipe: a JSON object overriding keys of the default tiny recipe.",
+    "Exit 0: promoted; 3: rolled back; 4: the job failed.",
+  ].join("\n"),
+  options: { host: { type: "string" }, local: { type: "boolean" }, recipe: { type: "string" }, deadline: { type: "string" } },
+  run: async (ctx, v): Promise<number> => {
+    if (v.host && v.local) throw new UsageError("name a --host or --local, not both");
+    const recipe = readRecipe(v.recipe as string | undefined);
+    const deadlineMs = Number(v.deadline ?? 60) * 60_000;
+    if (!(deadlineMs > 0)) throw new UsageError("--deadline takes a positive number of minutes");
+    const rt = await openRuntime(ctx.config, ctx.err);
+    const models = await openModels(ctx.config, ctx.err);
+    const actors = await startTraining(rt, models.lm, ctx.config.home);
+    try {
+      const jobId = `job-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
+      let data;
+      try {
+        data = requestTraining(await projectAt(rt.store, ledgers, "now"), await projectAt(rt.store, lineage, "now"), {
+          jobId, host: (v.host as string | undefined) ?? null, recipe, baseModelSha256: models.lm.identity.sha256,
+          atSeq: await rt.store.lastSeq(), deadlineMs, requestedBy: "cli",
+        });
+      } catch (e) {
+        if (e instanceof Refusal) return (ctx.err(`refused: ${e.message}`), 2);
+        throw e;
+      }
+      await append(rt, { type: "TrainingRequested", data }, jobId);
+      ctx.out(`${jobId}: ${data.ledger.sft.length} SFT entries (${data.ledger.heldOut.length} held out), ${data.ledger.anchor.length} anchors, ${data.ledger.shadow.length} DPO pairs, on ${data.host ?? "this machine"}`);
+      return await follow(rt, jobId, ctx.out, ctx.signal);
+    } finally {
+      await actors.stop();
+      await models.close();
+      await rt.close();
+    }
+  },
+});
+
+export const trainCancel = defineCommand({
+  path: ["train", "cancel"],
+  summary: "cancel a training job: its process group on the host is killed",
+  usage: "sophont train cancel JOB",
+  options: {},
+  run: async (ctx, _v, args): Promise<number> => {
+    if (args.length !== 1) throw new UsageError("name one job");
+    const rt = await openRuntime(ctx.config, ctx.err);
+    try {
+      const job = (await projectAt(rt.store, lineage, "now")).jobs.get(args[0]!);
+      if (!job) return (ctx.err(`no job ${args[0]}`), 2);
+      if (job.released || job.status === "failed") return (ctx.err(`job ${job.jobId} is over (${job.status})`), 2);
+      await rt.store.append([{ event: { type: "TrainingCancelRequested", data: { jobId: job.jobId, by: "cli" } }, metadata: { id: randomUUID(), time: new Date().toISOString(), actor: "cli", causationId: null, correlationId: job.jobId } }]);
+      ctx.out(`cancel requested for ${job.jobId}`);
+      return 0;
+    } finally {
+      await rt.close();
+    }
+  },
+});
+
+export const adapters = defineCommand({
+  path: ["adapters"],
+  summary: "the model lineage: each job, its ledger entries, merge, evaluation, and whether it serves",
+  usage: "sophont adapters [--json]",
+  options: { json: { type: "boolean" } },
+  run: async (ctx, v) => {
+    const rt = await openRuntime(ctx.config, ctx.err);
+    try {
+      const l = await projectAt(rt.store, lineage, "now");
+      if (v.json) return void ctx.out(JSON.stringify(lineage.toJSON!(l), null, 2));
+      const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
+      ctx.out(table([
+        ["job", "status", "host", "sft/held/anchor/dpo", "adapter", "merge", "gain", "forgetting"],
+        ...[...l.jobs.values()].map((j) => [
+          j.jobId, j.status + (l.serving?.jobId === j.jobId ? " (serving)" : ""), j.provisioned?.host ?? j.host ?? "local",
+          `${j.ledger.sft}/${j.ledger.heldOut}/${j.ledger.anchor}/${j.ledger.shadow}`, j.adapter?.sha256.slice(0, 12) ?? "-",
+          j.adapter ? `${j.adapter.merge.method}${j.adapter.merge.mergedFrom.length ? ` +${j.adapter.merge.mergedFrom.length} (err ${j.adapter.merge.reconstructionError.toFixed(3)})` : ""}` : "-",
+          pct(j.evaluation?.gain), pct(j.evaluation?.forgetting),
+        ]),
+      ]));
+      ctx.out(`serving: ${l.serving ? `${l.serving.sha256} (${l.serving.jobId})` : "the base model"}`);
+    } finally {
+      await rt.close();
+    }
+  },
+});

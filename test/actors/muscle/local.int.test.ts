@@ -1,0 +1,83 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
+import type { MuscleWorker } from "../../../actors/muscle/worker.ts";
+import type { Recipe } from "../../../events/training.ts";
+import { LocalProvider } from "../../../adapters/local/provider.ts";
+import { ledgers } from "../../../projections/ledgers.projection.ts";
+import { lineage } from "../../../projections/lineage.projection.ts";
+import { projectAt } from "../../../projections/runner.ts";
+import { jobEvents, muscle, seedLedgers, startWorld, waitFor, type World } from "./support.ts";
+
+let w: World;
+let worker: MuscleWorker;
+let hostDir: string;
+
+beforeAll(async () => {
+  w = await startWorld();
+  await seedLedgers(w);
+  hostDir = path.join(w.scratch, "local-host");
+  worker = muscle(w, { providers: { local: new LocalProvider(hostDir) } });
+  await worker.start();
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await w?.close();
+});
+
+const request = async (jobId: string, recipe: Recipe, deadlineMs = 120_000) => {
+  const data = requestTraining(await projectAt(w.store, ledgers, "now"), await projectAt(w.store, lineage, "now"), {
+    jobId, host: null, recipe, baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs, requestedBy: "test",
+  });
+  await w.store.append([{ event: { type: "TrainingRequested", data }, metadata: { id: `request-${jobId}`, time: new Date().toISOString(), actor: "soul", causationId: null, correlationId: jobId } }]);
+};
+
+/** Pids of live (non-zombie) processes in a process group. */
+const liveMembers = (group: number): number[] =>
+  readdirSync("/proc").filter((f) => /^\d+$/.test(f)).flatMap((f) => {
+    try {
+      const fields = readFileSync(`/proc/${f}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return Number(fields[2]) === group && fields[0] !== "Z" ? [Number(f)] : [];
+    } catch {
+      return [];
+    }
+  });
+
+const settled = (jobId: string) =>
+  waitFor(async () => {
+    const events = await jobEvents(w, jobId);
+    return events.some((e) => e.type === "HostReleased") || events.some((e) => e.type === "TrainingFailed") ? events : undefined;
+  }, 90_000, `the end of ${jobId}`);
+
+describe("the local provider: the same job protocol as a process on this machine", () => {
+  it("trains, downloads and verifies an adapter, and cleans its job directory", async () => {
+    await request("local-ok", tinyRecipe);
+    const events = await settled("local-ok");
+    expect(events.map((e) => e.type).filter((t) => t !== "TrainingProgressed")).toEqual([
+      "TrainingRequested", "HostProvisioned", "DatasetUploaded", "TrainingStarted", "AdapterTrained", "HostReleased",
+    ]);
+    expect(events.find((e) => e.type === "HostProvisioned")!.data).toMatchObject({ host: "local", provider: "local", gpus: [] });
+    expect(existsSync(path.join(hostDir, "jobs", "local-ok"))).toBe(false);
+  }, 120_000);
+
+  it("cancels a running job on request: its process group is killed and the failure reported", async () => {
+    await request("local-cancel", { ...tinyRecipe, sftSteps: 5_000 });
+    await waitFor(async () => (await jobEvents(w, "local-cancel")).find((e) => e.type === "TrainingProgressed"), 60_000, "progress");
+    await w.store.append([{ event: { type: "TrainingCancelRequested", data: { jobId: "local-cancel", by: "test" } }, metadata: { id: "cancel-local", time: new Date().toISOString(), actor: "cli", causationId: null, correlationId: "local-cancel" } }]);
+    const events = await settled("local-cancel");
+    expect(events.find((e) => e.type === "TrainingFailed")!.data).toMatchObject({ kind: "cancelled" });
+    expect(events.at(-1)).toMatchObject({ type: "HostReleased", data: { cleaned: false } });
+    const pid = (events.find((e) => e.type === "TrainingStarted")!.data as { pid: number }).pid;
+    expect(liveMembers(pid)).toEqual([]); // the whole group is gone (zombies awaiting their reaper aside)
+  }, 120_000);
+
+  it("stops a job past its deadline and reports it with the trainer's last lines", async () => {
+    await request("local-late", { ...tinyRecipe, sftSteps: 5_000 }, 4_000);
+    const events = await settled("local-late");
+    const failed = events.find((e) => e.type === "TrainingFailed")!.data as { kind: string; lastLines: readonly string[] };
+    expect(failed.kind).toBe("deadline");
+    expect(failed.lastLines.some((l) => l.includes('"progress"'))).toBe(true);
+  }, 120_000);
+});

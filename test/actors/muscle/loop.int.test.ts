@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import path from "node:path";
+import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
+import type { MuscleWorker } from "../../../actors/muscle/worker.ts";
+import { EvaluationWorker } from "../../../actors/soul/evaluation.worker.ts";
+import type { EventData } from "../../../events/catalogue.ts";
+import { StaticSshProvider } from "../../../adapters/ssh/provider.ts";
+import { evaluationModel } from "../../../adapters/training/evaluation-model.ts";
+import { ledgers } from "../../../projections/ledgers.projection.ts";
+import { lineage } from "../../../projections/lineage.projection.ts";
+import { projectAt } from "../../../projections/runner.ts";
+import { startSshd, type Sshd } from "../../support/sshd.ts";
+import { hostsFileFor, jobEvents, muscle, seedLedgers, startWorld, waitFor, type World } from "./support.ts";
+
+let w: World;
+let sshd: Sshd;
+let worker: MuscleWorker;
+let soul: EvaluationWorker;
+const bounds = { minGain: 0, maxForgetting: 0.1 };
+
+beforeAll(async () => {
+  [w, sshd] = await Promise.all([startWorld(), startSshd()]);
+  await seedLedgers(w);
+  const provider = new StaticSshProvider(hostsFileFor(w, sshd, `sophont-loop-${process.pid}`), { retry: { attempts: 8, baseDelayMs: 100, maxDelayMs: 1_000 } });
+  worker = muscle(w, { providers: { ssh: provider }, onEvent: (e) => process.env.DEBUG_MUSCLE && console.log(JSON.stringify(e)) });
+  soul = new EvaluationWorker(w.store, w.content, evaluationModel(w.lm, path.join(w.scratch, "adapters")), { bounds, ackWaitMs: 10_000 });
+  await Promise.all([worker.start(), soul.start()]);
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await soul?.stop();
+  await sshd?.stop();
+  await w?.close();
+});
+
+const request = async (jobId: string, recipe = tinyRecipe) => {
+  const data = requestTraining(await projectAt(w.store, ledgers, "now"), await projectAt(w.store, lineage, "now"), {
+    jobId, host: "loopback", recipe, baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs: 120_000, requestedBy: "test",
+  });
+  await w.store.append([{ event: { type: "TrainingRequested", data }, metadata: { id: `request-${jobId}`, time: new Date().toISOString(), actor: "soul", causationId: null, correlationId: jobId } }]);
+  return data;
+};
+
+const verdict = (jobId: string) =>
+  waitFor(async () => (await jobEvents(w, jobId)).find((e) => e.type === "AdapterPromoted" || e.type === "AdapterRolledBack" || e.type === "TrainingFailed"), 150_000, `the verdict on ${jobId}`).catch(async (e: unknown) => {
+    throw new Error(`${String(e)}; the job's events: ${JSON.stringify((await jobEvents(w, jobId)).map((x) => [x.type, x.type === "TrainingFailed" ? x.data : ""]))}`);
+  });
+
+const one = async <T extends string>(jobId: string, type: T) => {
+  const found = (await jobEvents(w, jobId)).filter((e) => e.type === type);
+  expect(found, type).toHaveLength(1);
+  return found[0]!.data as EventData<T & Parameters<typeof Object>[0]>;
+};
+
+describe("the whole loop on the tiny models over a real sshd", () => {
+  it("trains on the ledgers, verifies the artifacts, and promotes an adapter that learned without forgetting", async () => {
+    const asked = await request("job-good");
+    await verdict("job-good");
+    const events = await jobEvents(w, "job-good");
+    const types = events.map((e) => e.type);
+    expect(types.filter((t) => t !== "TrainingProgressed")).toEqual([
+      "TrainingRequested", "HostProvisioned", "DatasetUploaded", "TrainingStarted", "AdapterTrained", "HostReleased", "AdapterEvaluated", "AdapterPromoted",
+    ]);
+    const progress = events.filter((e) => e.type === "TrainingProgressed").map((e) => e.data as EventData<"TrainingProgressed">);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.at(-1)).toMatchObject({ phase: "sft", step: tinyRecipe.sftSteps, of: tinyRecipe.sftSteps });
+    const uploaded = (await one("job-good", "DatasetUploaded")) as EventData<"DatasetUploaded">;
+    expect(uploaded.rows).toEqual({ sft: asked.ledger.sft.length, anchor: 9, dpo: 0 });
+    expect(uploaded.files.map((f) => f.name)).toEqual(expect.arrayContaining(["base.gguf", "sft.jsonl", "anchor.jsonl", "recipe.json"]));
+    const trained = (await one("job-good", "AdapterTrained")) as EventData<"AdapterTrained">;
+    expect(trained.merge).toMatchObject({ method: "none", reconstructionError: 0 });
+    expect(await w.content.has(trained.adapterSha256)).toBe(true);
+    const evaluated = (await one("job-good", "AdapterEvaluated")) as EventData<"AdapterEvaluated">;
+    const drop = 1 - evaluated.trained.after / evaluated.trained.before;
+    console.log(`job-good: trained-data perplexity ${evaluated.trained.before.toFixed(2)} -> ${evaluated.trained.after.toFixed(2)} (-${(drop * 100).toFixed(1)}%), held-out ${evaluated.heldOut.before.toFixed(2)} -> ${evaluated.heldOut.after.toFixed(2)} (gain ${(evaluated.gain * 100).toFixed(1)}%), anchor ${evaluated.anchor.before.toFixed(2)} -> ${evaluated.anchor.after.toFixed(2)} (forgetting ${(evaluated.forgetting * 100).toFixed(1)}%)`);
+    expect(drop).toBeGreaterThan(0.1);
+    expect(evaluated.gain).toBeGreaterThan(0);
+    expect(evaluated.forgetting).toBeLessThanOrEqual(bounds.maxForgetting);
+    expect(evaluated).toMatchObject({ withinBounds: true, baselineSha256: null, bounds });
+    expect(soul.serving()).toBe(trained.adapterSha256);
+    expect(await one("job-good", "HostReleased")).toMatchObject({ host: "loopback", cleaned: true });
+  }, 180_000);
+
+  it("rolls back a harmful adapter (lr 5), TIES-merged with the promoted one, and the previous adapter keeps serving", async () => {
+    const good = (await projectAt(w.store, lineage, "now")).serving!;
+    const asked = await request("job-harmful", { ...tinyRecipe, lr: 5 });
+    expect(asked.mergeWith).toEqual([good.microSha256]);
+    const end = await verdict("job-harmful");
+    expect(end.type).toBe("AdapterRolledBack");
+    const trained = (await one("job-harmful", "AdapterTrained")) as EventData<"AdapterTrained">;
+    expect(trained.merge).toMatchObject({ method: "ties", mergedFrom: [good.microSha256], k: 20 });
+    const evaluated = (await one("job-harmful", "AdapterEvaluated")) as EventData<"AdapterEvaluated">;
+    console.log(`job-harmful: held-out ${evaluated.heldOut.before.toFixed(2)} -> ${evaluated.heldOut.after.toFixed(2)} (gain ${(evaluated.gain * 100).toFixed(1)}%), anchor ${evaluated.anchor.before.toFixed(2)} -> ${evaluated.anchor.after.toFixed(2)} (forgetting ${(evaluated.forgetting * 100).toFixed(1)}%), merge reconstruction error ${trained.merge.reconstructionError.toFixed(3)}; reason: ${(end.data as EventData<"AdapterRolledBack">).reason}`);
+    expect(evaluated).toMatchObject({ withinBounds: false, baselineSha256: good.sha256 });
+    expect(evaluated.forgetting).toBeGreaterThan(bounds.maxForgetting);
+    expect(end.data).toMatchObject({ servingSha256: good.sha256 });
+    expect(soul.serving()).toBe(good.sha256);
+    expect((await projectAt(w.store, lineage, "now")).serving?.sha256).toBe(good.sha256);
+  }, 180_000);
+
+  it("rolls back a finite adapter (lr 0.3) that forgets the Golden Anchor beyond the bound", async () => {
+    const good = (await projectAt(w.store, lineage, "now")).serving!;
+    await request("job-forgetful", { ...tinyRecipe, lr: 0.3 });
+    const end = await verdict("job-forgetful");
+    expect(end.type).toBe("AdapterRolledBack");
+    const evaluated = (await one("job-forgetful", "AdapterEvaluated")) as EventData<"AdapterEvaluated">;
+    console.log(`job-forgetful: held-out ${evaluated.heldOut.before.toFixed(2)} -> ${evaluated.heldOut.after.toFixed(2)}, anchor ${evaluated.anchor.before.toFixed(2)} -> ${evaluated.anchor.after.toFixed(2)} (forgetting ${(evaluated.forgetting * 100).toFixed(1)}%)`);
+    expect(Number.isFinite(evaluated.anchor.after) && evaluated.anchor.after < Number.MAX_VALUE).toBe(true);
+    expect(evaluated.forgetting).toBeGreaterThan(bounds.maxForgetting);
+    expect(soul.serving()).toBe(good.sha256);
+  }, 180_000);
+});

@@ -1,0 +1,36 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const bin = fileURLToPath(new URL("../../../adapters/cli/bin.mjs", import.meta.url));
+const home = mkdtempSync(join(tmpdir(), "sophont-demo-"));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+const run = (env: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, SOPHONT_NATS_URL: "", OTEL_SDK_DISABLED: "true", ...env }, encoding: "utf8", timeout: 600_000 });
+
+describe("sophont demo", () => {
+  it("runs to the end: a mitosis, a promotion and a rollback, as the events tell", () => {
+    const r = run({ SOPHONT_HOME: home }, "demo", "--nights", "5");
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/summary \(read from the events\)/);
+    const demoHome = join(home, "demo");
+    expect(existsSync(join(demoHome, "report.html"))).toBe(true);
+    // Read the outcome from the log itself, not from the narration.
+    const tail = run({ SOPHONT_HOME: demoHome }, "events", "tail", "--json", "--last", "100000", "--type", "NightCompleted,SatelliteBorn,AdapterPromoted,AdapterRolledBack");
+    expect(tail.status, tail.stderr).toBe(0);
+    const types = tail.stdout.trim().split("\n").map((l) => JSON.parse(l).type as string);
+    const count = (t: string) => types.filter((x) => x === t).length;
+    expect(count("NightCompleted")).toBe(5);
+    expect(count("SatelliteBorn")).toBeGreaterThanOrEqual(1);
+    expect(count("AdapterPromoted")).toBeGreaterThanOrEqual(1);
+    expect(count("AdapterRolledBack")).toBeGreaterThanOrEqual(1);
+    // Running it again starts clean.
+    const again = run({ SOPHONT_HOME: home }, "demo", "--nights", "1", "--no-train");
+    expect(again.status, again.stderr).toBe(0);
+    const after = run({ SOPHONT_HOME: demoHome }, "events", "tail", "--json", "--last", "100000", "--type", "NightCompleted");
+    expect(after.stdout.trim().split("\n")).toHaveLength(1);
+  }, 600_000);
+});
