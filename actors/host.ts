@@ -101,14 +101,14 @@ export class ActorHost<S, C extends { readonly type: string }> {
 
   private async onDelivery(delivery: Delivery): Promise<void> {
     const ev = delivery.event;
-    if (ev.seq <= this.foldedSeq) return void (await delivery.ack());
+    if (ev.seq <= this.foldedSeq) return void (await delivery.ack({ confirm: false }));
     // The actor decides on the log up to and including the event it reacts to.
     this.fold(ev);
     const reacts = (this.decider.reactsTo as ReadonlyArray<string>).includes(ev.type) && !this.alreadyCaused.delete(ev.metadata.id);
     if (reacts) {
       const item: EventItem = { kind: "event", causeId: ev.metadata.id, event: ev, delivery };
       await this.run(item);
-    } else await delivery.ack();
+    } else await delivery.ack({ confirm: false });
   }
 
   /** Sends a command to the actor; resolves with the events it caused, or rejects with a Refusal. */

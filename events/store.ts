@@ -65,7 +65,11 @@ export interface Delivery {
   readonly event: Recorded<DomainEvent>;
   /** How many times the server delivered it (1 = first time). */
   readonly deliveryCount: number;
-  ack(): Promise<void>;
+  /**
+   * Acks the delivery. By default waits for the server to confirm; `confirm: false` does not (for
+   * events the actor only folds: a lost ack merely redelivers an event it will skip).
+   */
+  ack(options?: { readonly confirm?: boolean }): Promise<void>;
   nak(delayMs?: number): void;
   /** Tells the server the work goes on, so it does not redeliver during long work. */
   working(): void;

@@ -201,13 +201,13 @@ class DurableSubscription implements Subscription {
       if (this.stopped) break;
       const event = await this.store.decodeOrQuarantine(m, this.options.onQuarantine);
       if (!event || (this.options.types && !this.options.types.has(event.type))) {
-        await m.ackAck().catch(() => m.ack());
+        m.ack(); // not ours to handle: a lost ack only redelivers it, to be skipped again
         continue;
       }
       yield {
         event,
         deliveryCount: m.info.deliveryCount,
-        ack: async () => void (await m.ackAck()),
+        ack: async (o?: { readonly confirm?: boolean }) => (o?.confirm === false ? m.ack() : void (await m.ackAck())),
         nak: (delayMs?: number) => m.nak(delayMs),
         working: () => m.working(),
       };
