@@ -4,6 +4,7 @@ import { openRuntime } from "../runtime.ts";
 import type { DomainEvent } from "../../../events/catalogue.ts";
 import type { Recorded } from "../../../events/envelope.ts";
 import { eventSubject } from "../../../events/subjects.ts";
+import { auditAdapter, type AdapterAudit } from "../audit-adapter.ts";
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : "none");
 
@@ -56,6 +57,50 @@ export const auditInput = defineCommand({
         ctx.out(`input ${args[0]}`);
         for (const e of events) ctx.out(`  seq ${String(e.seq).padStart(6)}  ${e.metadata.time}  ${e.metadata.actor.padEnd(9)} ${describeInputEvent(e)}`);
       }
+      return 0;
+    } finally {
+      await rt.close();
+    }
+  },
+});
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "∞");
+
+/** The audit of a self-update, in words. */
+export const describeAdapterAudit = (a: AdapterAudit): string[] => {
+  const lines = [`job ${a.jobId}`];
+  const r = a.requested;
+  lines.push(`  requested at seq ${r.seq} (${r.time}) by ${r.by}; ledgers as of seq ${r.ledgerAtSeq}; recipe: rank ${r.recipe.rank}, alpha ${r.recipe.alpha}, lr ${r.recipe.lr}, ${r.recipe.sftSteps} SFT + ${r.recipe.dpoSteps} DPO steps, anchor ratio ${r.recipe.anchorRatio}, targets ${r.recipe.targetModules.join(",")}, TIES k ${r.recipe.ties.k}%`);
+  const trained = a.inputs.filter((i) => i.role === "trained");
+  lines.push(`  trained on ${trained.length} SFT entries (+${a.inputs.length - trained.length} held out for the gain), ${a.anchor} Golden Anchor texts, ${a.shadowPairs} DPO pairs${a.requested.mergeWith.length ? `; merged with ${a.requested.mergeWith.length} earlier micro-adapter(s)` : ""}`);
+  for (const i of a.inputs) {
+    const why = i.accepted ? `accepted in night ${i.accepted.nightId} at seq ${i.accepted.seq} (${i.accepted.reason}; policy ${i.accepted.policy})` : "no acceptance found in the log";
+    lines.push(`    ${i.role === "trained" ? "•" : "○"} ${i.inputId.slice(0, 16)} seq ${i.seq} text ${i.sha256.slice(0, 12)}${i.forgotten ? " FORGOTTEN since (only hashes remain)" : ""}: ${why}`);
+  }
+  if (a.host) lines.push(`  host ${a.host.name} (${a.host.provider}); ${a.datasets.length} file(s) uploaded, each verified by sha256`);
+  if (a.progress.last) lines.push(`  progress: ${a.progress.events} events, last step ${a.progress.last.step}/${a.progress.last.of}, loss ${a.progress.last.loss?.toFixed(4) ?? "-"}`);
+  if (a.trained) lines.push(`  adapter ${a.trained.adapterSha256.slice(0, 16)} (micro ${a.trained.microSha256.slice(0, 12)}); merge ${a.trained.merge.method} of ${a.trained.merge.mergedFrom.length}, reconstruction error ${a.trained.merge.reconstructionError.toFixed(4)}`);
+  if (a.evaluated) lines.push(`  evaluated: held-out gain ${pct(a.evaluated.gain)} (bound >= ${pct(a.evaluated.bounds.minGain)}), anchor forgetting ${pct(a.evaluated.forgetting)} (bound <= ${pct(a.evaluated.bounds.maxForgetting)})`);
+  lines.push(a.outcome ? `  ${a.outcome.type === "AdapterPromoted" ? "PROMOTED" : a.outcome.type === "AdapterRolledBack" ? "ROLLED BACK" : "FAILED"} by ${a.outcome.by} at seq ${a.outcome.seq}: ${a.outcome.detail}` : "  no verdict yet");
+  return lines;
+};
+
+export const auditAdapterCommand = defineCommand({
+  path: ["audit", "adapter"],
+  summary: "the whole story of a self-update from the log: inputs and the decisions behind them, recipe, job, merge, evaluation, verdict",
+  usage: "sophont audit adapter ADAPTER_SHA256|JOB_ID [--json]",
+  details: "A prefix of the adapter's sha256 is enough. Inputs forgotten since are marked so; their texts are gone.",
+  options: { json: { type: "boolean" } },
+  run: async (ctx, v, args): Promise<number> => {
+    if (args.length !== 1) throw new UsageError("name one adapter (sha256 or a prefix) or one job id");
+    const rt = await openRuntime(ctx.config);
+    try {
+      const a = await auditAdapter(rt.store, args[0]!);
+      if (!a) {
+        ctx.err(`no training job or adapter ${args[0]} in the log (see \`sophont adapters\`)`);
+        return 1;
+      }
+      ctx.out(v.json ? JSON.stringify(a, null, 2) : describeAdapterAudit(a).join("\n"));
       return 0;
     } finally {
       await rt.close();

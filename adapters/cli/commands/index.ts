@@ -12,7 +12,7 @@ import { night } from "./night.ts";
 import { replay } from "./replay.ts";
 import { status } from "./status.ts";
 import { forget } from "./forget.ts";
-import { auditInput } from "./audit.ts";
+import { auditAdapterCommand, auditInput } from "./audit.ts";
 import { mcp } from "./mcp.ts";
 import { agentAdd } from "./agent.ts";
 import { diff } from "./diff.ts";
@@ -24,4 +24,4 @@ import { adapters, train, trainCancel } from "./train.ts";
 import { hostAdd, hostList, hostTrust } from "./host.ts";
 
 /** Every `sophont` command; `--help` and the README's CLI reference are made from this list. */
-export const commands: ReadonlyArray<Command> = [demo, up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, modelMakeTiny, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList];
+export const commands: ReadonlyArray<Command> = [demo, up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, modelMakeTiny, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList];

@@ -27,6 +27,15 @@ describe("sophont demo", () => {
     expect(count("SatelliteBorn")).toBeGreaterThanOrEqual(1);
     expect(count("AdapterPromoted")).toBeGreaterThanOrEqual(1);
     expect(count("AdapterRolledBack")).toBeGreaterThanOrEqual(1);
+    // The audit of the promoted adapter lists exactly the inputs that trained it: the SFT Ledger as it was
+    // when the job was requested, split into trained and held out.
+    const audit = JSON.parse(run({ SOPHONT_HOME: demoHome }, "audit", "adapter", "demo-job-1", "--json").stdout);
+    expect(audit.outcome.type).toBe("AdapterPromoted");
+    const ledgerThen = run({ SOPHONT_HOME: demoHome }, "ledger", "export", "sft", "--at", String(audit.requested.ledgerAtSeq));
+    const ledgerIds = ledgerThen.stdout.trim().split("\n").map((l) => JSON.parse(l).id as string).sort();
+    expect(audit.inputs.map((i: { inputId: string }) => i.inputId).sort()).toEqual(ledgerIds);
+    expect(audit.inputs.filter((i: { role: string }) => i.role === "trained").length).toBeGreaterThan(0);
+    expect(audit.inputs.every((i: { accepted: unknown }) => i.accepted !== null)).toBe(true);
     // Running it again starts clean.
     const again = run({ SOPHONT_HOME: home }, "demo", "--nights", "1", "--no-train");
     expect(again.status, again.stderr).toBe(0);
