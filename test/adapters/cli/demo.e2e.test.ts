@@ -36,10 +36,19 @@ describe("sophont demo", () => {
     expect(audit.inputs.map((i: { inputId: string }) => i.inputId).sort()).toEqual(ledgerIds);
     expect(audit.inputs.filter((i: { role: string }) => i.role === "trained").length).toBeGreaterThan(0);
     expect(audit.inputs.every((i: { accepted: unknown }) => i.accepted !== null)).toBe(true);
+    // Time travel: the satellite is absent before its birth, present after, and the diff names the birth.
+    const births = run({ SOPHONT_HOME: demoHome }, "events", "tail", "--json", "--last", "100000", "--type", "SatelliteBorn").stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const birth = births[0]!;
+    const before = JSON.parse(run({ SOPHONT_HOME: demoHome }, "centroids", "--at", String(birth.seq - 1), "--json").stdout);
+    const after = JSON.parse(run({ SOPHONT_HOME: demoHome }, "centroids", "--at", String(birth.seq), "--json").stdout);
+    expect(JSON.stringify(before)).not.toContain(birth.data.satelliteId);
+    expect(JSON.stringify(after)).toContain(birth.data.satelliteId);
+    const diff = JSON.parse(run({ SOPHONT_HOME: demoHome }, "diff", "--from", String(birth.seq - 1), "--to", String(birth.seq), "--json").stdout);
+    expect(diff.centroids.born).toEqual([birth.data.satelliteId]);
     // Running it again starts clean.
     const again = run({ SOPHONT_HOME: home }, "demo", "--nights", "1", "--no-train");
     expect(again.status, again.stderr).toBe(0);
-    const after = run({ SOPHONT_HOME: demoHome }, "events", "tail", "--json", "--last", "100000", "--type", "NightCompleted");
-    expect(after.stdout.trim().split("\n")).toHaveLength(1);
+    const rerun = run({ SOPHONT_HOME: demoHome }, "events", "tail", "--json", "--last", "100000", "--type", "NightCompleted");
+    expect(rerun.stdout.trim().split("\n")).toHaveLength(1);
   }, 600_000);
 });
