@@ -5,6 +5,8 @@ import type { AnyProjection, Checkpoint, CheckpointStore } from "./projection.ts
 export interface RunnerOptions {
   /** Save a checkpoint after this many folded events (and always at the end of a catch-up). */
   readonly checkpointEvery?: number;
+  /** ...but not more often than this (ms): a checkpoint writes the whole state. Default 5 s. */
+  readonly checkpointMinIntervalMs?: number;
   readonly onProgress?: (name: string, lastSeq: number) => void;
 }
 
@@ -13,6 +15,7 @@ interface Live {
   state: unknown;
   lastSeq: number;
   sinceCheckpoint: number;
+  savedAt: number;
 }
 
 /**
@@ -44,7 +47,7 @@ export class ProjectionRunner {
     const cp = await this.checkpoints.get(p.name);
     const fresh = !cp || cp.version !== p.version;
     const state = fresh ? p.initialState() : p.fromJSON ? p.fromJSON(cp.state) : cp.state;
-    const l: Live = { p, state, lastSeq: fresh ? 0 : cp.lastSeq, sinceCheckpoint: 0 };
+    const l: Live = { p, state, lastSeq: fresh ? 0 : cp.lastSeq, sinceCheckpoint: 0, savedAt: Date.now() };
     this.live.set(p.name, l);
     return l;
   }
@@ -53,6 +56,7 @@ export class ProjectionRunner {
     const cp: Checkpoint = { version: l.p.version, lastSeq: l.lastSeq, state: l.p.toJSON ? l.p.toJSON(l.state) : l.state };
     await this.checkpoints.put(l.p.name, cp);
     l.sinceCheckpoint = 0;
+    l.savedAt = Date.now();
   }
 
   /** Folds every event after each projection's checkpoint, up to the end of the log as it is now. */
@@ -77,7 +81,7 @@ export class ProjectionRunner {
         if (ev.seq <= l.lastSeq) continue;
         l.state = p.evolve(l.state, ev);
         l.lastSeq = ev.seq;
-        if (++l.sinceCheckpoint >= every) {
+        if (++l.sinceCheckpoint >= every && Date.now() - l.savedAt >= (this.options.checkpointMinIntervalMs ?? 5_000)) {
           await this.save(l);
           this.options.onProgress?.(p.name, l.lastSeq);
         }
