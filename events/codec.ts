@@ -3,6 +3,7 @@ import { definitionOf, type DomainEvent } from "./catalogue.ts";
 import type { EventDefinition } from "./define.ts";
 import { Envelope, Metadata, type Recorded } from "./envelope.ts";
 import { eventSubject } from "./subjects.ts";
+import { checkOf, type Check } from "./fast-check.ts";
 
 /** Why a message could not become an event. Carried to the quarantine stream. */
 export class DecodeError extends Error {
@@ -32,7 +33,15 @@ const validatorOf = (schema: Schema.Top) => {
   }
   return d;
 };
+const fast = new WeakMap<Schema.Top, Check | null>();
+const fastOf = (schema: Schema.Top): Check | null => {
+  if (!fast.has(schema)) fast.set(schema, checkOf(schema));
+  return fast.get(schema)!;
+};
+
 const validate = (schema: Schema.Top, value: unknown): { ok: true; value: unknown } | { ok: false; error: string } => {
+  // The compiled predicate answers the common case; Effect judges the rest and explains failures.
+  if (fastOf(schema)?.(value)) return { ok: true, value };
   const r = validatorOf(schema)(value);
   return Result.isSuccess(r) ? { ok: true, value: r.success } : { ok: false, error: String(r.failure.message) };
 };
