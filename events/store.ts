@@ -93,6 +93,8 @@ export interface EventStore {
   append(events: ReadonlyArray<Pending>): Promise<Appended[]>;
   /** Reads decoded events in stream order; undecodable messages are quarantined and skipped. */
   read(options?: ReadOptions & { onQuarantine?: (q: Quarantined) => void }): AsyncIterable<Recorded<DomainEvent>>;
+  /** The same, a batch at a time: for folds over long stretches of the log. */
+  readBatches(options?: ReadOptions & { onQuarantine?: (q: Quarantined) => void }): AsyncIterable<Recorded<DomainEvent>[]>;
   /** The sequence of the last event stored at or before a time (0 if none). */
   seqAt(time: Date): Promise<number>;
   /** The last sequence in the log now (0 when empty). */

@@ -10,6 +10,8 @@ export const QUARANTINE_PREFIX = "sophont.quarantine";
 export const COMMAND_PREFIX = "sophont.cmd";
 /** Projection checkpoints `{ version, lastSeq, state }`, one key per projection. */
 export const CHECKPOINT_BUCKET = "sophont_checkpoints";
+/** Checkpoint states too large for one KV value, chunked in an object store; the KV entry points at them. */
+export const CHECKPOINT_BLOB_BUCKET = "sophont_checkpoint_states";
 /** Content-addressed store (texts over the inline limit, datasets, adapters) keyed by sha256. */
 export const CONTENT_BUCKET = "sophont_content";
 

@@ -75,15 +75,20 @@ export class ProjectionRunner {
     const from = Math.min(...behind.map((l) => l.lastSeq)) + 1;
     const every = this.options.checkpointEvery ?? 10_000;
     const types = new Set(behind.flatMap((l) => l.p.canHandle as ReadonlyArray<string>));
-    for await (const ev of this.store.read({ from: { seq: from }, until: { seq: last }, types })) {
-      for (const p of this.types.get(ev.type) ?? []) {
-        const l = this.live.get(p.name)!;
-        if (ev.seq <= l.lastSeq) continue;
-        l.state = p.evolve(l.state, ev);
-        l.lastSeq = ev.seq;
-        if (++l.sinceCheckpoint >= every && Date.now() - l.savedAt >= (this.options.checkpointMinIntervalMs ?? 5_000)) {
+    for await (const batch of this.store.readBatches({ from: { seq: from }, until: { seq: last }, types })) {
+      for (const ev of batch) {
+        for (const p of this.types.get(ev.type) ?? []) {
+          const l = this.live.get(p.name)!;
+          if (ev.seq <= l.lastSeq) continue;
+          l.state = p.evolve(l.state, ev);
+          l.lastSeq = ev.seq;
+          l.sinceCheckpoint++;
+        }
+      }
+      for (const l of behind) {
+        if (l.sinceCheckpoint >= every && Date.now() - l.savedAt >= (this.options.checkpointMinIntervalMs ?? 5_000)) {
           await this.save(l);
-          this.options.onProgress?.(p.name, l.lastSeq);
+          this.options.onProgress?.(l.p.name, l.lastSeq);
         }
       }
     }
@@ -129,6 +134,6 @@ export class ProjectionRunner {
  */
 export const projectAt = async <S>(store: EventStore, p: import("./projection.ts").Projection<S>, until: Until): Promise<S> => {
   let state = p.initialState();
-  for await (const ev of store.read({ until, types: new Set(p.canHandle) })) state = p.evolve(state, ev);
+  for await (const batch of store.readBatches({ until, types: new Set(p.canHandle) })) for (const ev of batch) state = p.evolve(state, ev);
   return state;
 };

@@ -103,6 +103,14 @@ export class JetStreamEventStore implements EventStore {
   }
 
   async *read(options: ReadOptions & { onQuarantine?: (q: Quarantined) => void } = {}): AsyncIterable<Recorded<DomainEvent>> {
+    for await (const batch of this.readBatches(options)) yield* batch;
+  }
+
+  /**
+   * Reads in batches: one await per batch instead of one per event, which is what replaying a long
+   * log costs. A batch ends at 512 events, at the end of the range, or when nothing more is waiting.
+   */
+  async *readBatches(options: ReadOptions & { onQuarantine?: (q: Quarantined) => void } = {}): AsyncIterable<Recorded<DomainEvent>[]> {
     const untilSeq = options.follow ? Number.MAX_SAFE_INTEGER : await this.resolveUntil(options.until);
     let startSeq = 1;
     if (options.from && "seq" in options.from) startSeq = Math.max(1, options.from.seq);
@@ -118,29 +126,46 @@ export class JetStreamEventStore implements EventStore {
     const msgs = await c.consume({ max_messages: 2048 });
     const abort = () => void msgs.close().catch(() => undefined);
     options.signal?.addEventListener("abort", abort, { once: true });
+    let batch: Recorded<DomainEvent>[] = [];
     try {
       for await (const m of msgs) {
-        if (m.seq > untilSeq) break;
-        const ev = await this.decodeOrQuarantine(m, options.onQuarantine);
-        if (ev && (!options.types || options.types.has(ev.type))) yield ev;
-        if (m.seq >= untilSeq || (!options.follow && m.info.pending === 0)) break;
+        const info = m.info;
+        const seq = info.streamSequence;
+        if (seq > untilSeq) break;
+        let ev: Recorded<DomainEvent> | undefined;
+        try {
+          ev = decodeEvent(m.data, seq, m.subject, Math.floor(info.timestampNanos / 1e6));
+        } catch (e) {
+          await this.quarantineFailed(m, e, options.onQuarantine);
+        }
+        if (ev && (!options.types || options.types.has(ev.type))) batch.push(ev);
+        const last = seq >= untilSeq || (!options.follow && info.pending === 0);
+        if (batch.length > 0 && (last || batch.length >= 512 || info.pending === 0)) {
+          yield batch;
+          batch = [];
+        }
+        if (last) break;
       }
+      if (batch.length > 0) yield batch;
     } finally {
       options.signal?.removeEventListener("abort", abort);
       await msgs.close().catch(() => undefined);
     }
   }
 
-  /** Decodes a message; one that fails goes to the quarantine stream with its reason. */
   async decodeOrQuarantine(m: JsMsg, onQuarantine?: (q: Quarantined) => void): Promise<Recorded<DomainEvent> | undefined> {
     try {
       return decodeEvent(m.data, m.seq, m.subject, Math.floor(m.info.timestampNanos / 1e6));
     } catch (e) {
-      const reason = e instanceof DecodeError ? e.message : `unexpected: ${(e as Error).message}`;
-      await this.quarantine(m, reason);
-      onQuarantine?.({ seq: m.seq, subject: m.subject, reason });
+      await this.quarantineFailed(m, e, onQuarantine);
       return undefined;
     }
+  }
+
+  private async quarantineFailed(m: JsMsg, e: unknown, onQuarantine?: (q: Quarantined) => void): Promise<void> {
+    const reason = e instanceof DecodeError ? e.message : `unexpected: ${(e as Error).message}`;
+    await this.quarantine(m, reason);
+    onQuarantine?.({ seq: m.seq, subject: m.subject, reason });
   }
 
   private async quarantine(m: JsMsg, reason: string): Promise<void> {

@@ -72,3 +72,14 @@ describe("ProjectionRunner", () => {
     expect(countsThen.lastSeq).toBe(10);
   });
 });
+
+describe("KvCheckpointStore", () => {
+  it("keeps a state larger than one NATS message in the object store, and reads it back", async () => {
+    const big = { entries: Array.from({ length: 30_000 }, (_, i) => ({ id: `input-${i}`, sha: `${i}`.padStart(64, "0") })) };
+    await checkpoints.put("big-projection", { version: 1, lastSeq: 42, state: big });
+    expect(JSON.stringify(big).length).toBeGreaterThan(1_000_000);
+    expect(await checkpoints.get("big-projection")).toEqual({ version: 1, lastSeq: 42, state: big });
+    await checkpoints.put("big-projection", { version: 1, lastSeq: 43, state: { entries: big.entries.slice(0, 10) } });
+    expect((await checkpoints.get("big-projection"))!.lastSeq).toBe(43);
+  });
+});
