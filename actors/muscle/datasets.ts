@@ -33,12 +33,17 @@ export const buildDatasets = async (request: TrainingRequest, m: TrainingMateria
   const rowOf = async (sha: string) => ({ tokens: fit(await m.tokenize(await m.text(sha)), m.contextLength) });
   const sft = (await Promise.all(request.ledger.sft.map((e) => rowOf(e.sha256)))).filter((r) => r.tokens.length >= 2);
   const anchor = (await Promise.all(request.ledger.anchor.map((e) => rowOf(e.sha256)))).filter((r) => r.tokens.length >= 2);
-  const dpo = await Promise.all(request.ledger.shadow.map(async (e) => {
-    const prompt = await m.tokenize(await m.text(e.promptSha256));
-    // Responses carry no BOS of their own: they continue the prompt.
-    const response = async (sha: string) => (await m.tokenize(await m.text(sha))).slice(prompt[0] === (await m.tokenize(""))[0] ? 1 : 0);
-    return { prompt_tokens: prompt, chosen_tokens: await response(e.correctedSha256), rejected_tokens: await response(e.rejectedSha256) };
-  }));
+  // Responses continue their prompt, so they carry no BOS of their own.
+  const bos = (await m.tokenize(""))[0];
+  const response = async (sha: string) => {
+    const tokens = await m.tokenize(await m.text(sha));
+    return bos !== undefined && tokens[0] === bos ? tokens.slice(1) : tokens;
+  };
+  const dpo = await Promise.all(request.ledger.shadow.map(async (e) => ({
+    prompt_tokens: await m.tokenize(await m.text(e.promptSha256)),
+    chosen_tokens: await response(e.correctedSha256),
+    rejected_tokens: await response(e.rejectedSha256),
+  })));
   return {
     files: { "sft.jsonl": jsonl(sft), "anchor.jsonl": jsonl(anchor), "dpo.jsonl": jsonl(dpo) },
     rows: { sft: sft.length, anchor: anchor.length, dpo: dpo.length },

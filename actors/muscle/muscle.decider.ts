@@ -64,10 +64,9 @@ export const parseLines = (text: string): Array<{ line: string; parsed: TrainerL
   return out;
 };
 
+/** At most one progress event per `minIntervalMs`; the first and the last step of a phase are always recorded. */
 export interface Throttle {
-  /** At most one progress event per this many milliseconds... */
   readonly minIntervalMs: number;
-  /** ...except the last step of a phase, always recorded. */
 }
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);

@@ -6,8 +6,11 @@ import { failureKindOf, isFatal, type FailureKind } from "./muscle.decider.ts";
 export interface MuscleJob {
   readonly causeId: string;
   readonly jobId: string;
-  /** `provisioning` for a job with work left; `releasing` when only the release is missing; `done`. */
-  readonly resume: "provisioning" | "releasing" | "done";
+  /**
+   * `provisioning` for a job with work left; `cancelled` for one cancelled before its trainer was
+   * launched (reported, then released); `releasing` when only the release is missing; `done`.
+   */
+  readonly resume: "provisioning" | "cancelled" | "releasing" | "done";
   /** Milliseconds left before the deadline. */
   readonly remainingMs: number;
 }
@@ -93,7 +96,9 @@ export const muscleMachine = setup({
   actions: {
     setStep: assign((_, params: { step: Step }) => ({ step: params.step })),
     announce: emit(({ context }, params: { step: string }) => ({ type: "step" as const, job: context.job!, step: params.step, attempt: context.attempt, lastError: context.attempt > 0 ? context.failure?.error ?? null : null })),
-    resetAttempts: assign({ attempt: 0 }),
+    resetAttempts: assign({ attempt: 0, failure: null }),
+    // A step that succeeds after retries leaves no failure behind; its retry budget is kept.
+    recovered: assign({ failure: null }),
     fail: assign(({ event }, params: { stage: string }) => ({ failure: thrownFailure(params.stage, (event as { error?: unknown }).error, false) })),
     setBack: assign(({ event }, params: { stage: string }) => ({ failure: thrownFailure(params.stage, (event as { error?: unknown }).error, true) })),
   },
@@ -119,6 +124,11 @@ export const muscleMachine = setup({
         JOB: [
           { guard: ({ event }) => event.job.resume === "done", target: "finishing", actions: assign({ job: ({ event }) => event.job, failure: null }) },
           { guard: ({ event }) => event.job.resume === "releasing", target: "releasing", actions: assign({ job: ({ event }) => event.job, failure: null }) },
+          {
+            guard: ({ event }) => event.job.resume === "cancelled",
+            target: "recording",
+            actions: assign({ job: ({ event }) => event.job, failure: { stage: "requested", kind: "cancelled", error: "cancelled before the trainer was launched", exitCode: null } }),
+          },
           { target: "running", actions: assign({ job: ({ event }) => event.job, failure: null, attempt: 0 }) },
         ],
         STOP: "stopped",
@@ -136,7 +146,7 @@ export const muscleMachine = setup({
       states: {
         provisioning: stepState("provisioning", "uploading"),
         uploading: stepState("uploading", "starting"),
-        starting: { ...stepState("starting", "following"), invoke: { ...stepState("starting", "following").invoke, onDone: { target: "following" } } },
+        starting: { ...stepState("starting", "following"), invoke: { ...stepState("starting", "following").invoke, onDone: { target: "following", actions: "recovered" } } },
         following: {
           entry: [{ type: "setStep", params: { step: "starting" } }, { type: "announce", params: { step: "following" } }],
           invoke: {

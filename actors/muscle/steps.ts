@@ -145,6 +145,8 @@ export class JobSteps {
   }
 
   async cancel(): Promise<void> {
+    // After a restart there is no lease yet; a host the job never reached has nothing to kill.
+    if (!this.lease && this.state.provisioned) await this.provision().catch(() => undefined);
     if (this.lease) await this.remote.cancel(this.jobId);
   }
 

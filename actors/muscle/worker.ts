@@ -89,13 +89,11 @@ export class MuscleWorker {
     const job: MuscleJob = {
       causeId: d.event.metadata.id,
       jobId: request.jobId,
-      // A job cancelled while no Muscle ran is only reported and released.
-      resume: state.released ? "done" : state.failed || state.cancelRequested ? "releasing" : "provisioning",
+      resume: state.released ? "done" : state.failed ? "releasing" : state.cancelRequested && !state.started ? "cancelled" : "provisioning",
       remainingMs: started + request.deadlineMs - this.clock().getTime(),
     };
     const record = (key: string, event: DomainEvent) => this.append(d.event, key, event);
     const steps = new JobSteps(request, state, this.options, record, () => this.clock().getTime());
-    if (state.cancelRequested && !state.failed) await steps.fail({ stage: "requested", kind: "cancelled", error: "cancelled before it ran", exitCode: null });
     const heartbeat = setInterval(() => d.working(), Math.max(1_000, (this.options.ackWaitMs ?? 60_000) / 3));
     try {
       const finished = await new Promise<{ stalled: boolean }>((resolve) => {
@@ -106,6 +104,8 @@ export class MuscleWorker {
         const drop = () => (sub.unsubscribe(), resolve({ stalled: true }));
         this.current = { job, steps, delivery: d, heartbeat, drop };
         this.actor.send({ type: "JOB", job });
+        // Cancelled while no Muscle had it in hand, after its launch: the trainer may still run on its host.
+        if (state.cancelRequested && state.started && !state.failed) this.actor.send({ type: "CANCEL", jobId: job.jobId });
       });
       if (!finished.stalled) await d.ack();
     } finally {

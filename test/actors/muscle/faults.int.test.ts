@@ -56,11 +56,11 @@ describe("the Muscle under faults (real sshd)", () => {
   it("re-attaches after the SSH sessions are killed and after a restart of the Muscle: the trainer runs once, the artifacts verify", async () => {
     let first = newMuscle();
     await first.start();
-    await request("job-cut", { ...tinyRecipe, sftSteps: 400 });
-    await progressed("job-cut", 10);
+    await request("job-cut", { ...tinyRecipe, sftSteps: 120 });
+    await progressed("job-cut", 5);
     const before = connections.length;
     sshd.killSessions(); // the link drops mid-training
-    await progressed("job-cut", 60);
+    await progressed("job-cut", 20);
     expect(connections.length).toBeGreaterThan(before);
     await first.stop(); // and the Muscle dies
     const second = newMuscle();

@@ -74,10 +74,21 @@ describe("the local provider: the same job protocol as a process on this machine
   }, 120_000);
 
   it("stops a job past its deadline and reports it with the trainer's last lines", async () => {
-    await request("local-late", { ...tinyRecipe, sftSteps: 5_000 }, 4_000);
+    await request("local-late", { ...tinyRecipe, sftSteps: 5_000 }, 12_000);
     const events = await settled("local-late");
     const failed = events.find((e) => e.type === "TrainingFailed")!.data as { kind: string; lastLines: readonly string[] };
     expect(failed.kind).toBe("deadline");
-    expect(failed.lastLines.some((l) => l.includes('"progress"'))).toBe(true);
+    expect(failed.lastLines.some((l) => l.includes('"event": "started"') || l.includes('"event": "progress"'))).toBe(true);
   }, 120_000);
+
+  it("reports a job cancelled while no Muscle ran, without ever starting it", async () => {
+    await worker.stop();
+    await request("local-never", tinyRecipe);
+    await w.store.append([{ event: { type: "TrainingCancelRequested", data: { jobId: "local-never", by: "test" } }, metadata: { id: "cancel-never", time: new Date().toISOString(), actor: "cli", causationId: null, correlationId: "local-never" } }]);
+    worker = muscle(w, { providers: { local: new LocalProvider(hostDir) } });
+    await worker.start();
+    const events = await settled("local-never");
+    expect(events.map((e) => e.type)).toEqual(["TrainingRequested", "TrainingCancelRequested", "TrainingFailed"]);
+    expect(events.at(-1)!.data).toMatchObject({ kind: "cancelled" });
+  }, 60_000);
 });

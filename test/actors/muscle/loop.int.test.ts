@@ -10,7 +10,10 @@ import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { startSshd, type Sshd } from "../../support/sshd.ts";
-import { hostsFileFor, jobEvents, muscle, seedLedgers, startWorld, waitFor, type World } from "./support.ts";
+import { Effect } from "effect";
+import { openLanguageModel } from "../../../adapters/llm/model.ts";
+import { corpusLines } from "../../adapters/llm/support.ts";
+import { hostsFileFor, jobEvents, muscle, seedLedgers, startWorld, tinyBase, waitFor, type World } from "./support.ts";
 
 let w: World;
 let sshd: Sshd;
@@ -54,6 +57,17 @@ const one = async <T extends string>(jobId: string, type: T) => {
 };
 
 describe("the whole loop on the tiny models over a real sshd", () => {
+  it("serves the project's tiny LM laid out with one attention head, which scores exactly as the original", async () => {
+    const original = await Effect.runPromise(openLanguageModel({ modelPath: tinyBase().original, threads: 1, probe: false, contextSize: 512 }));
+    try {
+      const texts = corpusLines("heldout", "cooking").slice(0, 3);
+      const [a, b] = await Promise.all([Effect.runPromise(original.perplexity(texts)), Effect.runPromise(w.lm.perplexity(texts))]);
+      a.forEach((r, i) => expect(b[i]!.meanNll).toBeCloseTo(r.meanNll, 4));
+    } finally {
+      await original.dispose();
+    }
+  });
+
   it("trains on the ledgers, verifies the artifacts, and promotes an adapter that learned without forgetting", async () => {
     const asked = await request("job-good");
     await verdict("job-good");
@@ -99,9 +113,9 @@ describe("the whole loop on the tiny models over a real sshd", () => {
     expect((await projectAt(w.store, lineage, "now")).serving?.sha256).toBe(good.sha256);
   }, 180_000);
 
-  it("rolls back a finite adapter (lr 0.3) that forgets the Golden Anchor beyond the bound", async () => {
+  it("rolls back a finite adapter trained without the anchor (lr 0.3, anchor ratio 0) that forgets it beyond the bound", async () => {
     const good = (await projectAt(w.store, lineage, "now")).serving!;
-    await request("job-forgetful", { ...tinyRecipe, lr: 0.3 });
+    await request("job-forgetful", { ...tinyRecipe, lr: 0.3, anchorRatio: 0 });
     const end = await verdict("job-forgetful");
     expect(end.type).toBe("AdapterRolledBack");
     const evaluated = (await one("job-forgetful", "AdapterEvaluated")) as EventData<"AdapterEvaluated">;

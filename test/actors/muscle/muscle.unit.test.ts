@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createActor, fromPromise } from "xstate";
 import { adapterTrainedOf, failureKindOf, isFatal, parseLines, progressToRecord } from "../../../actors/muscle/muscle.decider.ts";
-import { muscleMachine, type MuscleEmitted } from "../../../actors/muscle/muscle.machine.ts";
+import { muscleMachine, type Ended, type MuscleEmitted } from "../../../actors/muscle/muscle.machine.ts";
 import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
 import { judgeAdapter } from "../../../actors/soul/evaluation.ts";
 import { Refusal } from "../../../actors/decider.ts";
@@ -85,14 +85,14 @@ describe("the Muscle's lifecycle machine", () => {
     new Promise<MuscleEmitted[]>((resolve) => {
       let follows = 0;
       const seen: MuscleEmitted[] = [];
-      const ok = fromPromise(async () => undefined);
+      const ok = fromPromise<void, any>(async () => undefined);
       const actor = createActor(muscleMachine.provide({
         actors: {
-          provisioning: fatal ? fromPromise(async () => { throw { _tag: "HostKeyMismatchError", message: "changed" }; }) : ok,
+          provisioning: fatal ? fromPromise<void, any>(async () => { throw { _tag: "HostKeyMismatchError", message: "changed" }; }) : ok,
           uploading: ok, starting: ok, downloading: ok, cleaning: ok, cancelling: ok, recording: ok, releasing: ok,
-          following: fromPromise(async () => {
+          following: fromPromise<Ended, any>(async () => {
             if (follows++ < failFollowing) throw new Error("link dropped");
-            return { state: "exited" as const, code: 0 };
+            return { state: "exited", code: 0 };
           }),
         },
       }), { input: { retryBaseMs: 1 } });

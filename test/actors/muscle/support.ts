@@ -18,7 +18,7 @@ import { trainingMaterials } from "../../../adapters/training/materials.ts";
 import { inputsIndex } from "../../../projections/inputs.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { trainerDir } from "../../../adapters/training/materials.ts";
-import { corpusLines, tinyCacheDir } from "../../adapters/llm/support.ts";
+import { corpusLines, tinyCacheDir, tinyModels } from "../../adapters/llm/support.ts";
 import { collect } from "../../support/events.ts";
 import { startTestNats, type TestNats } from "../../support/nats.ts";
 import type { Sshd } from "../../support/sshd.ts";
@@ -33,19 +33,42 @@ export interface World {
   close(): Promise<void>;
 }
 
-/**
- * The base model: a tiny random llama written by the trainer payload itself (byte-level SPM
- * vocabulary, so any text tokenizes). The project's bigram tiny LM is refused by the trainer today
- * (its attention head size comes from attention.key_length, which the trainer's forward ignores).
- */
-export const tinyBase = (): string => {
-  const file = path.join(tinyCacheDir, "muscle", "base-v1.gguf");
-  if (existsSync(file)) return file;
-  mkdirSync(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  execFileSync("/usr/bin/python3", ["-m", "sophont_trainer", "tiny-model", temp, "--vocab", "288", "--embd", "32", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--ff", "64", "--ctx", "512", "--seed", "3"], { env: { ...process.env, PYTHONPATH: trainerDir } });
-  renameSync(temp, file);
-  return file;
+// The project's tiny bigram LM declares attention heads of 8 (attention.key_length) in a model of
+// width 856; the trainer's forward takes the head size as width / heads and refuses it. Its attention
+// weights are all zero (the block only passes the residual through), so the same model laid out with
+// one head of 856 zero weights computes exactly the same logits: that copy is what the tests serve
+// and train. (The trainer should read attention.key_length; see the Muscle's report.)
+const RELAYOUT = `
+import sys
+import numpy as np
+from sophont_trainer import gguf
+f = gguf.read_gguf(sys.argv[1])
+a = "llama."
+d = int(f.require(a + "embedding_length"))
+tensors = dict(f.tensors)
+for name, t in f.tensors.items():
+    if ".attn_" in name and name.split(".")[-2] in ("attn_q", "attn_k", "attn_v", "attn_output"):
+        if np.any(t.data != 0):
+            raise SystemExit(name + " is not zero: a re-layout would change the model")
+        tensors[name] = gguf.Tensor(name, np.zeros((d, d), dtype=np.float32))
+meta = {k: v for k, v in f.metadata.items() if k not in (a + "attention.key_length", a + "attention.value_length")}
+meta[a + "attention.head_count"] = gguf.u32(1)
+meta[a + "attention.head_count_kv"] = gguf.u32(1)
+meta[a + "rope.dimension_count"] = gguf.u32(d)
+gguf.write_gguf(sys.argv[2], meta, tensors, f.alignment)
+`;
+
+/** The project's tiny LM, laid out for the trainer (one attention head; the same logits). */
+export const tinyBase = (): { path: string; original: string } => {
+  const { lmPath, hash } = tinyModels();
+  const file = path.join(tinyCacheDir, "muscle", `${hash}-lm-one-head.gguf`);
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    execFileSync("/usr/bin/python3", ["-c", RELAYOUT, lmPath, temp], { env: { ...process.env, PYTHONPATH: trainerDir } });
+    renameSync(temp, file);
+  }
+  return { path: file, original: lmPath };
 };
 
 /** Sailing texts the model has not seen are accepted; other topics are the Golden Anchor. */
@@ -54,7 +77,7 @@ export const startWorld = async (): Promise<World> => {
   const nc = await nats.connect();
   const store = new JetStreamEventStore(nc);
   const content = new ObjectContentStore(nc);
-  const lmPath = tinyBase();
+  const lmPath = tinyBase().path;
   const lm = await Effect.runPromise(openLanguageModel({ modelPath: lmPath, threads: 1, probe: false, contextSize: 512 }));
   const scratch = mkdtempSync(path.join(os.tmpdir(), "sophont-muscle-"));
   return { nats, store, content, lm, lmPath, scratch, close: async () => (await lm.dispose(), store.close(), await nats.stop()) };
