@@ -4,12 +4,12 @@
 // and SSH channels. Used when no GPU host is configured: a genuine way to train, on this CPU.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, open, rename, rm } from "node:fs/promises";
+import { copyFile, mkdir, open, rm } from "node:fs/promises";
 import path from "node:path";
 import type { GpuInfo, JobStatus, LogChunk, ReadLogOptions, RemoteHost, StartOptions, StartResult, TransferReceipt } from "../../actors/muscle/ports.ts";
 import * as sh from "../ssh/scripts.ts";
 import { listFiles } from "../ssh/tree.ts";
-import { sha256File, utf8Boundary } from "../ssh/transfer.ts";
+import { landVerified, sha256File, utf8Boundary } from "../ssh/transfer.ts";
 import { RemoteCommandError, TransferVerificationError } from "../ssh/errors.ts";
 
 const run = (script: string): Promise<{ code: number; stdout: string; stderr: string }> =>
@@ -74,17 +74,7 @@ export class LocalHost implements RemoteHost {
   async download(remotePath: string, localPath: string): Promise<TransferReceipt> {
     const source = this.resolve(remotePath);
     const expected = await sha256File(source);
-    const temp = `${localPath}.part-${randomBytes(4).toString("hex")}`;
-    await mkdir(path.dirname(localPath), { recursive: true });
-    try {
-      await copyFile(source, temp);
-      const local = await sha256File(temp);
-      if (local.sha256 !== expected.sha256) throw new TransferVerificationError({ path: source, expected: expected.sha256, actual: local.sha256 });
-      await rename(temp, localPath);
-      return local;
-    } finally {
-      await rm(temp, { force: true });
-    }
+    return landVerified(source, expected.sha256, localPath, (temp) => copyFile(source, temp));
   }
 
   jobDir(jobId: string): string {

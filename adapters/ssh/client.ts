@@ -2,7 +2,6 @@
 // ends, and jobs whose whole state lives in files on the host (see scripts.ts), so a dropped link
 // or a restarted Muscle picks a job up where it was and never starts it twice.
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { GpuInfo, JobStatus, LogChunk, ReadLogOptions, RemoteHost, StartOptions, StartResult, TransferReceipt } from "../../actors/muscle/ports.ts";
 import { execScript, withSftp } from "./channels.ts";
@@ -11,7 +10,7 @@ import { RemoteCommandError, TransferVerificationError } from "./errors.ts";
 import type { HostEntry } from "./hosts.ts";
 import * as sh from "./scripts.ts";
 import { uploadTree, type TreeEntry } from "./tree.ts";
-import { DEFAULT_TUNING, getFile, putFile, readRange, sha256File, utf8Boundary, type TransferTuning } from "./transfer.ts";
+import { DEFAULT_TUNING, getFile, landVerified, putFile, readRange, sha256File, utf8Boundary, type TransferTuning } from "./transfer.ts";
 
 /** Retry, keepalive and transfer tuning; the defaults suit a GPU host across the internet. */
 export interface SshRemoteHostOptions extends ConnectionOptions {
@@ -95,18 +94,8 @@ export class SshRemoteHost implements RemoteHost {
   async download(remotePath: string, localPath: string): Promise<TransferReceipt> {
     await this.ready();
     const source = this.resolve(remotePath);
-    const temp = `${localPath}.part-${randomBytes(4).toString("hex")}`;
-    await mkdir(path.dirname(localPath), { recursive: true });
     const remote = parseHash(await this.exec("download.hash", sh.hashScript(source)));
-    try {
-      await this.connection.run((client) => withSftp(client, (sftp) => getFile(sftp, source, temp, this.tuning)));
-      const local = await sha256File(temp);
-      if (local.sha256 !== remote.sha256) throw new TransferVerificationError({ path: source, expected: remote.sha256, actual: local.sha256 });
-      await rename(temp, localPath);
-      return local;
-    } finally {
-      await rm(temp, { force: true });
-    }
+    return landVerified(source, remote.sha256, localPath, (temp) => this.connection.run((client) => withSftp(client, (sftp) => getFile(sftp, source, temp, this.tuning))));
   }
 
   jobDir(jobId: string): string {

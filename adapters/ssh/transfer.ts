@@ -1,8 +1,11 @@
 // File transfers over SFTP and the hashing that proves them. Uploads are our own pipelined writer
 // (resumable), downloads ssh2's fastGet; the tuning was measured against OpenSSH's sftp
 // (test/bench/sftp-upload).
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { TransferVerificationError } from "./errors.ts";
 import type { SFTPWrapper, TransferOptions } from "ssh2";
 import type { TransferReceipt } from "../../actors/muscle/ports.ts";
 
@@ -31,6 +34,24 @@ export const sha256File = async (file: string): Promise<TransferReceipt> => {
 const options = (tuning: TransferTuning): TransferOptions => ({ concurrency: tuning.concurrency, chunkSize: tuning.chunkSize });
 
 /** How much of an upload the server has confirmed as one unbroken prefix; a retry resumes there. */
+/**
+ * Lands a file at `localPath` only once its sha256 matches `expected`: `fetch` writes a temporary file
+ * beside it, which is checked, then renamed; a mismatch or a failure leaves nothing behind.
+ */
+export const landVerified = async (source: string, expected: string, localPath: string, fetch: (temp: string) => Promise<void>): Promise<TransferReceipt> => {
+  const temp = `${localPath}.part-${randomBytes(4).toString("hex")}`;
+  await mkdir(path.dirname(localPath), { recursive: true });
+  try {
+    await fetch(temp);
+    const local = await sha256File(temp);
+    if (local.sha256 !== expected) throw new TransferVerificationError({ path: source, expected, actual: local.sha256 });
+    await rename(temp, localPath);
+    return local;
+  } finally {
+    await rm(temp, { force: true });
+  }
+};
+
 export interface UploadProgress {
   acked: number;
 }
