@@ -125,14 +125,7 @@ export class SshRemoteHost implements RemoteHost {
 
   async jobStatus(jobId: string): Promise<JobStatus> {
     await this.ready();
-    const [state, value] = (await this.exec("jobStatus", sh.statusScript(this.jobDir(jobId)))).trim().split(" ");
-    switch (state) {
-      case "running": return { state: "running", pid: Number(value) };
-      case "exited": return { state: "exited", code: Number(value) };
-      case "cancelled": return { state: "cancelled" };
-      case "lost": return { state: "unknown", reason: "the job's processes are gone and it wrote no exit code" };
-      default: return { state: "unknown", reason: "no such job on this host" };
-    }
+    return sh.parseStatus(await this.exec("jobStatus", sh.statusScript(this.jobDir(jobId))));
   }
 
   async cancel(jobId: string, options: { readonly graceMs?: number } = {}): Promise<JobStatus> {

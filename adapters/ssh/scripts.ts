@@ -9,6 +9,8 @@
 //   exit       exit code, written when the command returns
 //   cancelled  written by cancel before it kills the group
 
+import type { JobStatus } from "../../actors/muscle/ports.ts";
+
 /** Quotes a string for POSIX sh: the result is always exactly that one word. */
 export const shQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
@@ -109,6 +111,18 @@ const aliveFunction = [
 ];
 
 /** Prints one of: `cancelled`, `exited <code>`, `running <pid>`, `lost`, `none`. */
+/** What statusScript printed, as a JobStatus (the same on every host kind). */
+export const parseStatus = (output: string): JobStatus => {
+  const [state, value] = output.trim().split(" ");
+  switch (state) {
+    case "running": return { state: "running", pid: Number(value) };
+    case "exited": return { state: "exited", code: Number(value) };
+    case "cancelled": return { state: "cancelled" };
+    case "lost": return { state: "unknown", reason: "the job's processes are gone and it wrote no exit code" };
+    default: return { state: "unknown", reason: "no such job on this host" };
+  }
+};
+
 export const statusScript = (jobDir: string): string =>
   group([
     ...aliveFunction,
