@@ -3,6 +3,7 @@ import type { DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import type { Delivery, EventStore, Subscription } from "../../events/store.ts";
 import { derivedEventId } from "../ids.ts";
+import { inSpan } from "../../events/tracing.ts";
 import { evolveJob, initialJobState, type JobState } from "./muscle.decider.ts";
 import { muscleMachine, type MuscleEmitted, type MuscleJob } from "./muscle.machine.ts";
 import { JobSteps, type StepOptions } from "./steps.ts";
@@ -41,21 +42,28 @@ export class MuscleWorker {
     this.actor = createActor(
       muscleMachine.provide({
         actors: {
-          provisioning: fromPromise(() => steps().provision()),
-          uploading: fromPromise(() => steps().upload()),
-          starting: fromPromise(() => steps().start()),
-          following: fromPromise(() => steps().follow(beat)),
-          downloading: fromPromise(() => steps().download()),
-          cleaning: fromPromise(() => steps().clean()),
-          cancelling: fromPromise(() => steps().cancel()),
-          recording: fromPromise(({ input }) => steps().fail(input.failure)),
-          releasing: fromPromise(({ input }) => steps().release(input.cleaned)),
+          provisioning: fromPromise(() => this.step("provision", () => steps().provision())),
+          uploading: fromPromise(() => this.step("upload", () => steps().upload())),
+          starting: fromPromise(() => this.step("start", () => steps().start())),
+          following: fromPromise(() => this.step("follow", () => steps().follow(beat))),
+          downloading: fromPromise(() => this.step("download", () => steps().download())),
+          cleaning: fromPromise(() => this.step("clean", () => steps().clean())),
+          cancelling: fromPromise(() => this.step("cancel", () => steps().cancel())),
+          recording: fromPromise(({ input }) => this.step("record-failure", () => steps().fail(input.failure))),
+          releasing: fromPromise(({ input }) => this.step("release", () => steps().release(input.cleaned))),
         },
       }),
       { input: { ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}), ...(options.retryBaseMs ? { retryBaseMs: options.retryBaseMs } : {}) } },
     );
     this.actor.on("*", (e: MuscleEmitted) => options.onEvent?.(e));
     this.actor.start();
+  }
+
+  /** Each step of a job is a span, a child of the trace that requested the job. */
+  private step<T>(name: string, f: () => Promise<T>): Promise<T> {
+    const job = this.current?.delivery.event;
+    const attributes = { "sophont.actor": "muscle", "sophont.job": job ? (job.data as { jobId: string }).jobId : "unknown" };
+    return inSpan(`muscle.${name}`, job?.metadata.trace, attributes, f);
   }
 
   async start(): Promise<void> {

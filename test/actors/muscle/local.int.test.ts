@@ -9,12 +9,17 @@ import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { jobEvents, muscle, seedLedgers, startWorld, waitFor, type World } from "./support.ts";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
+import { startTelemetry, type Telemetry } from "../../../adapters/telemetry/setup.ts";
 
 let w: World;
 let worker: MuscleWorker;
 let hostDir: string;
+let telemetry: Telemetry;
+const spans = new InMemorySpanExporter();
 
 beforeAll(async () => {
+  telemetry = startTelemetry({ home: "/nonexistent", exporter: spans });
   w = await startWorld();
   await seedLedgers(w);
   hostDir = path.join(w.scratch, "local-host");
@@ -25,6 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.stop();
   await w?.close();
+  await telemetry?.shutdown();
 });
 
 const request = async (jobId: string, recipe: Recipe, deadlineMs = 120_000) => {
@@ -58,6 +64,9 @@ describe("the local provider: the same job protocol as a process on this machine
     expect(events.map((e) => e.type).filter((t) => t !== "TrainingProgressed")).toEqual([
       "TrainingRequested", "HostProvisioned", "DatasetUploaded", "TrainingStarted", "AdapterTrained", "HostReleased",
     ]);
+    // Every step of the job is a span.
+    const names = spans.getFinishedSpans().filter((sp) => sp.attributes["sophont.job"] === "local-ok").map((sp) => sp.name);
+    expect(names).toEqual(expect.arrayContaining(["muscle.provision", "muscle.upload", "muscle.start", "muscle.follow", "muscle.download", "muscle.release"]));
     expect(events.find((e) => e.type === "HostProvisioned")!.data).toMatchObject({ host: "local", provider: "local", gpus: [] });
     expect(existsSync(path.join(hostDir, "jobs", "local-ok"))).toBe(false);
   }, 120_000);
