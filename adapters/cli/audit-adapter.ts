@@ -1,6 +1,6 @@
 import type { DomainEvent, EventData } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
-import type { EventStore } from "../../events/store.ts";
+import type { EventStore, Until } from "../../events/store.ts";
 import { eventSubject } from "../../events/subjects.ts";
 
 type Of<T extends DomainEvent["type"]> = Extract<Recorded<DomainEvent>, { type: T }>;
@@ -22,22 +22,22 @@ export interface AdapterAudit {
 }
 
 /** Finds the job by id, or by its adapter's sha256 (a prefix will do), and tells its story. */
-export const auditAdapter = async (store: EventStore, key: string): Promise<AdapterAudit | undefined> => {
+export const auditAdapter = async (store: EventStore, key: string, until: Until = "now"): Promise<AdapterAudit | undefined> => {
   let jobId: string | undefined;
-  for await (const e of store.read({ types: new Set(["TrainingRequested", "AdapterTrained"]) })) {
+  for await (const e of store.read({ until, types: new Set(["TrainingRequested", "AdapterTrained"]) })) {
     if (e.type === "TrainingRequested" && e.data.jobId === key) jobId = key;
     if (e.type === "AdapterTrained" && (e.data.adapterSha256.startsWith(key) || e.data.microSha256.startsWith(key))) jobId = e.data.jobId;
   }
   if (!jobId) return undefined;
   const events: Recorded<DomainEvent>[] = [];
-  for await (const e of store.read({ subject: eventSubject("training", jobId) })) events.push(e);
+  for await (const e of store.read({ subject: eventSubject("training", jobId), until })) events.push(e);
   const req = events.find((e): e is Of<"TrainingRequested"> => e.type === "TrainingRequested");
   if (!req) return undefined;
   const refs = [...req.data.ledger.sft.map((r) => ({ ...r, role: "trained" as const })), ...req.data.ledger.heldOut.map((r) => ({ ...r, role: "held-out" as const }))];
   const ids = new Set(refs.map((r) => r.id));
   const accepted = new Map<string, Of<"InputAccepted">>();
   const forgotten = new Set<string>();
-  for await (const e of store.read({ types: new Set(["InputAccepted", "InputForgotten"]) })) {
+  for await (const e of store.read({ until, types: new Set(["InputAccepted", "InputForgotten"]) })) {
     if (e.type === "InputAccepted" && ids.has(e.data.inputId)) accepted.set(e.data.inputId, e);
     if (e.type === "InputForgotten" && ids.has(e.data.inputId)) forgotten.add(e.data.inputId);
   }

@@ -1,5 +1,5 @@
 import { defineCommand } from "../command.ts";
-import { UsageError } from "../format.ts";
+import { parsePosition, UsageError } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
 import type { DomainEvent } from "../../../events/catalogue.ts";
 import type { Recorded } from "../../../events/envelope.ts";
@@ -40,14 +40,15 @@ export const describeInputEvent = (e: Recorded<DomainEvent>): string => {
 export const auditInput = defineCommand({
   path: ["audit", "input"],
   summary: "the life of one input from the log: received, scored, decided (with the thresholds and hashes behind it), forgotten",
-  usage: "sophont audit input INPUT_ID [--json]",
-  options: { json: { type: "boolean" } },
+  usage: "sophont audit input INPUT_ID [--at SEQ|TIME] [--json]",
+  options: { json: { type: "boolean" }, at: { type: "string" } },
   run: async (ctx, v, args): Promise<number> => {
     if (args.length !== 1 || !/^[0-9a-f]{64}$/.test(args[0]!)) throw new UsageError("name one input id (64 hex digits: the sha256 of its text)");
+    const until = v.at ? parsePosition(v.at as string, "--at") : "now";
     const rt = await openRuntime(ctx.config);
     try {
       const events: Recorded<DomainEvent>[] = [];
-      for await (const e of rt.store.read({ subject: eventSubject("input", args[0]!) })) events.push(e);
+      for await (const e of rt.store.read({ subject: eventSubject("input", args[0]!), until })) events.push(e);
       if (events.length === 0) {
         ctx.err(`the log holds no input ${args[0]}`);
         return 1;
@@ -88,14 +89,15 @@ export const describeAdapterAudit = (a: AdapterAudit): string[] => {
 export const auditAdapterCommand = defineCommand({
   path: ["audit", "adapter"],
   summary: "the whole story of a self-update from the log: inputs and the decisions behind them, recipe, job, merge, evaluation, verdict",
-  usage: "sophont audit adapter ADAPTER_SHA256|JOB_ID [--json]",
-  details: "A prefix of the adapter's sha256 is enough. Inputs forgotten since are marked so; their texts are gone.",
-  options: { json: { type: "boolean" } },
+  usage: "sophont audit adapter ADAPTER_SHA256|JOB_ID [--at SEQ|TIME] [--json]",
+  details: "A prefix of the adapter's sha256 is enough. Inputs forgotten since are marked so; their texts are gone. --at tells the story as the log held it then.",
+  options: { json: { type: "boolean" }, at: { type: "string" } },
   run: async (ctx, v, args): Promise<number> => {
     if (args.length !== 1) throw new UsageError("name one adapter (sha256 or a prefix) or one job id");
+    const until = v.at ? parsePosition(v.at as string, "--at") : "now";
     const rt = await openRuntime(ctx.config);
     try {
-      const a = await auditAdapter(rt.store, args[0]!);
+      const a = await auditAdapter(rt.store, args[0]!, until);
       if (!a) {
         ctx.err(`no training job or adapter ${args[0]} in the log (see \`sophont adapters\`)`);
         return 1;

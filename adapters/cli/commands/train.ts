@@ -8,6 +8,7 @@ import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { defineCommand } from "../command.ts";
+import { parsePosition } from "../format.ts";
 import { table, UsageError } from "../format.ts";
 import { openModels } from "../models.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
@@ -113,12 +114,13 @@ export const trainCancel = defineCommand({
 export const adapters = defineCommand({
   path: ["adapters"],
   summary: "the model lineage: each job, its ledger entries, merge, evaluation, and whether it serves",
-  usage: "sophont adapters [--json]",
-  options: { json: { type: "boolean" } },
+  usage: "sophont adapters [--at SEQ|TIME] [--json]",
+  options: { json: { type: "boolean" }, at: { type: "string" } },
   run: async (ctx, v) => {
+    const at = v.at ? parsePosition(v.at as string, "--at") : "now";
     const rt = await openRuntime(ctx.config, ctx.err);
     try {
-      const l = await projectAt(rt.store, lineage, "now");
+      const l = await projectAt(rt.store, lineage, at);
       if (v.json) return void ctx.out(JSON.stringify(lineage.toJSON!(l), null, 2));
       const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
       ctx.out(table([

@@ -79,5 +79,5 @@ describe("sophont CLI", () => {
     expect(JSON.parse(now.out)["2026-11-24"].completedSeq).toBe(2);
     const rebuilt = await sophont("replay", "--rebuild");
     expect(rebuilt.out).toMatch(/rebuilt event-counts, night-summaries, inputs(, [a-z-]+)* from sequence 1 to 2/);
-  });
+  }, 240_000);
 });

@@ -36,6 +36,10 @@ describe("sophont demo", () => {
     expect(audit.inputs.map((i: { inputId: string }) => i.inputId).sort()).toEqual(ledgerIds);
     expect(audit.inputs.filter((i: { role: string }) => i.role === "trained").length).toBeGreaterThan(0);
     expect(audit.inputs.every((i: { accepted: unknown }) => i.accepted !== null)).toBe(true);
+    // As of the request, the same story has no verdict yet.
+    const then = JSON.parse(run({ SOPHONT_HOME: demoHome }, "audit", "adapter", "demo-job-1", "--at", String(audit.requested.seq), "--json").stdout);
+    expect(then.outcome).toBeNull();
+    expect(then.inputs).toEqual(audit.inputs);
     // Time travel: the satellite is absent before its birth, present after, and the diff names the birth.
     const births = run({ SOPHONT_HOME: demoHome }, "events", "tail", "--json", "--last", "100000", "--type", "SatelliteBorn").stdout.trim().split("\n").map((l) => JSON.parse(l));
     const birth = births[0]!;
