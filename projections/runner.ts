@@ -16,6 +16,8 @@ interface Live {
   lastSeq: number;
   sinceCheckpoint: number;
   savedAt: number;
+  /** How long the last checkpoint took to write: a large state is saved less often. */
+  saveMs: number;
 }
 
 /**
@@ -47,16 +49,18 @@ export class ProjectionRunner {
     const cp = await this.checkpoints.get(p.name);
     const fresh = !cp || cp.version !== p.version;
     const state = fresh ? p.initialState() : p.fromJSON ? p.fromJSON(cp.state) : cp.state;
-    const l: Live = { p, state, lastSeq: fresh ? 0 : cp.lastSeq, sinceCheckpoint: 0, savedAt: Date.now() };
+    const l: Live = { p, state, lastSeq: fresh ? 0 : cp.lastSeq, sinceCheckpoint: 0, savedAt: Date.now(), saveMs: 0 };
     this.live.set(p.name, l);
     return l;
   }
 
   private async save(l: Live): Promise<void> {
     const cp: Checkpoint = { version: l.p.version, lastSeq: l.lastSeq, state: l.p.toJSON ? l.p.toJSON(l.state) : l.state };
+    const t0 = Date.now();
     await this.checkpoints.put(l.p.name, cp);
     l.sinceCheckpoint = 0;
     l.savedAt = Date.now();
+    l.saveMs = l.savedAt - t0;
   }
 
   /** Folds every event after each projection's checkpoint, up to the end of the log as it is now. */
@@ -86,7 +90,9 @@ export class ProjectionRunner {
         }
       }
       for (const l of behind) {
-        if (l.sinceCheckpoint >= every && Date.now() - l.savedAt >= (this.options.checkpointMinIntervalMs ?? 5_000)) {
+        // At most a tenth of the time goes to checkpoints: a state that takes long to write waits longer.
+        const interval = Math.max(this.options.checkpointMinIntervalMs ?? 5_000, 10 * l.saveMs);
+        if (l.sinceCheckpoint >= every && Date.now() - l.savedAt >= interval) {
           await this.save(l);
           this.options.onProgress?.(l.p.name, l.lastSeq);
         }
