@@ -13,15 +13,14 @@ permutation, A is unchanged -- what convert_lora_to_gguf.py does too.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
 from .data import InputError
-from .lora import LoraPair, LoraSet
+from .lora import LoraPair, LoraSet, LoraSwitch
 
 # recipe target -> module path under model.model.layers[i] (None: top level)
 HF_MODULES: dict[str, str] = {
@@ -65,7 +64,7 @@ def export_gguf_pairs(
     return out
 
 
-class HFLlama:
+class HFLlama(LoraSwitch):
     architecture = "llama"
 
     def __init__(self, model_dir: Path, device: torch.device) -> None:
@@ -138,14 +137,6 @@ class HFLlama:
 
         return add_lora
 
-    @contextmanager
-    def lora_disabled(self) -> Iterator[None]:
-        prev = self.lora_enabled
-        self.lora_enabled = False
-        try:
-            yield
-        finally:
-            self.lora_enabled = prev
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=tokens).logits

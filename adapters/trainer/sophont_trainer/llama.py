@@ -14,16 +14,14 @@ y = W x + (alpha / rank) * B (A x).
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .gguf import GGUFError, GGUFFile, read_gguf
-from .lora import LoraPair, LoraSet
+from .lora import LoraPair, LoraSet, LoraSwitch
 
 ARCH = "llama"
 
@@ -155,7 +153,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return out.flatten(-2)
 
 
-class TinyLlama:
+class TinyLlama(LoraSwitch):
     """Frozen base weights + a trainable LoraSet. Implements the trainer's back-end protocol."""
 
     architecture = ARCH
@@ -216,15 +214,6 @@ class TinyLlama:
     def attach_lora(self, lora: LoraSet) -> None:
         self.lora = lora.to(self.device)
 
-    @contextmanager
-    def lora_disabled(self) -> Iterator[None]:
-        """The frozen base model: the DPO reference."""
-        prev = self.lora_enabled
-        self.lora_enabled = False
-        try:
-            yield
-        finally:
-            self.lora_enabled = prev
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens [B, T] (right-padded; causal attention makes the padding harmless) -> [B, T, V]."""

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -191,3 +192,18 @@ def read_adapter(
     rank = max(ranks) if ranks else 0
     meta = {k: v.value for k, v in g.metadata.items()}
     return AdapterFile(alpha, rank, pairs, meta)
+
+
+class LoraSwitch:
+    """The on/off switch both back-ends share: off, the model is its frozen base (the DPO reference)."""
+
+    lora_enabled: bool = True
+
+    @contextmanager
+    def lora_disabled(self) -> Iterator[None]:
+        prev = self.lora_enabled
+        self.lora_enabled = False
+        try:
+            yield
+        finally:
+            self.lora_enabled = prev
