@@ -1,4 +1,4 @@
-import { driftSvg, principalAxes } from "../cli/commands/drift-chart.ts";
+import { driftSvg, principalAxes } from "./charts.ts";
 import type { ReportData } from "./collect.ts";
 
 const esc = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);

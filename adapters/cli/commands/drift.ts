@@ -6,7 +6,7 @@ import { driftSeries, type DriftPoint } from "../../../actors/mitosis/drift.ts";
 import type { From } from "../../../events/store.ts";
 import { centroids as centroidsProjection } from "../../../projections/centroids.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
-import { driftSvg, sparkline } from "./drift-chart.ts";
+import { driftSvg, sparkline } from "../../report/charts.ts";
 
 const after = (p: DriftPoint, from: From | undefined) => !from || ("seq" in from ? p.seq >= from.seq : Date.parse(p.time) >= from.time.getTime());
 
