@@ -7,6 +7,7 @@ import { openRuntime, type Runtime } from "../runtime.ts";
 import { openModels } from "../models.ts";
 import { startActors } from "../actors.ts";
 import { antechamberSettings } from "./antechamber-settings.ts";
+import { waitForNight } from "./night.ts";
 import { demoAnchors, demoDays, DEMO_QUESTIONS } from "../demo/scenario.ts";
 import { demoTrainer, torchAvailable, TORCH_HINT } from "../demo/training.ts";
 import { policyFrom, type Config } from "../config.ts";
@@ -17,7 +18,6 @@ import { ObjectContentStore } from "../../nats/content-store.ts";
 import { collectReport } from "../../report/collect.ts";
 import { renderReport } from "../../report/render.ts";
 import { inputsIndex } from "../../../projections/inputs.projection.ts";
-import { nightSummaries } from "../../../projections/night-summaries.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import type { DomainEvent } from "../../../events/catalogue.ts";
 
@@ -96,8 +96,8 @@ const runDemo = async (ctx: CliContext, config: Config, nights: number, train: b
       const before = await rt.store.lastSeq();
       bar = progress("  judging");
       await actors.soul.command({ id: randomUUID(), actor: "demo", command: { type: "StartNight", day: day.day, trigger: "cli" } });
-      let night;
-      while (!(night = (await projectAt(rt.store, nightSummaries, "now"))[day.day])?.completedSeq) await new Promise((r) => setTimeout(r, 200));
+      const night = await waitForNight(rt, day.day, ctx.signal, () => false);
+      if (!night?.completedSeq) return 130;
       const c = night.counts!;
       say(`  night: ${c.accepted} accepted, ${c.rejected} rejected, ${c.shadow} to the Shadow Ledger, ${c.refused} refused`);
       const clustering = await waitForClustering(rt, day.day, before);

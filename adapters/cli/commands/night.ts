@@ -10,7 +10,8 @@ import { projectAt } from "../../../projections/runner.ts";
 import { nightSummaries, type NightSummary } from "../../../projections/night-summaries.projection.ts";
 import { centroids } from "../../../projections/centroids.projection.ts";
 
-const waitForNight = async (rt: Runtime, nightId: string, signal: AbortSignal, stalled: () => boolean): Promise<NightSummary | undefined> => {
+/** Follows the log until the night completes, the signal aborts, or `stalled` says nothing more will come. */
+export const waitForNight = async (rt: Runtime, nightId: string, signal: AbortSignal, stalled: () => boolean): Promise<NightSummary | undefined> => {
   while (!signal.aborted) {
     const night = (await projectAt(rt.store, nightSummaries, "now"))[nightId];
     if (night?.completedSeq || stalled()) return night;
