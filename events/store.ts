@@ -101,6 +101,11 @@ export interface EventStore {
   lastSeq(): Promise<number>;
   /** The last sequence on one event subject (0 when none): the entity's version. */
   lastSubjectSeq(subject: string): Promise<number>;
+  /**
+   * The first event on one subject at or after a sequence (undefined when none): walks one entity's
+   * history through the server's own subject index, without a consumer and without a projection.
+   */
+  nextOnSubject(subject: string, fromSeq?: number): Promise<Recorded<DomainEvent> | undefined>;
   /** A durable subscription: deliveries in order, redelivered until acked. */
   subscribe(options: SubscribeOptions): Subscription;
 }

@@ -1,65 +1,59 @@
 import type { Projection } from "./projection.ts";
 
-export interface InputEntry {
-  readonly inputId: string;
-  readonly day: string;
-  readonly receivedSeq: number;
-  readonly contentSha256: string;
-  readonly bytes: number;
-  /** `path#index` of every place it arrived from; the first one received it. */
-  readonly sources: string[];
-  /** Set once the input was forgotten: its texts are gone, only hashes remain. */
-  forgotten?: boolean;
+/** What was taken in on one day. */
+export interface DayIntake {
+  received: number;
+  /** The same text again, from a place not recorded before. */
+  repeated: number;
+  refused: number;
+  bytes: number;
 }
 
-export interface InputsIndex {
-  readonly inputs: Map<string, InputEntry>;
-  /** Refusals already recorded, by refusal id. */
-  readonly refusals: Set<string>;
+export interface InputsSummary {
+  received: number;
+  repeated: number;
+  refused: number;
+  forgotten: number;
+  readonly byDay: Record<string, DayIntake>;
+  /** Refusals by reason (binary, empty, too-large, ...). */
+  readonly refusedBy: Record<string, number>;
 }
-
-export const sourceKey = (s: { path: string; index: number }): string => `${s.path}#${s.index}`;
 
 /**
- * Every input taken in, with where it came from, and every refusal. The state is a Map owned by the
- * fold and updated in place (a copy per event would make a night quadratic); each fold starts from a
- * fresh initialState, so this stays a function of the events.
+ * The intake: how many inputs were received, repeated, refused and forgotten, per day and in all.
+ * Its size depends on the number of days, not of inputs: one input's own history is read from its
+ * subject when asked (adapters/ingest/known.ts `readInput`), so replaying a long log keeps memory flat.
+ * Owned by the fold and updated in place.
  */
-export const inputsIndex: Projection<InputsIndex> = {
+export const inputsSummary: Projection<InputsSummary> = {
   name: "inputs",
-  version: 2,
+  version: 3,
   canHandle: ["InputReceived", "InputRepeated", "InputRefused", "InputForgotten"],
-  initialState: () => ({ inputs: new Map(), refusals: new Set() }),
-  evolve: (state, event) => {
-    switch (event.type) {
+  initialState: () => ({ received: 0, repeated: 0, refused: 0, forgotten: 0, byDay: {}, refusedBy: {} }),
+  evolve: (s, e) => {
+    const day = (d: string): DayIntake => (s.byDay[d] ??= { received: 0, repeated: 0, refused: 0, bytes: 0 });
+    switch (e.type) {
       case "InputReceived": {
-        const d = event.data;
-        if (!state.inputs.has(d.inputId)) {
-          state.inputs.set(d.inputId, { inputId: d.inputId, day: d.day, receivedSeq: event.seq, contentSha256: d.contentSha256, bytes: d.bytes, sources: [sourceKey(d.source)] });
-        }
-        return state;
+        const today = day(e.data.day);
+        today.received++;
+        today.bytes += e.data.bytes;
+        s.received++;
+        return s;
       }
-      case "InputRepeated": {
-        const entry = state.inputs.get(event.data.inputId);
-        const key = sourceKey(event.data.source);
-        if (entry && !entry.sources.includes(key)) entry.sources.push(key);
-        return state;
-      }
+      case "InputRepeated":
+        day(e.data.day).repeated++;
+        s.repeated++;
+        return s;
       case "InputRefused":
-        state.refusals.add(event.data.refusalId);
-        return state;
-      case "InputForgotten": {
-        const entry = state.inputs.get(event.data.inputId);
-        if (entry) entry.forgotten = true;
-        return state;
-      }
+        day(e.data.day).refused++;
+        s.refused++;
+        s.refusedBy[e.data.reason] = (s.refusedBy[e.data.reason] ?? 0) + 1;
+        return s;
+      case "InputForgotten":
+        s.forgotten++;
+        return s;
       default:
-        return state;
+        return s;
     }
-  },
-  toJSON: (s) => ({ inputs: [...s.inputs.values()], refusals: [...s.refusals] }),
-  fromJSON: (j) => {
-    const o = j as { inputs: InputEntry[]; refusals: string[] };
-    return { inputs: new Map(o.inputs.map((e) => [e.inputId, e])), refusals: new Set(o.refusals) };
   },
 };

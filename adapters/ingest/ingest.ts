@@ -3,7 +3,7 @@ import type { ContentStore } from "../../actors/ports.ts";
 import { derivedEventId } from "../../actors/ids.ts";
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { EventStore, Pending } from "../../events/store.ts";
-import { sourceKey, type InputsIndex } from "../../projections/inputs.projection.ts";
+import { KnownInputs, sourceKey } from "./known.ts";
 import { formatOf, inputIdOf, parseInputs, type InputFormat, type Piece, type Split } from "./parse.ts";
 
 export interface IngestFile {
@@ -46,11 +46,11 @@ const textsOut = async (metadata: Record<string, unknown>, content: ContentStore
 
 /**
  * Takes files in as inputs: texts go to the content store, events carry their hash. Deterministic:
- * ingesting the same files again appends nothing (known inputs and refusals are looked up in the
- * inputs projection, and event ids are derived from what they record, so the server dedups a race).
+ * ingesting the same files again appends nothing (known inputs and refusals are looked up in the log,
+ * entity by entity, and event ids are derived from what they record, so the server dedups a race).
  */
 export const ingestFiles = async (
-  deps: { store: EventStore; content: ContentStore; known: InputsIndex },
+  deps: { store: EventStore; content: ContentStore },
   files: ReadonlyArray<IngestFile>,
   opts: IngestOptions,
 ): Promise<IngestSummary> => {
@@ -58,6 +58,7 @@ export const ingestFiles = async (
   const parsed = files.map((f) => ({ f, format: opts.format ?? formatOf(f.path), pieces: [] as Piece[] }));
   for (const p of parsed) p.pieces = parseInputs(p.f.bytes, { format: p.format, maxBytes: opts.maxBytes, ...(opts.split ? { split: opts.split } : {}) });
   const total = parsed.reduce((n, p) => n + p.pieces.length, 0);
+  const known = new KnownInputs(deps.store);
   let done = 0;
   let batch: Pending[] = [];
   const flush = async () => {
@@ -68,42 +69,42 @@ export const ingestFiles = async (
   const time = () => new Date().toISOString();
   const push = (event: DomainEvent, key: string) =>
     batch.push({ event, metadata: { id: derivedEventId("ingest", key, 0), time: time(), actor: "ingest", causationId: null, correlationId: opts.correlationId } });
+  const refusalIdOf = (path: string, piece: Extract<Piece, { refusal: string }>) =>
+    createHash("sha256").update(`${path}\0${piece.index}\0${piece.refusal}\0${piece.bytes}`).digest("hex").slice(0, 32);
 
   for (const { f, format, pieces } of parsed) {
     const texts = pieces.filter((p): p is Extract<Piece, { text: string }> => "text" in p);
+    const ids = new Map(texts.map((t) => [t.index, inputIdOf(t.text)]));
+    await known.load([...ids.values()]);
+    await known.loadRefusals(pieces.flatMap((p) => ("refusal" in p ? [refusalIdOf(f.path, p)] : [])));
     // Store the texts first, a few at a time: an event may only name content that exists.
     const shas = new Map<number, string>();
-    for (let i = 0; i < texts.length; i += 16) {
-      await Promise.all(texts.slice(i, i + 16).map(async (t) => {
-        const id = inputIdOf(t.text);
-        if (!deps.known.inputs.has(id)) shas.set(t.index, await deps.content.put(Buffer.from(t.text, "utf8")));
-      }));
+    const fresh = texts.filter((t) => !known.has(ids.get(t.index)!));
+    for (let i = 0; i < fresh.length; i += 16) {
+      await Promise.all(fresh.slice(i, i + 16).map(async (t) => void shas.set(t.index, await deps.content.put(Buffer.from(t.text, "utf8")))));
     }
     for (const piece of pieces) {
       const metadata = "metadata" in piece && piece.metadata ? await textsOut(piece.metadata, deps.content) : undefined;
       const source = { path: f.path, format, index: piece.index, ...(metadata ? { metadata } : {}) };
       done++;
       if ("refusal" in piece) {
-        const refusalId = createHash("sha256").update(`${f.path}\0${piece.index}\0${piece.refusal}\0${piece.bytes}`).digest("hex").slice(0, 32);
-        if (deps.known.refusals.has(refusalId)) summary.unchanged++;
+        const refusalId = refusalIdOf(f.path, piece);
+        if (known.refusalSeen(refusalId)) summary.unchanged++;
         else {
           summary.refused++;
           summary.refusals.push({ path: f.path, index: piece.index, reason: piece.refusal, detail: piece.detail });
-          deps.known.refusals.add(refusalId);
           push({ type: "InputRefused", data: { refusalId, day: opts.day, source, reason: piece.refusal, detail: piece.detail, bytes: piece.bytes } }, `refused:${refusalId}`);
         }
       } else {
-        const inputId = inputIdOf(piece.text);
-        const entry = deps.known.inputs.get(inputId);
+        const inputId = ids.get(piece.index)!;
         const key = sourceKey(source);
-        if (entry?.sources.includes(key)) summary.unchanged++;
-        else if (entry) {
+        const state = await known.classify(inputId, key);
+        if (state === "unchanged") summary.unchanged++;
+        else if (state === "repeat") {
           summary.repeated++;
-          entry.sources.push(key);
           push({ type: "InputRepeated", data: { inputId, day: opts.day, source } }, `repeated:${inputId}:${key}`);
         } else {
           summary.received++;
-          deps.known.inputs.set(inputId, { inputId, day: opts.day, receivedSeq: 0, contentSha256: shas.get(piece.index)!, bytes: piece.bytes, sources: [key] });
           push({ type: "InputReceived", data: { inputId, day: opts.day, source, bytes: piece.bytes, contentSha256: shas.get(piece.index)! } }, `received:${inputId}`);
         }
       }

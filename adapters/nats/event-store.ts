@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { headers as makeHeaders } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg, type StoredMsg } from "@nats-io/jetstream";
 import { decodeEvent, DecodeError, encodeEvent, type Encoded } from "../../events/codec.ts";
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
@@ -76,6 +76,25 @@ export class JetStreamEventStore implements EventStore {
     } catch (e) {
       if (/no message found/i.test(String((e as Error).message))) return 0;
       throw new StoreError(`cannot read the last sequence of ${subject}`, { cause: e });
+    }
+  }
+
+  async nextOnSubject(subject: string, fromSeq = 1): Promise<Recorded<DomainEvent> | undefined> {
+    let m: StoredMsg | null;
+    try {
+      // The server's MSG.GET takes next_by_subj (2.9+); the client's type names only seq and last_by_subj.
+      m = await (await this.jsm()).streams.getMessage(EVENT_STREAM, { next_by_subj: subject, seq: Math.max(1, fromSeq) } as unknown as { seq: number });
+    } catch (e) {
+      if (/no message found/i.test(String((e as Error).message))) return undefined;
+      throw new StoreError(`cannot read ${subject} from ${fromSeq}`, { cause: e });
+    }
+    if (!m) return undefined;
+    try {
+      return decodeEvent(m.data, m.seq, m.subject, m.time.getTime());
+    } catch (e) {
+      // The same message is quarantined when a read or a replay reaches it; here it is only skipped.
+      if (e instanceof DecodeError) return this.nextOnSubject(subject, m.seq + 1);
+      throw e;
     }
   }
 

@@ -14,7 +14,6 @@ import { connectNats } from "../../adapters/nats/connection.ts";
 import { ObjectContentStore } from "../../adapters/nats/content-store.ts";
 import { ingestFiles } from "../../adapters/ingest/ingest.ts";
 import { parseQuestions, seedPreoccupation } from "../../adapters/ingest/preoccupation.ts";
-import { inputsIndex } from "../../projections/inputs.projection.ts";
 import { benchNats } from "./support/nats.ts";
 import { peakRssMiB, writeBenchResult } from "./support/result.ts";
 import { openTinySalience } from "../support/models.ts";
@@ -30,7 +29,7 @@ const prepare = async (n: number) => {
   await models.close();
   const lines = TOPICS.flatMap((t) => [...corpusLines("train", t), ...corpusLines("heldout", t)]);
   const texts = Array.from({ length: n }, (_, i) => `${lines[i % lines.length]} ${lines[(i * 7919 + 13) % lines.length]}`);
-  await ingestFiles({ store, content, known: inputsIndex.initialState() }, [{ path: "day.log", bytes: Buffer.from(texts.join("\n")) }], { day: "2026-11-24", maxBytes: 10_000, correlationId: "bench" });
+  await ingestFiles({ store, content, }, [{ path: "day.log", bytes: Buffer.from(texts.join("\n")) }], { day: "2026-11-24", maxBytes: 10_000, correlationId: "bench" });
   store.close();
   return { url: `nats://127.0.0.1:${server.nc.info!.port}`, stop: server.stop };
 };

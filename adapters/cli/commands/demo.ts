@@ -17,7 +17,6 @@ import { addAnchors } from "../../ingest/anchor.ts";
 import { ObjectContentStore } from "../../nats/content-store.ts";
 import { collectReport } from "../../report/collect.ts";
 import { renderReport } from "../../report/render.ts";
-import { inputsIndex } from "../../../projections/inputs.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import type { DomainEvent } from "../../../events/catalogue.ts";
 
@@ -91,7 +90,7 @@ const runDemo = async (ctx: CliContext, config: Config, nights: number, train: b
         writeFileSync(join(config.home, "inbox", f.name), f.text);
         return { path: `inbox/${f.name}`, bytes: Buffer.from(f.text) };
       });
-      await ingestFiles({ store: rt.store, content, known: await projectAt(rt.store, inputsIndex, "now") }, files, { day: day.day, maxBytes: 64 * 1024, correlationId: randomUUID() });
+      await ingestFiles({ store: rt.store, content }, files, { day: day.day, maxBytes: 64 * 1024, correlationId: randomUUID() });
       say(`\nday ${day.day}: ${day.story}`);
       const before = await rt.store.lastSeq();
       bar = progress("  judging");

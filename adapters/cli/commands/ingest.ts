@@ -7,8 +7,6 @@ import { today } from "../actors.ts";
 import { ingestFiles, type IngestFile } from "../../ingest/ingest.ts";
 import type { InputFormat, Split } from "../../ingest/parse.ts";
 import { ObjectContentStore } from "../../nats/content-store.ts";
-import { ProjectionRunner } from "../../../projections/runner.ts";
-import { inputsIndex, type InputsIndex } from "../../../projections/inputs.projection.ts";
 
 const FORMATS = ["text", "markdown", "jsonl", "log"];
 const SPLITS = ["file", "paragraph", "line"];
@@ -64,11 +62,9 @@ export const ingest = defineCommand({
     }
     const rt = await openRuntime(ctx.config, ctx.err);
     try {
-      const runner = new ProjectionRunner(rt.store, rt.checkpoints, [inputsIndex]);
-      await runner.catchUp();
       const bar = progress("ingesting");
       const summary = await ingestFiles(
-        { store: rt.store, content: new ObjectContentStore(rt.nc, ctx.config.replicas), known: runner.state<InputsIndex>("inputs") },
+        { store: rt.store, content: new ObjectContentStore(rt.nc, ctx.config.replicas), },
         files,
         { day, maxBytes, correlationId: randomUUID(), onProgress: bar.update, ...(format ? { format } : {}), ...(split ? { split } : {}) },
       );

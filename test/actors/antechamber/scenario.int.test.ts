@@ -21,7 +21,6 @@ import { main } from "../../../adapters/cli/main.ts";
 import type { EventData } from "../../../events/catalogue.ts";
 import { antechamberView } from "../../../projections/antechamber.projection.ts";
 import { centroids } from "../../../projections/centroids.projection.ts";
-import { inputsIndex } from "../../../projections/inputs.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { corpusLines } from "../../adapters/llm/support.ts";
 import { collect } from "../../support/events.ts";
@@ -61,7 +60,7 @@ const waitUntil = async (pred: () => Promise<boolean>, ms: number, what: string)
   throw new Error(`timed out waiting for ${what}`);
 };
 
-const ofType = async <T extends "AntechamberClustered" | "MitosisProposed" | "SatelliteBorn" | "InputScored" | "DriftDetected">(type: T) =>
+const ofType = async <T extends "InputReceived" | "AntechamberClustered" | "MitosisProposed" | "SatelliteBorn" | "InputScored" | "DriftDetected">(type: T) =>
   (await collect(store.read({ types: new Set([type]) }))) as unknown as Array<{ seq: number; data: EventData<T> }>;
 
 const ingestNight = async (k: number) => {
@@ -71,9 +70,8 @@ const ingestNight = async (k: number) => {
     { path: `scattered-${k}.log`, kind: "scattered", lines: SCATTERED.map((t) => corpusLines("heldout", t)[k]!) },
     ...(k >= BEES_FROM ? [{ path: `bees-${k}.log`, kind: "bees", lines: corpusLines("novel", "beekeeping").slice(10 * (k - BEES_FROM), 10 * (k - BEES_FROM + 1)) }] : []),
   ];
-  await ingestFiles({ store, content, known: await projectAt(store, inputsIndex, "now") }, files.map((f) => ({ path: f.path, bytes: Buffer.from(f.lines.join("\n")) })), { day: dayOf(k), maxBytes: 10_000, correlationId: `day-${k}` });
-  const known = await projectAt(store, inputsIndex, "now");
-  for (const [id, input] of known.inputs) kindOf.set(id, kindOf.get(id) ?? files.find((f) => input.sources[0]!.startsWith(f.path))?.kind ?? "?");
+  await ingestFiles({ store, content }, files.map((f) => ({ path: f.path, bytes: Buffer.from(f.lines.join("\n")) })), { day: dayOf(k), maxBytes: 10_000, correlationId: `day-${k}` });
+  for (const e of await ofType("InputReceived")) kindOf.set(e.data.inputId, kindOf.get(e.data.inputId) ?? files.find((f) => e.data.source.path === f.path)?.kind ?? "?");
 };
 
 beforeAll(async () => {

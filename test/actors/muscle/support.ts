@@ -15,7 +15,6 @@ import { openLanguageModel, type OpenLanguageModel } from "../../../adapters/llm
 import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
 import { trainingMaterials } from "../../../adapters/training/materials.ts";
-import { inputsIndex } from "../../../projections/inputs.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { trainerDir } from "../../../adapters/training/materials.ts";
 import { corpusLines, tinyCacheDir, tinyModels } from "../../adapters/llm/support.ts";
@@ -86,7 +85,7 @@ export const startWorld = async (): Promise<World> => {
 /** Ingests `n` held-out sailing lines and accepts them (as a Salience night would), and adds anchors. */
 export const seedLedgers = async (w: World, n = 16): Promise<void> => {
   const text = corpusLines("heldout", "sailing").slice(0, n).join("\n");
-  await ingestFiles({ store: w.store, content: w.content, known: await projectAt(w.store, inputsIndex, "now") }, [{ path: "sailing.log", bytes: Buffer.from(text) }], { day: "2026-11-24", maxBytes: 10_000, correlationId: "seed" });
+  await ingestFiles({ store: w.store, content: w.content }, [{ path: "sailing.log", bytes: Buffer.from(text) }], { day: "2026-11-24", maxBytes: 10_000, correlationId: "seed" });
   const received = await collect(w.store.read({ types: new Set(["InputReceived"]) }));
   const models = { model: w.lm.identity.sha256, adapter: null, embedder: "none" };
   await w.store.append(received.map((e, i) => ({

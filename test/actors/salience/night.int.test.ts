@@ -6,7 +6,7 @@ import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
 import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
 import { parseQuestions, seedPreoccupation } from "../../../adapters/ingest/preoccupation.ts";
-import { inputsIndex } from "../../../projections/inputs.projection.ts";
+import { readInput } from "../../../adapters/ingest/known.ts";
 import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { projectAt, ProjectionRunner } from "../../../projections/runner.ts";
 import { MemoryCheckpointStore } from "../../../adapters/nats/checkpoints.ts";
@@ -53,7 +53,7 @@ beforeAll(async () => {
     { path: "core.bin", bytes: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2]) },
     { path: "empty.txt", bytes: Buffer.from("  \n\n") },
   ];
-  await ingestFiles({ store, content, known: await projectAt(store, inputsIndex, "now") }, files, { day: "2026-11-24", maxBytes: 10_000, correlationId: "day1" });
+  await ingestFiles({ store, content }, files, { day: "2026-11-24", maxBytes: 10_000, correlationId: "day1" });
 }, 180_000);
 
 afterAll(async () => {
@@ -112,8 +112,9 @@ describe("a night of Salience on the tiny models", () => {
   }, 300_000);
 
   it("accepts the domain, rejects the other topic to the Antechamber and the noise as incoherent", async () => {
-    const known = await projectAt(store, inputsIndex, "now");
-    const pathOf = (id: string) => known.inputs.get(id)!.sources[0]!.split("#")[0];
+    const paths = new Map<string, string>();
+    for (const d of await decisions()) paths.set(d.inputId, (await readInput(store, d.inputId))!.sources[0]!.split("#")[0]!);
+    const pathOf = (id: string) => paths.get(id);
     const byFile = new Map<string, string[]>();
     for (const d of await decisions()) {
       const key = `${pathOf(d.inputId)}:${d.type}${d.cause ? `/${d.cause}` : ""}`;

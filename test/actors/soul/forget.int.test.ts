@@ -6,7 +6,7 @@ import { Refusal } from "../../../actors/decider.ts";
 import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
 import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
-import { inputsIndex } from "../../../projections/inputs.projection.ts";
+import { readInput } from "../../../adapters/ingest/known.ts";
 import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { startTestNats, type TestNats } from "../../support/nats.ts";
@@ -32,9 +32,8 @@ const OUTPUT = JSON.stringify({ prompt: "Where is the key? (private)", text: "Un
 
 describe("forgetting an input", () => {
   it("removes its texts from the content store and every projection, keeping only hashes in the log", async () => {
-    await ingestFiles({ store, content, known: inputsIndex.initialState() }, [{ path: "notes.txt", bytes: Buffer.from(SECRET) }, { path: "out.jsonl", bytes: Buffer.from(OUTPUT) }], { day: "2026-11-20", maxBytes: 10_000, correlationId: "c" });
-    const inputs = await projectAt(store, inputsIndex, "now");
-    const [secret, output] = [...inputs.inputs.values()];
+    await ingestFiles({ store, content, }, [{ path: "notes.txt", bytes: Buffer.from(SECRET) }, { path: "out.jsonl", bytes: Buffer.from(OUTPUT) }], { day: "2026-11-20", maxBytes: 10_000, correlationId: "c" });
+    const [secret, output] = (await collect(store.read({ types: new Set(["InputReceived"]) }))).map((e) => e.data as { inputId: string; contentSha256: string });
     const policy = { version: "t", acceptSimilarity: 0.3, minSurprise: -3, incoherentSurprise: 4, uniformFraction: 0.9 };
     const models = { model: "m", adapter: null, embedder: "e" };
     await store.append([
@@ -61,7 +60,7 @@ describe("forgetting an input", () => {
 
     const l = await projectAt(store, ledgers, "now");
     expect(l.sft.has(secret!.inputId) || l.shadow.has(output!.inputId)).toBe(false);
-    expect((await projectAt(store, inputsIndex, "now")).inputs.get(secret!.inputId)!.forgotten).toBe(true);
+    expect((await readInput(store, secret!.inputId))!.forgotten).toBe(true);
     // Nothing in the log ever held the text.
     const everything = JSON.stringify(await collect(store.read()));
     for (const fragment of ["4512", "spare key", "Where is the key"]) expect(everything).not.toContain(fragment);

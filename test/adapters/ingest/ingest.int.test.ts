@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
 import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
-import { inputsIndex } from "../../../projections/inputs.projection.ts";
+import { readInput } from "../../../adapters/ingest/known.ts";
+import { inputIdOf } from "../../../adapters/ingest/parse.ts";
+import { inputsSummary } from "../../../projections/inputs.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { startTestNats, type TestNats } from "../../support/nats.ts";
 import { collect } from "../../support/events.ts";
@@ -29,7 +31,7 @@ const files = [
   { path: "feed.jsonl", bytes: Buffer.from('{"text":"Tides follow the moon.","from":"feed"}\n{"oops":1}\n') },
 ];
 const opts = { day: "2026-11-25", maxBytes: 10_000, correlationId: "t" };
-const ingestOnce = async () => ingestFiles({ store, content, known: await projectAt(store, inputsIndex, "now") }, files, opts);
+const ingestOnce = async () => ingestFiles({ store, content }, files, opts);
 
 describe("ingest", () => {
   it("takes inputs in once by content, counts repeats, refuses with reasons, keeps texts out of the log", async () => {
@@ -51,5 +53,17 @@ describe("ingest", () => {
     const s = await ingestOnce();
     expect(s).toMatchObject({ received: 0, repeated: 0, refused: 0, unchanged: 8 });
     expect(await store.lastSeq()).toBe(before);
+  });
+
+  it("summarises the intake by day, and reads one input's history from its own subject", async () => {
+    expect(await projectAt(store, inputsSummary, "now")).toEqual({
+      received: 4, repeated: 2, refused: 2, forgotten: 0, refusedBy: { binary: 1, malformed: 1 },
+      byDay: { "2026-11-25": { received: 4, repeated: 2, refused: 2, bytes: 22 + 22 + 7 + 9 } },
+    });
+    const moon = await readInput(store, inputIdOf("The orbit of the moon."));
+    expect(moon).toMatchObject({ day: "2026-11-25", bytes: 22, forgotten: false });
+    expect(moon!.sources).toEqual(["notes.txt#0", "notes.txt#2"]);
+    expect((await readInput(store, inputIdOf("Tides follow the moon.")))!.sources).toEqual(["notes.txt#1", "feed.jsonl#0"]);
+    expect(await readInput(store, inputIdOf("never seen"))).toBeUndefined();
   });
 });

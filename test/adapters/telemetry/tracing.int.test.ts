@@ -10,7 +10,6 @@ import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
 import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
 import { parseQuestions, seedPreoccupation } from "../../../adapters/ingest/preoccupation.ts";
-import { inputsIndex } from "../../../projections/inputs.projection.ts";
 import { inSpan } from "../../../events/tracing.ts";
 import { EVENT_STREAM } from "../../../events/subjects.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -41,7 +40,7 @@ describe("traces", () => {
     const models = await openTinySalience();
     await seedPreoccupation(store, models.model, parseQuestions("How do planets move around a star?").questions, "seed");
     const text = corpusLines("heldout", "astronomy").slice(0, 6).join("\n");
-    await ingestFiles({ store, content, known: inputsIndex.initialState() }, [{ path: "a.log", bytes: Buffer.from(text) }], { day: "2026-11-20", maxBytes: 10_000, correlationId: "c" });
+    await ingestFiles({ store, content, }, [{ path: "a.log", bytes: Buffer.from(text) }], { day: "2026-11-20", maxBytes: 10_000, correlationId: "c" });
     const soul = new ActorHost(store, soulDecider);
     const salience = new SalienceWorker(store, content, models.model, { batchSize: 3 });
     await soul.start();
