@@ -1,10 +1,11 @@
 import { Context, Effect, Layer } from "effect";
-import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { AdapterError, type LlmError, ModelLoadError, InferenceError, reasonOf } from "./errors.ts";
 import { generateJsonOn } from "./generate.ts";
 import { identify } from "./identity.ts";
 import { AdapterRegistry } from "./lora-registry.ts";
-import { scoreTokens, summarise } from "./perplexity.ts";
+import { NativeScorer, type ScorerInfo } from "./native/scorer.ts";
+import { planScoring, scoreTextsNative, scoreTextsPublic } from "./perplexity.ts";
 import type { LanguageModel, ModelIdentity, PerplexityOptions, PerplexityResult } from "./ports.ts";
 import { probeModel } from "./probe.ts";
 import { llamaRuntime, Mutex, type RuntimeOptions } from "./runtime.ts";
@@ -31,6 +32,9 @@ class LlamaLanguageModel implements LanguageModel {
     private readonly model: LlamaModel,
     private context: LlamaContext,
     private readonly opts: Required<Pick<LanguageModelOptions, "contextSize" | "sequences" | "threads">> & RuntimeOptions,
+    private readonly native: NativeScorer | null,
+    /** Which path scores perplexity: "native" (scorer.cc) or node-llama-cpp's "public" one, with the reason. */
+    readonly scorer: ScorerInfo,
   ) {
     this.adapters = new AdapterRegistry(identity.architecture);
   }
@@ -45,25 +49,11 @@ class LlamaLanguageModel implements LanguageModel {
   perplexity(texts: readonly string[], opts: PerplexityOptions = {}): Effect.Effect<PerplexityResult[], LlmError> {
     return wrap("perplexity", () => this.lock.run(async () => {
       const bos: Token | null = this.model.tokens.shouldPrependBosToken ? this.model.tokens.bos : null;
-      const room = this.context.contextSize - (bos === null ? 0 : 1);
-      const size = Math.min(opts.window ?? room, room);
-      const stride = opts.stride ?? Math.max(1, Math.floor(size / 2));
-      const seqs = this.sequences();
-      const results: PerplexityResult[] = new Array(texts.length);
-      let next = 0;
-      // Each sequence pulls the next text; node-llama-cpp batches the sequences' tokens together.
-      await Promise.all(seqs.map(async (seq) => {
-        try {
-          for (let i = next++; i < texts.length; i = next++) {
-            const tokens = this.model.tokenize(texts[i]!);
-            const nlls = await scoreTokens(seq, tokens, bos, size, stride);
-            results[i] = summarise(tokens.slice(tokens.length - nlls.length), nlls, opts.surprisal === true);
-          }
-        } finally {
-          seq.dispose();
-        }
-      }));
-      return results;
+      const plan = planScoring(this.context.contextSize, bos, opts);
+      const tokenize = (text: string) => this.model.tokenize(text);
+      return this.native === null
+        ? scoreTextsPublic(texts, tokenize, this.sequences(), plan, opts.surprisal === true)
+        : scoreTextsNative(texts, tokenize, this.native, plan, opts.surprisal === true);
     }));
   }
 
@@ -96,6 +86,9 @@ class LlamaLanguageModel implements LanguageModel {
       // A new context carries the adapter; the base weights stay loaded and shared by both.
       const next = await this.createContext(adapter === null ? undefined : { adapters: [{ filePath: adapter.path, scale: adapter.scale }] })
         .catch((e: unknown) => { throw new AdapterError({ adapter: id ?? "base", reason: reasonOf(e) }); });
+      // The native scorer carries the same adapter and scale, so both paths score the same model.
+      await this.native?.setAdapters(adapter === null ? [] : [{ key: adapter.id, path: adapter.path, scale: adapter.scale }])
+        .catch(async (e: unknown) => { await next.dispose(); throw new AdapterError({ adapter: id ?? "base", reason: reasonOf(e) }); });
       const old = this.context;
       this.context = next;
       this.adapterId = id;
@@ -111,7 +104,7 @@ class LlamaLanguageModel implements LanguageModel {
   }
 
   dispose(): Promise<void> {
-    return this.lock.run(async () => { await this.context.dispose(); await this.model.dispose(); });
+    return this.lock.run(async () => { await this.native?.dispose(); await this.context.dispose(); await this.model.dispose(); });
   }
 }
 
@@ -126,8 +119,22 @@ const isLlmError = (e: unknown): e is LlmError =>
   typeof e === "object" && e !== null && "_tag" in e &&
   ["ModelProbeError", "ModelLoadError", "InferenceError", "GenerationIncompleteError", "AdapterError"].includes(String((e as { _tag: unknown })._tag));
 
-/** A loaded language model; `dispose` frees the context and the weights. */
-export type OpenLanguageModel = LanguageModel & { dispose(): Promise<void> };
+/** A loaded language model; `dispose` frees the contexts and the weights. */
+export type OpenLanguageModel = LanguageModel & { dispose(): Promise<void>; readonly scorer: ScorerInfo };
+
+let fallbackReported = false;
+
+/** Opens the native scorer beside node-llama-cpp's context, or says (once per process) why not. */
+const openScorer = async (llama: Llama, model: LlamaModel, context: LlamaContext, opts: LanguageModelOptions, threads: number) => {
+  const native = await NativeScorer.open(llama, {
+    modelPath: opts.modelPath, gpuLayers: model.gpuLayers, contextSize: context.contextSize,
+    batchSize: context.batchSize, threads, flashAttention: context.flashAttention,
+  });
+  if (native instanceof NativeScorer) return { native, info: { kind: "native", libllama: native.libllama } as const };
+  if (!fallbackReported) console.warn(`sophont: perplexity uses node-llama-cpp's public path, slow on large vocabularies (${native.reason})`);
+  fallbackReported = true;
+  return { native: null, info: { kind: "public", reason: native.reason } as const };
+};
 
 /**
  * Probes (in a child process), identifies (sha256 + metadata) and loads a GGUF for scoring and
@@ -144,7 +151,8 @@ export const openLanguageModel = (opts: LanguageModelOptions): Effect.Effect<Ope
       const settings = { contextSize: opts.contextSize ?? 2048, sequences: opts.sequences ?? 2, threads: opts.threads ?? 1 };
       const context = await model.createContext(settings)
         .catch(async (e: unknown) => { await model.dispose(); throw new ModelLoadError({ path: opts.modelPath, reason: reasonOf(e) }); });
-      return new LlamaLanguageModel(identity, model, context, { ...settings, gpu: opts.gpu ?? false });
+      const { native, info } = await openScorer(llama, model, context, opts, settings.threads);
+      return new LlamaLanguageModel(identity, model, context, { ...settings, gpu: opts.gpu ?? false }, native, info);
     });
   });
 

@@ -1,5 +1,6 @@
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
-import type { PerplexityResult } from "./ports.ts";
+import type { NativeScorer } from "./native/scorer.ts";
+import type { PerplexityOptions, PerplexityResult } from "./ports.ts";
 
 /** One evaluation window: feed `tokens[start, end)` (after BOS when used), score targets `[scoreFrom, end)`. */
 export interface Window {
@@ -34,6 +35,19 @@ export const summarise = (tokens: readonly number[], nlls: readonly number[], wi
   const meanNll = nlls.length === 0 ? 0 : sum / nlls.length;
   const base = { perplexity: Math.exp(meanNll), meanNll, tokenCount: nlls.length };
   return withSurprisal ? { ...base, surprisal: nlls.map((nll, i) => ({ token: tokens[i]!, nll })) } : base;
+};
+
+/** How texts are cut: BOS (or null), window size and stride, from the context and the caller's options. */
+export interface ScoringPlan {
+  readonly bos: Token | null;
+  readonly size: number;
+  readonly stride: number;
+}
+
+export const planScoring = (contextSize: number, bos: Token | null, opts: PerplexityOptions): ScoringPlan => {
+  const room = contextSize - (bos === null ? 0 : 1);
+  const size = Math.min(opts.window ?? room, room);
+  return { bos, size, stride: opts.stride ?? Math.max(1, Math.floor(size / 2)) };
 };
 
 /** Positions per controlledEvaluate call: full-vocabulary maps are large, so results are consumed in slices. */
@@ -75,4 +89,42 @@ export const scoreTokens = async (
   const nlls: number[] = [];
   for (const w of planWindows(tokens.length, size, stride, bos !== null)) nlls.push(...(await scoreWindow(seq, tokens, w, bos)));
   return nlls;
+};
+
+/**
+ * The public path: each sequence pulls the next text, and node-llama-cpp decodes the sequences'
+ * tokens together in one batch.
+ */
+export const scoreTextsPublic = async (
+  texts: readonly string[], tokenize: (text: string) => Token[], seqs: readonly LlamaContextSequence[],
+  plan: ScoringPlan, surprisal: boolean,
+): Promise<PerplexityResult[]> => {
+  const results: PerplexityResult[] = new Array(texts.length);
+  let next = 0;
+  await Promise.all(seqs.map(async (seq) => {
+    try {
+      for (let i = next++; i < texts.length; i = next++) {
+        const tokens = tokenize(texts[i]!);
+        const nlls = await scoreTokens(seq, tokens, plan.bos, plan.size, plan.stride);
+        results[i] = summarise(tokens.slice(tokens.length - nlls.length), nlls, surprisal);
+      }
+    } finally {
+      seq.dispose();
+    }
+  }));
+  return results;
+};
+
+/** The native path: the same windows, scored off the event loop with only ln p(target) returned. */
+export const scoreTextsNative = async (
+  texts: readonly string[], tokenize: (text: string) => Token[], scorer: NativeScorer, plan: ScoringPlan, surprisal: boolean,
+): Promise<PerplexityResult[]> => {
+  const results: PerplexityResult[] = [];
+  for (const text of texts) {
+    const tokens = tokenize(text);
+    const logProbs = await scorer.logProbs(tokens, planWindows(tokens.length, plan.size, plan.stride, plan.bos !== null), plan.bos);
+    const nlls = Array.from(logProbs, (lp) => -lp);
+    results.push(summarise(tokens.slice(tokens.length - nlls.length), nlls, surprisal));
+  }
+  return results;
 };

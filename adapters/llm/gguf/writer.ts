@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { renameSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import {
   GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType, GgufKind,
   type GgufScalarKind, type GgufTensor, type GgufValue, toHalf,
@@ -69,32 +69,53 @@ const tensorBytes = (t: GgufTensor): Buffer => {
   return Buffer.from(half.buffer);
 };
 
-/**
- * Serialises a GGUF v3 file (little endian, tensors aligned to `general.alignment`, default 32).
- * Metadata keys keep their insertion order, which llama.cpp does not care about but humans do.
- */
-export const encodeGguf = (metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensor[]): Buffer[] => {
-  const alignValue = metadata.get("general.alignment");
-  const alignment = alignValue?.kind === "uint32" ? alignValue.value : GGUF_DEFAULT_ALIGNMENT;
+/** A tensor whose bytes are produced only when written, so large files never sit in memory whole. */
+export interface GgufTensorSource {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly type: GgufTensor["type"];
+  /** The tensor's encoded bytes (F32 or F16, little endian); called once, while writing. */
+  readonly bytes: () => Uint8Array;
+}
+
+const alignmentOf = (metadata: ReadonlyMap<string, GgufValue>): number => {
+  const v = metadata.get("general.alignment");
+  return v?.kind === "uint32" ? v.value : GGUF_DEFAULT_ALIGNMENT;
+};
+
+const byteLength = (t: { shape: readonly number[]; type: GgufTensor["type"] }): number =>
+  t.shape.reduce((a, b) => a * b, 1) * (t.type === "F32" ? 4 : 2);
+
+/** The header: magic, counts, metadata, tensor infos with aligned offsets, padding. */
+const encodeHeader = (metadata: ReadonlyMap<string, GgufValue>, tensors: ReadonlyArray<{ name: string; shape: readonly number[]; type: GgufTensor["type"] }>): Buffer => {
+  const alignment = alignmentOf(metadata);
   const head = new ByteSink();
   head.u32(GGUF_MAGIC);
   head.u32(GGUF_VERSION);
   head.u64(tensors.length);
   head.u64(metadata.size);
   for (const [key, value] of metadata) { head.str(key); writeValue(head, value); }
-  const datas = tensors.map(tensorBytes);
   let offset = 0;
-  tensors.forEach((t, i) => {
+  for (const t of tensors) {
     head.str(t.name);
     head.u32(t.shape.length);
     for (const d of t.shape) head.u64(d);
     head.u32(GgmlType[t.type]);
     head.u64(offset);
-    offset += Math.ceil(datas[i]!.length / alignment) * alignment;
-  });
+    offset += Math.ceil(byteLength(t) / alignment) * alignment;
+  }
   head.pad(alignment);
-  const chunks: Buffer[] = [head.bytes()];
-  for (const d of datas) {
+  return head.bytes();
+};
+
+/**
+ * Serialises a GGUF v3 file (little endian, tensors aligned to `general.alignment`, default 32).
+ * Metadata keys keep their insertion order, which llama.cpp does not care about but humans do.
+ */
+export const encodeGguf = (metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensor[]): Buffer[] => {
+  const alignment = alignmentOf(metadata);
+  const chunks: Buffer[] = [encodeHeader(metadata, tensors)];
+  for (const d of tensors.map(tensorBytes)) {
     chunks.push(d);
     const rest = (alignment - (d.length % alignment)) % alignment;
     if (rest > 0) chunks.push(Buffer.alloc(rest));
@@ -106,5 +127,25 @@ export const encodeGguf = (metadata: ReadonlyMap<string, GgufValue>, tensors: re
 export const writeGguf = (path: string, metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensor[]): void => {
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   writeFileSync(tmp, Buffer.concat(encodeGguf(metadata, tensors)));
+  renameSync(tmp, path);
+};
+
+/** Like `writeGguf`, one tensor in memory at a time (for the benchmark's gigabyte-sized random models). */
+export const writeGgufStreamed = (path: string, metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensorSource[]): void => {
+  const alignment = alignmentOf(metadata);
+  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, encodeHeader(metadata, tensors));
+    for (const t of tensors) {
+      const data = t.bytes();
+      if (data.byteLength !== byteLength(t)) throw new Error(`tensor ${t.name}: expected ${byteLength(t)} bytes, got ${data.byteLength}`);
+      writeSync(fd, data);
+      const rest = (alignment - (data.byteLength % alignment)) % alignment;
+      if (rest > 0) writeSync(fd, Buffer.alloc(rest));
+    }
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
 };
