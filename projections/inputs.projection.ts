@@ -19,6 +19,9 @@ export interface InputsSummary {
   readonly refusedBy: Record<string, number>;
 }
 
+// A plain function, not a closure made per event: folds run once for every event of the log.
+const dayOf = (s: InputsSummary, d: string): DayIntake => (s.byDay[d] ??= { received: 0, repeated: 0, refused: 0, bytes: 0 });
+
 /**
  * The intake: how many inputs were received, repeated, refused and forgotten, per day and in all.
  * Its size depends on the number of days, not of inputs: one input's own history is read from its
@@ -31,21 +34,20 @@ export const inputsSummary: Projection<InputsSummary> = {
   canHandle: ["InputReceived", "InputRepeated", "InputRefused", "InputForgotten"],
   initialState: () => ({ received: 0, repeated: 0, refused: 0, forgotten: 0, byDay: {}, refusedBy: {} }),
   evolve: (s, e) => {
-    const day = (d: string): DayIntake => (s.byDay[d] ??= { received: 0, repeated: 0, refused: 0, bytes: 0 });
     switch (e.type) {
       case "InputReceived": {
-        const today = day(e.data.day);
+        const today = dayOf(s, e.data.day);
         today.received++;
         today.bytes += e.data.bytes;
         s.received++;
         return s;
       }
       case "InputRepeated":
-        day(e.data.day).repeated++;
+        dayOf(s, e.data.day).repeated++;
         s.repeated++;
         return s;
       case "InputRefused":
-        day(e.data.day).refused++;
+        dayOf(s, e.data.day).refused++;
         s.refused++;
         s.refusedBy[e.data.reason] = (s.refusedBy[e.data.reason] ?? 0) + 1;
         return s;

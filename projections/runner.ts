@@ -27,7 +27,6 @@ interface Live {
  */
 export class ProjectionRunner {
   private readonly live = new Map<string, Live>();
-  private readonly types: Map<string, AnyProjection[]> = new Map();
 
   constructor(
     private readonly store: EventStore,
@@ -39,7 +38,6 @@ export class ProjectionRunner {
     for (const p of projections) {
       if (names.has(p.name)) throw new Error(`two projections are named ${p.name}`);
       names.add(p.name);
-      for (const t of p.canHandle) this.types.set(t, [...(this.types.get(t) ?? []), p]);
     }
   }
 
@@ -68,23 +66,26 @@ export class ProjectionRunner {
     const last = await this.store.lastSeq();
     const upToDate = this.live.size === this.projections.length && [...this.live.values()].every((l) => l.lastSeq >= last);
     if (upToDate) return; // nothing new: no span for an idle poll
-    await inSpan("Projection.catchUp", undefined, { "sophont.projections": this.projections.map((p) => p.name).join(","), "sophont.until": last }, () => this.fold());
+    await inSpan("Projection.catchUp", undefined, { "sophont.projections": this.projections.map((p) => p.name).join(","), "sophont.until": last }, () => this.fold(last));
   }
 
-  private async fold(): Promise<void> {
+  /** Folds up to `last`, the end of the log when the catch-up began (events after it wait for the next one). */
+  private async fold(last: number): Promise<void> {
     const all = await Promise.all(this.projections.map((p) => this.load(p)));
-    const last = await this.store.lastSeq();
     const behind = all.filter((l) => l.lastSeq < last);
     if (behind.length === 0) return;
     const from = Math.min(...behind.map((l) => l.lastSeq)) + 1;
     const every = this.options.checkpointEvery ?? 10_000;
-    const types = new Set(behind.flatMap((l) => l.p.canHandle as ReadonlyArray<string>));
-    for await (const batch of this.store.readBatches({ from: { seq: from }, until: { seq: last }, types })) {
+    // Who folds what, looked up once: the loop below runs for every event of the log.
+    const folds = new Map<string, Live[]>();
+    for (const l of behind) for (const t of l.p.canHandle) folds.set(t, [...(folds.get(t) ?? []), l]);
+    for await (const batch of this.store.readBatches({ from: { seq: from }, until: { seq: last }, types: new Set(folds.keys()) })) {
       for (const ev of batch) {
-        for (const p of this.types.get(ev.type) ?? []) {
-          const l = this.live.get(p.name)!;
+        const ls = folds.get(ev.type);
+        if (ls === undefined) continue;
+        for (const l of ls) {
           if (ev.seq <= l.lastSeq) continue;
-          l.state = p.evolve(l.state, ev);
+          l.state = l.p.evolve(l.state, ev);
           l.lastSeq = ev.seq;
           l.sinceCheckpoint++;
         }

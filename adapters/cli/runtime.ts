@@ -75,9 +75,11 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
     writeFileSync(serverFile, JSON.stringify({ pid: embedded.pid, url } satisfies ServerFile) + "\n");
   }
   const password = config.natsUrl ? config.natsPassword : secrets[config.natsUser as keyof typeof secrets];
-  const nc = await connectNats({ url, user: config.natsUser, ...(password ? { pass: password } : {}), name: `sophont-cli-${process.pid}` });
+  const auth = { url, user: config.natsUser, ...(password ? { pass: password } : {}), name: `sophont-cli-${process.pid}` };
+  const nc = await connectNats(auth);
   if (config.natsUser === "soul") await ensureInfrastructure(nc, { replicas: config.replicas });
-  const store = new JetStreamEventStore(nc, { quarantine: config.natsUser === "soul" });
+  // Long reads (catch-ups, replays, time travel) connect a reader thread of their own as the same user.
+  const store = new JetStreamEventStore(nc, { quarantine: config.natsUser === "soul", reader: auth });
   const checkpoints = new KvCheckpointStore(nc);
   return {
     nc,

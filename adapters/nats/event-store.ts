@@ -1,8 +1,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { headers as makeHeaders } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg, type StoredMsg } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type ConsumerMessages, type JetStreamManager, type JsMsg, type StoredMsg } from "@nats-io/jetstream";
 import { decodeEvent, DecodeError, encodeEvent, type Encoded } from "../../events/codec.ts";
-import type { DomainEvent } from "../../events/catalogue.ts";
+import { definitions, type DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import { EVENT_STREAM, allEventSubjects, quarantineSubject } from "../../events/subjects.ts";
 import {
@@ -10,8 +10,52 @@ import {
   type Appended, type Delivery, type EventStore, type Pending, type Quarantined, type ReadOptions, type SubscribeOptions, type Subscription, type Until,
 } from "../../events/store.ts";
 import { AckPipe, type PubResult } from "./ack-pipe.ts";
+import { startRawRead } from "./bulk-reader.ts";
+import type { NatsAuth } from "./connection.ts";
 
 const WRONG_LAST_SEQUENCE = 10071;
+
+/**
+ * Reads of at least this many events go through the reader thread when the store has `reader`.
+ * Measured on 2 cores (the server takes most of one): at 100k events the thread's start and its
+ * second connection cost more than the overlap saves (0.54-0.69 of a raw read against 0.61-0.79 on
+ * this thread); at 1M it wins (0.72-0.74 against 0.60-0.67).
+ */
+export const BULK_READ_MIN = 250_000;
+/** Batches decoded but not taken yet before an inline read pauses its consumer. */
+const READY_MAX = 16;
+/** ...after the first this many, read here while the thread starts. */
+export const BULK_READ_HEAD = 10_000;
+
+export interface StoreOptions {
+  /** Write undecodable messages to the quarantine stream (off for read-only users such as replicas and agents, which only report them). */
+  readonly quarantine?: boolean;
+  /** How the reader thread connects for long reads (the same server and user); without it every read stays on this connection. */
+  readonly reader?: NatsAuth;
+  /** Batches a read decodes ahead of its reader before it pauses (default 16). */
+  readonly readAhead?: number;
+  /** Override BULK_READ_MIN and BULK_READ_HEAD (tests). */
+  readonly bulkReadMin?: number;
+  readonly bulkReadHead?: number;
+}
+
+interface RawMessage {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+}
+
+const TYPE_KEY = Buffer.from(',"type":"');
+
+/** The event type as encodeEvent lays it out, read without parsing; undefined when it is not there. */
+const rawType = (data: Uint8Array): string | undefined => {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const at = buf.indexOf(TYPE_KEY);
+  if (at < 0) return undefined;
+  const from = at + TYPE_KEY.length;
+  const to = buf.indexOf(34, from); // the closing quote; type names never contain one
+  return to < 0 ? undefined : buf.toString("latin1", from, to);
+};
 
 /** The EventStore port on JetStream: one stream, subjects per entity, server-side dedup and concurrency. */
 export class JetStreamEventStore implements EventStore {
@@ -20,10 +64,9 @@ export class JetStreamEventStore implements EventStore {
   private jsmP: Promise<JetStreamManager> | undefined;
 
   /**
-   * @param options.quarantine write undecodable messages to the quarantine stream (off for read-only
-   *   users such as replicas and agents, which only report them).
+   * @param options see StoreOptions
    */
-  constructor(private readonly nc: NatsConnection, private readonly options: { quarantine?: boolean } = {}) {
+  constructor(private readonly nc: NatsConnection, private readonly options: StoreOptions = {}) {
     this.js = jetstream(nc);
     this.pipe = new AckPipe(nc);
   }
@@ -115,9 +158,9 @@ export class JetStreamEventStore implements EventStore {
   }
 
   private async resolveUntil(until: Until | undefined): Promise<number> {
-    const last = await this.lastSeq();
-    if (until === undefined || until === "now") return last;
-    if ("seq" in until) return Math.min(until.seq, last);
+    // A read also ends where the log ends, so a sequence needs no question to the server.
+    if (until !== undefined && until !== "now" && "seq" in until) return until.seq;
+    if (until === undefined || until === "now") return this.lastSeq();
     return this.seqAt(until.time);
   }
 
@@ -128,6 +171,8 @@ export class JetStreamEventStore implements EventStore {
   /**
    * Reads in batches: one await per batch instead of one per event, which is what replaying a long
    * log costs. A batch ends at 512 events, at the end of the range, or when nothing more is waiting.
+   * A long read (BULK_READ_MIN events or more, when the store knows how to connect) runs its NATS
+   * side on a reader thread (bulk-reader.ts), so reading and decoding overlap.
    */
   async *readBatches(options: ReadOptions & { onQuarantine?: (q: Quarantined) => void } = {}): AsyncIterable<Recorded<DomainEvent>[]> {
     const untilSeq = options.follow ? Number.MAX_SAFE_INTEGER : await this.resolveUntil(options.until);
@@ -135,40 +180,148 @@ export class JetStreamEventStore implements EventStore {
     if (options.from && "seq" in options.from) startSeq = Math.max(1, options.from.seq);
     else if (options.from) startSeq = (await this.seqAt(new Date(options.from.time.getTime() - 1))) + 1;
     if (untilSeq < startSeq) return;
-    const c = await this.js.consumers.get(EVENT_STREAM, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: startSeq,
-      ...(options.subject ? { filter_subjects: options.subject } : {}),
-    });
-    // A filtered read may match nothing at all: ask before waiting for a first message.
-    if (options.subject && !options.follow && (await c.info(true)).num_pending === 0) return;
-    const msgs = await c.consume({ max_messages: 2048 });
-    const abort = () => void msgs.close().catch(() => undefined);
-    options.signal?.addEventListener("abort", abort, { once: true });
-    let batch: Recorded<DomainEvent>[] = [];
+    const reader = this.options.reader;
+    const min = this.options.bulkReadMin ?? BULK_READ_MIN;
+    if (!reader || options.follow || untilSeq - startSeq + 1 < min || Math.min(untilSeq, await this.lastSeq()) - startSeq + 1 < min) {
+      yield* this.readInline(startSeq, untilSeq, options);
+      return;
+    }
+    // The reader thread takes some 100 ms to start: it begins after the head, which this thread
+    // reads in the meantime, so the start costs nothing.
+    const head = Math.min(untilSeq, startSeq + (this.options.bulkReadHead ?? BULK_READ_HEAD) - 1);
+    const tail = head < untilSeq
+      ? startRawRead({ auth: reader, stream: EVENT_STREAM, startSeq: head + 1, untilSeq, ...(options.subject ? { filterSubject: options.subject } : {}), ...(options.signal ? { signal: options.signal } : {}) })
+      : undefined;
     try {
-      for await (const m of msgs) {
-        const info = m.info;
-        const seq = info.streamSequence;
-        if (seq > untilSeq) break;
-        let ev: Recorded<DomainEvent> | undefined;
-        try {
-          ev = decodeEvent(m.data, seq, m.subject, Math.floor(info.timestampNanos / 1e6));
-        } catch (e) {
-          await this.quarantineFailed(m, e, options.onQuarantine);
+      if (head >= startSeq) yield* this.readInline(startSeq, head, options);
+      if (!tail) return;
+      for await (const raw of tail) {
+        const batch: Recorded<DomainEvent>[] = [];
+        for (let i = 0; i < raw.seqs.length; i++) {
+          const data = raw.bytes.subarray(raw.offsets[i]!, raw.offsets[i + 1]!);
+          const ev = this.decodeWanted(data, raw.seqs[i]!, raw.subjects[i]!, raw.times[i]!, options.types);
+          if (ev instanceof Error) await this.quarantineFailed({ seq: raw.seqs[i]!, subject: raw.subjects[i]!, data }, ev, options.onQuarantine);
+          else if (ev) batch.push(ev);
         }
-        if (ev && (!options.types || options.types.has(ev.type))) batch.push(ev);
-        const last = seq >= untilSeq || (!options.follow && info.pending === 0);
-        if (batch.length > 0 && (last || batch.length >= 512 || info.pending === 0)) {
-          yield batch;
-          batch = [];
-        }
-        if (last) break;
+        if (batch.length > 0) yield batch;
       }
-      if (batch.length > 0) yield batch;
+    } finally {
+      await tail?.close();
+    }
+  }
+
+  /**
+   * Reads on this connection: an ordered consumer in callback mode, each message decoded as it
+   * arrives (no promise per message; 15% faster than iterating here). The client keeps pulling as
+   * messages come in, whoever reads them, so when READY_MAX batches wait unread the consumer is
+   * closed and opened again after the last sequence taken once the reader catches up: memory stays
+   * bounded. (An ordered push consumer reads faster still, but its flow control lets the client's
+   * buffers grow by tens of MiB during a long replay.)
+   */
+  private async *readInline(startSeq: number, untilSeq: number, options: ReadOptions & { onQuarantine?: (q: Quarantined) => void }): AsyncIterable<Recorded<DomainEvent>[]> {
+    interface Chunk { events: Recorded<DomainEvent>[]; failed: Array<RawMessage & { error: Error }> }
+    const fresh = (): Chunk => ({ events: [], failed: [] });
+    const ready: Chunk[] = [];
+    let chunk = fresh();
+    let next = startSeq;
+    let done = false;
+    let paused = false;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const poke = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const flush = () => {
+      if (chunk.events.length > 0 || chunk.failed.length > 0) ready.push(chunk);
+      chunk = fresh();
+      poke();
+    };
+    let msgs: ConsumerMessages | undefined;
+    const open = async (): Promise<void> => {
+      const c = await this.js.consumers.get(EVENT_STREAM, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: next,
+        ...(options.subject ? { filter_subjects: options.subject } : {}),
+      });
+      // The range may hold nothing (more), or nothing the filter matches: ask before waiting.
+      if (!options.follow && (await c.info(true)).num_pending === 0) return void (done = true);
+      paused = false;
+      const opened: ConsumerMessages = await c.consume({
+        max_messages: 2048,
+        callback: (m) => {
+          if (done || paused) return;
+          const info = m.info;
+          const seq = info.streamSequence;
+          if (seq > untilSeq) {
+            done = true;
+            return flush();
+          }
+          const ev = this.decodeWanted(m.data, seq, m.subject, Math.floor(info.timestampNanos / 1e6), options.types);
+          if (ev instanceof Error) chunk.failed.push({ seq, subject: m.subject, data: m.data.slice(), error: ev });
+          else if (ev) chunk.events.push(ev);
+          next = seq + 1;
+          if (seq >= untilSeq || (!options.follow && info.pending === 0)) done = true;
+          if (done || info.pending === 0 || chunk.events.length >= 512 || chunk.failed.length > 0) flush();
+          if (!done && ready.length >= (this.options.readAhead ?? READY_MAX)) {
+            paused = true;
+            poke();
+          }
+        },
+      });
+      msgs = opened;
+      void opened.closed().then((e) => {
+        if (e instanceof Error && msgs === opened && !done && !paused) failure = e;
+        poke();
+      });
+    };
+    const abort = () => {
+      done = true;
+      poke();
+    };
+    options.signal?.addEventListener("abort", abort, { once: true });
+    try {
+      await open();
+      for (;;) {
+        while (ready.length === 0 && !done && !paused && !failure) await new Promise<void>((r) => (wake = r));
+        if (ready.length > 0) {
+          // Everything decoded so far goes out at once: the client may deliver several batches
+          // between two turns of this loop, and taking one per turn would fall behind.
+          const taken = ready.splice(0, ready.length);
+          for (const c of taken) for (const f of c.failed) await this.quarantineFailed(f, f.error, options.onQuarantine);
+          const events = taken.length === 1 ? taken[0]!.events : taken.flatMap((c) => c.events);
+          if (events.length > 0) yield events;
+          continue;
+        }
+        if (failure) throw new StoreError(`reading ${EVENT_STREAM} from ${next}: ${failure.message}`, { cause: failure });
+        if (done || options.signal?.aborted) return;
+        // Paused and drained: start again where the last batch ended.
+        await msgs?.close().catch(() => undefined);
+        msgs = undefined;
+        await open();
+      }
     } finally {
       options.signal?.removeEventListener("abort", abort);
-      await msgs.close().catch(() => undefined);
+      await msgs?.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Decodes one message if its type is wanted: the type is read off the raw body first (encodeEvent
+   * writes it before the payload), so a fold over a few types does not parse the rest. A message
+   * whose type cannot be read that way is decoded in full, and quarantined if it fails.
+   */
+  private decodeWanted(data: Uint8Array, seq: number, subject: string, storedAt: number, types: ReadonlySet<string> | undefined): Recorded<DomainEvent> | undefined | Error {
+    if (types && types.size < definitions.length) {
+      const type = rawType(data);
+      if (type !== undefined && !types.has(type)) return undefined;
+    }
+    try {
+      const ev = decodeEvent(data, seq, subject, storedAt);
+      return !types || types.has(ev.type) ? ev : undefined;
+    } catch (e) {
+      return e as Error;
     }
   }
 
@@ -181,13 +334,13 @@ export class JetStreamEventStore implements EventStore {
     }
   }
 
-  private async quarantineFailed(m: JsMsg, e: unknown, onQuarantine?: (q: Quarantined) => void): Promise<void> {
+  private async quarantineFailed(m: RawMessage, e: unknown, onQuarantine?: (q: Quarantined) => void): Promise<void> {
     const reason = e instanceof DecodeError ? e.message : `unexpected: ${(e as Error).message}`;
     await this.quarantine(m, reason);
     onQuarantine?.({ seq: m.seq, subject: m.subject, reason });
   }
 
-  private async quarantine(m: JsMsg, reason: string): Promise<void> {
+  private async quarantine(m: RawMessage, reason: string): Promise<void> {
     if (this.options.quarantine === false) return;
     const h = makeHeaders();
     h.set("Nats-Msg-Id", `q:${EVENT_STREAM}:${m.seq}`);
