@@ -7,10 +7,13 @@
 // thread, adapters/nats/bulk-reader.ts), every event decoded and checked against its schema, folded
 // into every projection the runner keeps, checkpoints written to the KV bucket. "raw" reads the same
 // messages with the client's ordered consumer and touches nothing but their sequence. The same raw
-// read with a callback instead of an iterator is reported beside it.
+// read with a callback instead of an iterator is reported beside it. The log is what ingest writes:
+// InputReceived events with sha256 input ids and derived event ids, and a NightStarted every 5000.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { jetstream, DeliverPolicy } from "@nats-io/jetstream";
+import { derivedEventId } from "../../actors/ids.ts";
 import { connectNats } from "../../adapters/nats/connection.ts";
 import { JetStreamEventStore } from "../../adapters/nats/event-store.ts";
 import { KvCheckpointStore } from "../../adapters/nats/checkpoints.ts";
@@ -65,14 +68,24 @@ const child = async (url: string, mode: Mode, n: number) => {
   await nc.close();
 };
 
-/** A day's intake as the log holds it: mostly inputs, a night now and then. */
+const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
+
+/**
+ * A log as `sophont ingest` and the Soul write it: inputs named by the sha256 of their text, event ids
+ * derived from their cause, one correlation id per ingest run of 5000 lines, and a night between runs.
+ */
 const event = (i: number): Pending => {
   const day = `2026-11-${String(1 + (Math.floor(i / 5000) % 28)).padStart(2, "0")}`;
-  const ev: Pending["event"] =
-    i % 5000 === 0
-      ? { type: "NightStarted", data: { nightId: `n${i}`, day, trigger: "schedule", untilSeq: i } }
-      : { type: "InputReceived", data: { inputId: `in-${i}`, day, source: { path: "/var/log/app.log", format: "log", index: i }, bytes: 200, contentSha256: `${i}`.padStart(64, "0") } };
-  return { event: ev, metadata: { id: `ev-${i}`, time: "2026-11-25T02:00:00.000Z", actor: "bench", causationId: null, correlationId: "bench" } };
+  const correlationId = derivedEventId("cli", `ingest-${Math.floor(i / 5000)}`, 0);
+  const time = new Date(Date.UTC(2026, 10, 1) + i * 50).toISOString();
+  if (i % 5000 === 0) {
+    return { event: { type: "NightStarted", data: { nightId: `night-${day}`, day, trigger: "schedule", untilSeq: i } }, metadata: { id: derivedEventId("soul", `night-${i}`, 0), time, actor: "soul", causationId: null, correlationId } };
+  }
+  const inputId = sha256(`line ${i} of the day's log`);
+  return {
+    event: { type: "InputReceived", data: { inputId, day, source: { path: "/var/log/app.log", format: "log", index: i % 5000 }, bytes: 120 + (i % 200), contentSha256: inputId } },
+    metadata: { id: derivedEventId("ingest", `received:${inputId}`, 0), time, actor: "ingest", causationId: null, correlationId },
+  };
 };
 
 const measure = (url: string, mode: Mode, n: number): Pass =>
