@@ -75,7 +75,7 @@ export const ingestFiles = async (
   for (const { f, format, pieces } of parsed) {
     const texts = pieces.filter((p): p is Extract<Piece, { text: string }> => "text" in p);
     const ids = new Map(texts.map((t) => [t.index, inputIdOf(t.text)]));
-    await known.load([...ids.values()]);
+    await known.load(texts.map((t) => ({ inputId: ids.get(t.index)!, source: sourceKey({ path: f.path, index: t.index }) })));
     await known.loadRefusals(pieces.flatMap((p) => ("refusal" in p ? [refusalIdOf(f.path, p)] : [])));
     // Store the texts first, a few at a time: an event may only name content that exists.
     const shas = new Map<number, string>();

@@ -62,11 +62,21 @@ export class KnownInputs {
 
   constructor(private readonly store: EventStore) {}
 
-  /** Looks up inputs not seen yet in this run (their first source only). */
-  async load(inputIds: readonly string[]): Promise<void> {
-    const missing = [...new Set(inputIds)].filter((id) => !this.inputs.has(id));
+  /**
+   * Looks up the inputs of a file before it is taken in: first the inputs not seen yet in this run
+   * (their first source: enough for a plain re-ingest), then, for those arriving from a place not
+   * among the sources known so far, their whole history. Both at LOOKUPS_IN_FLIGHT at a time.
+   */
+  async load(arrivals: ReadonlyArray<{ readonly inputId: string; readonly source: string }>): Promise<void> {
+    const missing = [...new Set(arrivals.map((a) => a.inputId))].filter((id) => !this.inputs.has(id));
     const found = await pooled(missing, (id) => readInput(this.store, id, true));
     found.forEach((r) => r && this.inputs.set(r.inputId, { sources: r.sources, complete: false }));
+    const partial = [...new Set(arrivals.filter((a) => {
+      const known = this.inputs.get(a.inputId);
+      return known !== undefined && !known.complete && !known.sources.includes(a.source);
+    }).map((a) => a.inputId))];
+    const full = await pooled(partial, (id) => readInput(this.store, id));
+    full.forEach((r) => r && this.inputs.set(r.inputId, { sources: r.sources, complete: true }));
   }
 
   /** Looks up refusals not seen yet in this run. */

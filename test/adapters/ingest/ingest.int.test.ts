@@ -55,15 +55,22 @@ describe("ingest", () => {
     expect(await store.lastSeq()).toBe(before);
   });
 
+  it("counts the same texts from another file as repeats, once", async () => {
+    const copy = [{ path: "copy.txt", bytes: files[0]!.bytes }];
+    expect(await ingestFiles({ store, content }, copy, opts)).toMatchObject({ received: 0, repeated: 3, unchanged: 0 });
+    expect(await ingestFiles({ store, content }, copy, opts)).toMatchObject({ received: 0, repeated: 0, unchanged: 3 });
+    expect((await readInput(store, inputIdOf("The orbit of the moon.")))!.sources).toEqual(["notes.txt#0", "notes.txt#2", "copy.txt#0", "copy.txt#2"]);
+  });
+
   it("summarises the intake by day, and reads one input's history from its own subject", async () => {
     expect(await projectAt(store, inputsSummary, "now")).toEqual({
-      received: 4, repeated: 2, refused: 2, forgotten: 0, refusedBy: { binary: 1, malformed: 1 },
-      byDay: { "2026-11-25": { received: 4, repeated: 2, refused: 2, bytes: 22 + 22 + 7 + 9 } },
+      received: 4, repeated: 5, refused: 2, forgotten: 0, refusedBy: { binary: 1, malformed: 1 },
+      byDay: { "2026-11-25": { received: 4, repeated: 5, refused: 2, bytes: 22 + 22 + 7 + 9 } },
     });
     const moon = await readInput(store, inputIdOf("The orbit of the moon."));
     expect(moon).toMatchObject({ day: "2026-11-25", bytes: 22, forgotten: false });
-    expect(moon!.sources).toEqual(["notes.txt#0", "notes.txt#2"]);
-    expect((await readInput(store, inputIdOf("Tides follow the moon.")))!.sources).toEqual(["notes.txt#1", "feed.jsonl#0"]);
+    expect(moon!.sources).toEqual(["notes.txt#0", "notes.txt#2", "copy.txt#0", "copy.txt#2"]);
+    expect((await readInput(store, inputIdOf("Tides follow the moon.")))!.sources).toEqual(["notes.txt#1", "feed.jsonl#0", "copy.txt#1"]);
     expect(await readInput(store, inputIdOf("never seen"))).toBeUndefined();
   });
 });
