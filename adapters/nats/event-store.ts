@@ -17,15 +17,15 @@ const WRONG_LAST_SEQUENCE = 10071;
 
 /**
  * Reads of at least this many events go through the reader thread when the store has `reader`.
- * Measured on 2 cores (the server takes most of one): at 100k events the thread's start and its
- * second connection cost more than the overlap saves (0.54-0.69 of a raw read against 0.61-0.79 on
- * this thread); at 1M it wins (0.72-0.74 against 0.60-0.67).
+ * Measured on 2 cores, where the server takes most of one: at 100k events the thread's start-up and
+ * its second connection cost more than the overlap saves (best of 4 fresh processes: 110k events/s
+ * against 114k on this thread); at 1M it wins (0.86 of a raw read against 0.70).
  */
 export const BULK_READ_MIN = 250_000;
+/** ...of which the first this many are read on this thread while the reader thread starts. */
+export const BULK_READ_HEAD = 10_000;
 /** Batches decoded but not taken yet before an inline read pauses its consumer. */
 const READY_MAX = 16;
-/** ...after the first this many, read here while the thread starts. */
-export const BULK_READ_HEAD = 10_000;
 
 export interface StoreOptions {
   /** Write undecodable messages to the quarantine stream (off for read-only users such as replicas and agents, which only report them). */
