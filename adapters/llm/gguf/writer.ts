@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import {
   GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType, GgufKind,
   type GgufScalarKind, type GgufTensor, type GgufValue, toHalf,
@@ -109,28 +109,11 @@ const encodeHeader = (metadata: ReadonlyMap<string, GgufValue>, tensors: Readonl
 };
 
 /**
- * Serialises a GGUF v3 file (little endian, tensors aligned to `general.alignment`, default 32).
+ * Writes a GGUF v3 file (little endian, tensors aligned to `general.alignment`, default 32)
+ * atomically: a temp file renamed into place, removed if anything fails, so a concurrent reader never
+ * sees half a model. One tensor's bytes are in memory at a time, so gigabyte-sized models stream.
  * Metadata keys keep their insertion order, which llama.cpp does not care about but humans do.
  */
-export const encodeGguf = (metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensor[]): Buffer[] => {
-  const alignment = alignmentOf(metadata);
-  const chunks: Buffer[] = [encodeHeader(metadata, tensors)];
-  for (const d of tensors.map(tensorBytes)) {
-    chunks.push(d);
-    const rest = (alignment - (d.length % alignment)) % alignment;
-    if (rest > 0) chunks.push(Buffer.alloc(rest));
-  }
-  return chunks;
-};
-
-/** Writes a GGUF file atomically (temp file + rename), so a concurrent reader never sees half a model. */
-export const writeGguf = (path: string, metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensor[]): void => {
-  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  writeFileSync(tmp, Buffer.concat(encodeGguf(metadata, tensors)));
-  renameSync(tmp, path);
-};
-
-/** Like `writeGguf`, one tensor in memory at a time (for the benchmark's gigabyte-sized random models). */
 export const writeGgufStreamed = (path: string, metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensorSource[]): void => {
   const alignment = alignmentOf(metadata);
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
@@ -144,8 +127,15 @@ export const writeGgufStreamed = (path: string, metadata: ReadonlyMap<string, Gg
       const rest = (alignment - (data.byteLength % alignment)) % alignment;
       if (rest > 0) writeSync(fd, Buffer.alloc(rest));
     }
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
   }
+  closeSync(fd);
   renameSync(tmp, path);
 };
+
+/** Writes tensors held in memory (F32 values, converted to F16 where the tensor says so). */
+export const writeGguf = (path: string, metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensor[]): void =>
+  writeGgufStreamed(path, metadata, tensors.map((t) => ({ name: t.name, shape: t.shape, type: t.type, bytes: () => tensorBytes(t) })));
