@@ -98,7 +98,7 @@ export const ingestFiles = async (
       } else {
         const inputId = ids.get(piece.index)!;
         const key = sourceKey(source);
-        const state = await known.classify(inputId, key);
+        const state = known.classify(inputId, key);
         if (state === "unchanged") summary.unchanged++;
         else if (state === "repeat") {
           summary.repeated++;

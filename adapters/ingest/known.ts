@@ -92,18 +92,14 @@ export class KnownInputs {
   }
 
   /**
-   * Where the input stands against one more place it came from: new to the log, a repeat from a
-   * place not recorded yet, or already recorded from there. Records the answer.
+   * Where the input stands against one more place it came from (after `load` for that arrival): new
+   * to the log, a repeat from a place not recorded yet, or already recorded from there. Records the answer.
    */
-  async classify(inputId: string, source: string): Promise<"new" | "repeat" | "unchanged"> {
+  classify(inputId: string, source: string): "new" | "repeat" | "unchanged" {
     const known = this.inputs.get(inputId);
     if (!known) {
       this.inputs.set(inputId, { sources: [source], complete: true });
       return "new";
-    }
-    if (!known.sources.includes(source) && !known.complete) {
-      known.sources = (await readInput(this.store, inputId))?.sources ?? known.sources;
-      known.complete = true;
     }
     if (known.sources.includes(source)) return "unchanged";
     known.sources.push(source);
