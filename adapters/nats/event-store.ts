@@ -170,7 +170,8 @@ export class JetStreamEventStore implements EventStore {
 
   /**
    * Reads in batches: one await per batch instead of one per event, which is what replaying a long
-   * log costs. A batch ends at 512 events, at the end of the range, or when nothing more is waiting.
+   * log costs. A batch holds what was decoded since the reader last took one: up to 512 events when
+   * it keeps up, more when it falls behind; it also ends at the end of the range.
    * A long read (BULK_READ_MIN events or more, when the store knows how to connect) runs its NATS
    * side on a reader thread (bulk-reader.ts), so reading and decoding overlap.
    */
@@ -215,8 +216,8 @@ export class JetStreamEventStore implements EventStore {
    * arrives (no promise per message; 15% faster than iterating here). The client keeps pulling as
    * messages come in, whoever reads them, so when READY_MAX batches wait unread the consumer is
    * closed and opened again after the last sequence taken once the reader catches up: memory stays
-   * bounded. (An ordered push consumer reads faster still, but its flow control lets the client's
-   * buffers grow by tens of MiB during a long replay.)
+   * bounded. (An ordered push consumer costs the server less, but not this thread, which is the one
+   * that limits a replay here: 6.9 µs per event against 6.5, and 45 ms to the first message against 19.)
    */
   private async *readInline(startSeq: number, untilSeq: number, options: ReadOptions & { onQuarantine?: (q: Quarantined) => void }): AsyncIterable<Recorded<DomainEvent>[]> {
     interface Chunk { events: Recorded<DomainEvent>[]; failed: Array<RawMessage & { error: Error }> }
