@@ -10,10 +10,10 @@
 // read with a callback instead of an iterator is reported beside it. The log is what ingest writes:
 // InputReceived events with sha256 input ids and derived event ids, and a NightStarted every 5000.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { jetstream, DeliverPolicy } from "@nats-io/jetstream";
 import { derivedEventId } from "../../actors/ids.ts";
+import { inputIdOf } from "../../adapters/ingest/parse.ts";
 import { connectNats } from "../../adapters/nats/connection.ts";
 import { BULK_READ_MIN, JetStreamEventStore } from "../../adapters/nats/event-store.ts";
 import { KvCheckpointStore } from "../../adapters/nats/checkpoints.ts";
@@ -69,8 +69,6 @@ const child = async (url: string, mode: Mode, n: number) => {
   await nc.close();
 };
 
-const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
-
 /**
  * A log as `sophont ingest` and the Soul write it: inputs named by the sha256 of their text, event ids
  * derived from their cause, one correlation id per ingest run of 5000 lines, and a night between runs.
@@ -82,7 +80,7 @@ const event = (i: number): Pending => {
   if (i % 5000 === 0) {
     return { event: { type: "NightStarted", data: { nightId: `night-${day}`, day, trigger: "schedule", untilSeq: i } }, metadata: { id: derivedEventId("soul", `night-${i}`, 0), time, actor: "soul", causationId: null, correlationId } };
   }
-  const inputId = sha256(`line ${i} of the day's log`);
+  const inputId = inputIdOf(`line ${i} of the day's log`);
   return {
     event: { type: "InputReceived", data: { inputId, day, source: { path: "/var/log/app.log", format: "log", index: i % 5000 }, bytes: 120 + (i % 200), contentSha256: inputId } },
     metadata: { id: derivedEventId("ingest", `received:${inputId}`, 0), time, actor: "ingest", causationId: null, correlationId },
