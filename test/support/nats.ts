@@ -2,6 +2,9 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll } from "vitest";
+import { ObjectContentStore } from "../../adapters/nats/content-store.ts";
+import { JetStreamEventStore } from "../../adapters/nats/event-store.ts";
 import { connectNats, ensureInfrastructure } from "../../adapters/nats/connection.ts";
 import { defaultNatsConf, startEmbeddedServer, type EmbeddedServer, type NatsSecrets } from "../../adapters/nats/server.ts";
 
@@ -57,4 +60,30 @@ export const startTestNats = async (): Promise<TestNats> => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+};
+
+/** The log a test file works on: a real server, the event store and the content store. */
+export interface TestLog {
+  readonly nats: TestNats;
+  readonly store: JetStreamEventStore;
+  readonly content: ObjectContentStore;
+}
+
+/**
+ * Starts a TestNats with an event store and a content store before the file's tests and stops it
+ * after them. Read the fields inside tests (they are set in beforeAll).
+ */
+export const useTestLog = (): TestLog => {
+  const log = {} as { nats: TestNats; store: JetStreamEventStore; content: ObjectContentStore };
+  beforeAll(async () => {
+    log.nats = await startTestNats();
+    const nc = await log.nats.connect();
+    log.store = new JetStreamEventStore(nc);
+    log.content = new ObjectContentStore(nc);
+  });
+  afterAll(async () => {
+    log.store?.close();
+    await log.nats?.stop();
+  });
+  return log;
 };

@@ -1,38 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ActorHost } from "../../../actors/host.ts";
 import { soulDecider } from "../../../actors/soul/soul.decider.ts";
 import { ForgetReactor } from "../../../actors/soul/forget.reactor.ts";
 import { Refusal } from "../../../actors/decider.ts";
-import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
-import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
 import { readInput } from "../../../adapters/ingest/known.ts";
 import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
-import { startTestNats, type TestNats } from "../../support/nats.ts";
+import { useTestLog } from "../../support/nats.ts";
 import { collect, meta } from "../../support/events.ts";
 
-let nats: TestNats;
-let store: JetStreamEventStore;
-let content: ObjectContentStore;
-
-beforeAll(async () => {
-  nats = await startTestNats();
-  const nc = await nats.connect();
-  store = new JetStreamEventStore(nc);
-  content = new ObjectContentStore(nc);
-});
-afterAll(async () => {
-  store?.close();
-  await nats?.stop();
-});
+const log = useTestLog();
 
 const SECRET = "My neighbour's door code is 4512 and the spare key is under the pot.";
 const OUTPUT = JSON.stringify({ prompt: "Where is the key? (private)", text: "Under the pot, code 4512.", corrected: "I should not say." });
 
 describe("forgetting an input", () => {
   it("removes its texts from the content store and every projection, keeping only hashes in the log", async () => {
-    await ingestFiles({ store, content, }, [{ path: "notes.txt", bytes: Buffer.from(SECRET) }, { path: "out.jsonl", bytes: Buffer.from(OUTPUT) }], { day: "2026-11-20", maxBytes: 10_000, correlationId: "c" });
+    const { store, content } = log;
+    await ingestFiles({ store, content }, [{ path: "notes.txt", bytes: Buffer.from(SECRET) }, { path: "out.jsonl", bytes: Buffer.from(OUTPUT) }], { day: "2026-11-20", maxBytes: 10_000, correlationId: "c" });
     const [secret, output] = (await collect(store.read({ types: new Set(["InputReceived"]) }))).map((e) => e.data as { inputId: string; contentSha256: string });
     const policy = { version: "t", acceptSimilarity: 0.3, minSurprise: -3, incoherentSurprise: 4, uniformFraction: 0.9 };
     const models = { model: "m", adapter: null, embedder: "e" };

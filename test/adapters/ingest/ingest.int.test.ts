@@ -1,28 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
-import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
+import { describe, expect, it } from "vitest";
 import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
 import { readInput } from "../../../adapters/ingest/known.ts";
 import { inputIdOf } from "../../../adapters/ingest/parse.ts";
 import { inputsSummary } from "../../../projections/inputs.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
-import { startTestNats, type TestNats } from "../../support/nats.ts";
+import { useTestLog } from "../../support/nats.ts";
 import { collect } from "../../support/events.ts";
 
-let nats: TestNats;
-let store: JetStreamEventStore;
-let content: ObjectContentStore;
-
-beforeAll(async () => {
-  nats = await startTestNats();
-  const nc = await nats.connect();
-  store = new JetStreamEventStore(nc);
-  content = new ObjectContentStore(nc);
-});
-afterAll(async () => {
-  store?.close();
-  await nats?.stop();
-});
+const log = useTestLog();
 
 const files = [
   { path: "notes.txt", bytes: Buffer.from("The orbit of the moon.\n\nTides follow the moon.\n\nThe orbit of the moon.\n") },
@@ -31,10 +16,11 @@ const files = [
   { path: "feed.jsonl", bytes: Buffer.from('{"text":"Tides follow the moon.","from":"feed"}\n{"oops":1}\n') },
 ];
 const opts = { day: "2026-11-25", maxBytes: 10_000, correlationId: "t" };
-const ingestOnce = async () => ingestFiles({ store, content }, files, opts);
+const ingestOnce = async () => ingestFiles(log, files, opts);
 
 describe("ingest", () => {
   it("takes inputs in once by content, counts repeats, refuses with reasons, keeps texts out of the log", async () => {
+    const { store, content } = log;
     const s = await ingestOnce();
     expect(s).toMatchObject({ received: 4, repeated: 2, refused: 2, unchanged: 0 });
     const events = await collect(store.read());
@@ -49,6 +35,7 @@ describe("ingest", () => {
   });
 
   it("appends nothing when the same files are ingested again", async () => {
+    const { store } = log;
     const before = await store.lastSeq();
     const s = await ingestOnce();
     expect(s).toMatchObject({ received: 0, repeated: 0, refused: 0, unchanged: 8 });
@@ -56,6 +43,7 @@ describe("ingest", () => {
   });
 
   it("counts the same texts from another file as repeats, once", async () => {
+    const { store, content } = log;
     const copy = [{ path: "copy.txt", bytes: files[0]!.bytes }];
     expect(await ingestFiles({ store, content }, copy, opts)).toMatchObject({ received: 0, repeated: 3, unchanged: 0 });
     expect(await ingestFiles({ store, content }, copy, opts)).toMatchObject({ received: 0, repeated: 0, unchanged: 3 });
@@ -63,6 +51,7 @@ describe("ingest", () => {
   });
 
   it("summarises the intake by day, and reads one input's history from its own subject", async () => {
+    const { store } = log;
     expect(await projectAt(store, inputsSummary, "now")).toEqual({
       received: 4, repeated: 5, refused: 2, forgotten: 0, refusedBy: { binary: 1, malformed: 1 },
       byDay: { "2026-11-25": { received: 4, repeated: 5, refused: 2, bytes: 22 + 22 + 7 + 9 } },
