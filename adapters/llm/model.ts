@@ -1,5 +1,5 @@
 import { Context, Effect, Layer } from "effect";
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { AdapterError, type LlmError, ModelLoadError, InferenceError, reasonOf } from "./errors.ts";
 import { generateJsonOn } from "./generate.ts";
 import { identify } from "./identity.ts";
@@ -14,8 +14,6 @@ export interface LanguageModelOptions extends RuntimeOptions {
   readonly modelPath: string;
   /** Tokens per sequence (default 2048, capped by what the model was trained on only by llama.cpp's warning). */
   readonly contextSize?: number;
-  /** Parallel sequences for scoring several texts at once (default 2). */
-  readonly sequences?: number;
   /** CPU threads; 1 for the tiny models on a shared 2-core machine (default 1). */
   readonly threads?: number;
   /** Probe the file in a child process first (default true). */
@@ -31,7 +29,7 @@ class LlamaLanguageModel implements LanguageModel {
     readonly identity: ModelIdentity,
     private readonly model: LlamaModel,
     private context: LlamaContext,
-    private readonly opts: Required<Pick<LanguageModelOptions, "contextSize" | "sequences" | "threads">> & RuntimeOptions,
+    private readonly opts: Required<Pick<LanguageModelOptions, "contextSize" | "threads">> & RuntimeOptions,
     private readonly native: NativeScorer | null,
     /** Which path scores perplexity: "native" (scorer.cc) or node-llama-cpp's "public" one, with the reason. */
     readonly scorer: ScorerInfo,
@@ -42,17 +40,13 @@ class LlamaLanguageModel implements LanguageModel {
   get contextSize(): number { return this.context.contextSize; }
   get activeAdapter(): string | null { return this.adapterId; }
 
-  private sequences(): LlamaContextSequence[] {
-    return Array.from({ length: this.opts.sequences }, () => this.context.getSequence());
-  }
-
   perplexity(texts: readonly string[], opts: PerplexityOptions = {}): Effect.Effect<PerplexityResult[], LlmError> {
     return wrap("perplexity", () => this.lock.run(async () => {
       const bos: Token | null = this.model.tokens.shouldPrependBosToken ? this.model.tokens.bos : null;
       const plan = planScoring(this.context.contextSize, bos, opts);
       const tokenize = (text: string) => this.model.tokenize(text);
       return this.native === null
-        ? scoreTextsPublic(texts, tokenize, this.sequences(), plan, opts.surprisal === true)
+        ? scoreTextsPublic(texts, tokenize, this.context.getSequence(), plan, opts.surprisal === true)
         : scoreTextsNative(texts, tokenize, this.native, plan, opts.surprisal === true);
     }));
   }
@@ -98,7 +92,7 @@ class LlamaLanguageModel implements LanguageModel {
 
   createContext(lora?: { adapters: Array<{ filePath: string; scale: number }> }): Promise<LlamaContext> {
     return this.model.createContext({
-      contextSize: this.opts.contextSize, sequences: this.opts.sequences, threads: this.opts.threads,
+      contextSize: this.opts.contextSize, sequences: 1, threads: this.opts.threads,
       ...(lora === undefined ? {} : { lora }),
     });
   }
@@ -148,8 +142,8 @@ export const openLanguageModel = (opts: LanguageModelOptions): Effect.Effect<Ope
       const llama = await llamaRuntime(opts);
       const model = await llama.loadModel({ modelPath: opts.modelPath, gpuLayers: opts.gpu === "auto" ? "auto" : 0 })
         .catch((e: unknown) => { throw new ModelLoadError({ path: opts.modelPath, reason: reasonOf(e) }); });
-      const settings = { contextSize: opts.contextSize ?? 2048, sequences: opts.sequences ?? 2, threads: opts.threads ?? 1 };
-      const context = await model.createContext(settings)
+      const settings = { contextSize: opts.contextSize ?? 2048, threads: opts.threads ?? 1 };
+      const context = await model.createContext({ ...settings, sequences: 1 })
         .catch(async (e: unknown) => { await model.dispose(); throw new ModelLoadError({ path: opts.modelPath, reason: reasonOf(e) }); });
       const { native, info } = await openScorer(llama, model, context, opts, settings.threads);
       return new LlamaLanguageModel(identity, model, context, { ...settings, gpu: opts.gpu ?? false }, native, info);

@@ -5,7 +5,7 @@ import { tinyModels } from "./support.ts";
 
 let lm: OpenLanguageModel;
 beforeAll(async () => {
-  lm = await Effect.runPromise(openLanguageModel({ modelPath: tinyModels().lmPath, contextSize: 256, sequences: 1, threads: 1 }));
+  lm = await Effect.runPromise(openLanguageModel({ modelPath: tinyModels().lmPath, contextSize: 256, threads: 1 }));
 });
 afterAll(() => lm?.dispose());
 

@@ -14,7 +14,7 @@ const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runPromise(e);
 const text = "The skipper trimmed the mainsail as the wind freshened. The cook stirred the soup.";
 
 beforeAll(async () => {
-  lm = await run(openLanguageModel({ modelPath: tinyModels().lmPath, contextSize: 256, sequences: 1, threads: 1 }));
+  lm = await run(openLanguageModel({ modelPath: tinyModels().lmPath, contextSize: 256, threads: 1 }));
 });
 afterAll(() => lm?.dispose());
 

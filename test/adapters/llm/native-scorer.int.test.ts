@@ -20,7 +20,7 @@ const open = (forcePublic: boolean) => {
   const before = process.env.SOPHONT_NATIVE_SCORER;
   if (forcePublic) process.env.SOPHONT_NATIVE_SCORER = "0";
   else delete process.env.SOPHONT_NATIVE_SCORER;
-  return run(openLanguageModel({ modelPath: tinyModels().lmPath, contextSize: 512, sequences: 2, threads: 1, probe: false }))
+  return run(openLanguageModel({ modelPath: tinyModels().lmPath, contextSize: 512, threads: 1, probe: false }))
     .finally(() => (before === undefined ? delete process.env.SOPHONT_NATIVE_SCORER : (process.env.SOPHONT_NATIVE_SCORER = before)));
 };
 

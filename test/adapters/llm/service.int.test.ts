@@ -15,7 +15,7 @@ describe("the model services as Effect layers", () => {
       return { scored: scored!, empty: empty!, dimension: vector!.length, follows: lm.identity.instructionFollowing };
     });
     const r = await Effect.runPromise(program.pipe(
-      Effect.provide(languageModelLayer({ modelPath: lmPath, contextSize: 128, sequences: 1 })),
+      Effect.provide(languageModelLayer({ modelPath: lmPath, contextSize: 128 })),
       Effect.provide(embedderLayer({ modelPath: embedderPath })),
     ));
     expect(r.scored.tokenCount).toBe(6); // the cook stirred the soup . (each scored, the first from [CLS])
