@@ -78,8 +78,7 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
   const auth = { url, user: config.natsUser, ...(password ? { pass: password } : {}), name: `sophont-cli-${process.pid}` };
   const nc = await connectNats(auth);
   if (config.natsUser === "soul") await ensureInfrastructure(nc, { replicas: config.replicas });
-  // Long reads (catch-ups, replays, time travel) connect a reader thread of their own as the same user.
-  const store = new JetStreamEventStore(nc, { quarantine: config.natsUser === "soul", reader: auth });
+  const store = new JetStreamEventStore(nc, { quarantine: config.natsUser === "soul" });
   const checkpoints = new KvCheckpointStore(nc);
   return {
     nc,

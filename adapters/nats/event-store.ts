@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { headers as makeHeaders } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type ConsumerMessages, type JetStreamManager, type JsMsg, type StoredMsg } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg, type StoredMsg } from "@nats-io/jetstream";
 import { decodeEvent, DecodeError, encodeEvent, type Encoded } from "../../events/codec.ts";
 import { definitions, type DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
@@ -10,33 +10,18 @@ import {
   type Appended, type Delivery, type EventStore, type Pending, type Quarantined, type ReadOptions, type SubscribeOptions, type Subscription, type Until,
 } from "../../events/store.ts";
 import { AckPipe, type PubResult } from "./ack-pipe.ts";
-import { startRawRead } from "./bulk-reader.ts";
-import type { NatsAuth } from "./connection.ts";
+import { OrderedPull, type PulledMessage } from "./ordered-pull.ts";
 
 const WRONG_LAST_SEQUENCE = 10071;
 
-/**
- * Reads of at least this many events go through the reader thread when the store has `reader`.
- * Measured on 2 cores, where the server takes most of one: at 100k events the thread's start-up and
- * its second connection cost more than the overlap saves (best of 4 fresh processes: 110k events/s
- * against 114k on this thread); at 1M it wins (0.86 of a raw read against 0.70).
- */
-export const BULK_READ_MIN = 250_000;
-/** ...of which the first this many are read on this thread while the reader thread starts. */
-export const BULK_READ_HEAD = 10_000;
-/** Batches decoded but not taken yet before an inline read pauses its consumer. */
+/** Batches decoded but not taken yet before a read stops asking the server for more. */
 const READY_MAX = 16;
 
 export interface StoreOptions {
   /** Write undecodable messages to the quarantine stream (off for read-only users such as replicas and agents, which only report them). */
   readonly quarantine?: boolean;
-  /** How the reader thread connects for long reads (the same server and user); without it every read stays on this connection. */
-  readonly reader?: NatsAuth;
   /** Batches a read decodes ahead of its reader before it pauses (default 16). */
   readonly readAhead?: number;
-  /** Override BULK_READ_MIN and BULK_READ_HEAD (tests). */
-  readonly bulkReadMin?: number;
-  readonly bulkReadHead?: number;
 }
 
 interface RawMessage {
@@ -172,8 +157,6 @@ export class JetStreamEventStore implements EventStore {
    * Reads in batches: one await per batch instead of one per event, which is what replaying a long
    * log costs. A batch holds what was decoded since the reader last took one: up to 512 events when
    * it keeps up, more when it falls behind; it also ends at the end of the range.
-   * A long read (BULK_READ_MIN events or more, when the store knows how to connect) runs its NATS
-   * side on a reader thread (bulk-reader.ts), so reading and decoding overlap.
    */
   async *readBatches(options: ReadOptions & { onQuarantine?: (q: Quarantined) => void } = {}): AsyncIterable<Recorded<DomainEvent>[]> {
     const untilSeq = options.follow ? Number.MAX_SAFE_INTEGER : await this.resolveUntil(options.until);
@@ -181,130 +164,69 @@ export class JetStreamEventStore implements EventStore {
     if (options.from && "seq" in options.from) startSeq = Math.max(1, options.from.seq);
     else if (options.from) startSeq = (await this.seqAt(new Date(options.from.time.getTime() - 1))) + 1;
     if (untilSeq < startSeq) return;
-    const reader = this.options.reader;
-    const min = this.options.bulkReadMin ?? BULK_READ_MIN;
-    if (!reader || options.follow || untilSeq - startSeq + 1 < min || Math.min(untilSeq, await this.lastSeq()) - startSeq + 1 < min) {
-      yield* this.readInline(startSeq, untilSeq, options);
-      return;
-    }
-    // The reader thread takes some 100 ms to start: it begins after the head, which this thread
-    // reads in the meantime, so the start costs nothing.
-    const head = Math.min(untilSeq, startSeq + (this.options.bulkReadHead ?? BULK_READ_HEAD) - 1);
-    const tail = head < untilSeq
-      ? startRawRead({ auth: reader, stream: EVENT_STREAM, startSeq: head + 1, untilSeq, ...(options.subject ? { filterSubject: options.subject } : {}), ...(options.signal ? { signal: options.signal } : {}) })
-      : undefined;
-    try {
-      if (head >= startSeq) yield* this.readInline(startSeq, head, options);
-      if (!tail) return;
-      for await (const raw of tail) {
-        const batch: Recorded<DomainEvent>[] = [];
-        for (let i = 0; i < raw.seqs.length; i++) {
-          const data = raw.bytes.subarray(raw.offsets[i]!, raw.offsets[i + 1]!);
-          const ev = this.decodeWanted(data, raw.seqs[i]!, raw.subjects[i]!, raw.times[i]!, options.types);
-          if (ev instanceof Error) await this.quarantineFailed({ seq: raw.seqs[i]!, subject: raw.subjects[i]!, data }, ev, options.onQuarantine);
-          else if (ev) batch.push(ev);
-        }
-        if (batch.length > 0) yield batch;
-      }
-    } finally {
-      await tail?.close();
-    }
+    yield* this.readOrdered(startSeq, untilSeq, options);
   }
 
   /**
-   * Reads on this connection: an ordered consumer in callback mode, each message decoded as it
-   * arrives (no promise per message; 15% faster than iterating here). The client keeps pulling as
-   * messages come in, whoever reads them, so when READY_MAX batches wait unread the consumer is
-   * closed and opened again after the last sequence taken once the reader catches up: memory stays
-   * bounded. (An ordered push consumer costs the server less, but not this thread, which is the one
-   * that limits a replay here: 6.9 µs per event against 6.5, and 45 ms to the first message against 19.)
+   * Reads on this connection with OrderedPull, each message decoded as it arrives (no promise per
+   * message). When READY_MAX batches wait unread it stops asking the server for more, and asks again
+   * once the reader has taken them: memory stays bounded.
    */
-  private async *readInline(startSeq: number, untilSeq: number, options: ReadOptions & { onQuarantine?: (q: Quarantined) => void }): AsyncIterable<Recorded<DomainEvent>[]> {
+  private async *readOrdered(startSeq: number, untilSeq: number, options: ReadOptions & { onQuarantine?: (q: Quarantined) => void }): AsyncIterable<Recorded<DomainEvent>[]> {
     interface Chunk { events: Recorded<DomainEvent>[]; failed: Array<RawMessage & { error: Error }> }
     const fresh = (): Chunk => ({ events: [], failed: [] });
     const ready: Chunk[] = [];
     let chunk = fresh();
-    let next = startSeq;
     let done = false;
-    let paused = false;
     let failure: Error | undefined;
     let wake: (() => void) | undefined;
-    const poke = () => {
+    const flush = () => {
+      if (chunk.events.length > 0 || chunk.failed.length > 0) ready.push(chunk);
+      chunk = fresh();
       const w = wake;
       wake = undefined;
       w?.();
     };
-    const flush = () => {
-      if (chunk.events.length > 0 || chunk.failed.length > 0) ready.push(chunk);
-      chunk = fresh();
-      poke();
+    let reader: OrderedPull | undefined;
+    const message = (m: PulledMessage) => {
+      if (done) return;
+      if (m.seq > untilSeq) return void ((done = true), flush());
+      const ev = this.decodeWanted(m.data, m.seq, m.subject, m.storedAt, options.types);
+      if (ev instanceof Error) chunk.failed.push({ seq: m.seq, subject: m.subject, data: m.data.slice(), error: ev });
+      else if (ev) chunk.events.push(ev);
+      if (m.seq >= untilSeq) done = true;
+      if (done || m.pending === 0 || chunk.events.length >= 512 || chunk.failed.length > 0) flush();
+      if (!done && ready.length >= (this.options.readAhead ?? READY_MAX)) reader?.pause();
     };
-    let msgs: ConsumerMessages | undefined;
-    const open = async (): Promise<void> => {
-      const c = await this.js.consumers.get(EVENT_STREAM, {
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: next,
-        ...(options.subject ? { filter_subjects: options.subject } : {}),
-      });
-      // The range may hold nothing (more), or nothing the filter matches: ask before waiting.
-      if (!options.follow && (await c.info(true)).num_pending === 0) return void (done = true);
-      paused = false;
-      const opened: ConsumerMessages = await c.consume({
-        max_messages: 2048,
-        callback: (m) => {
-          if (done || paused) return;
-          const info = m.info;
-          const seq = info.streamSequence;
-          if (seq > untilSeq) {
-            done = true;
-            return flush();
-          }
-          const ev = this.decodeWanted(m.data, seq, m.subject, Math.floor(info.timestampNanos / 1e6), options.types);
-          if (ev instanceof Error) chunk.failed.push({ seq, subject: m.subject, data: m.data.slice(), error: ev });
-          else if (ev) chunk.events.push(ev);
-          next = seq + 1;
-          if (seq >= untilSeq || (!options.follow && info.pending === 0)) done = true;
-          if (done || info.pending === 0 || chunk.events.length >= 512 || chunk.failed.length > 0) flush();
-          if (!done && ready.length >= (this.options.readAhead ?? READY_MAX)) {
-            paused = true;
-            poke();
-          }
-        },
-      });
-      msgs = opened;
-      void opened.closed().then((e) => {
-        if (e instanceof Error && msgs === opened && !done && !paused) failure = e;
-        poke();
-      });
+    const end = (e?: Error) => {
+      if (e) failure = e;
+      else done = true;
+      flush();
     };
-    const abort = () => {
-      done = true;
-      poke();
-    };
+    const abort = () => end();
     options.signal?.addEventListener("abort", abort, { once: true });
     try {
-      await open();
+      reader = await OrderedPull.open(this.nc, await this.jsm(), {
+        stream: EVENT_STREAM, startSeq, ...(options.subject ? { filterSubject: options.subject } : {}), ...(options.follow ? { follow: true } : {}),
+      }, { message, end });
       for (;;) {
-        while (ready.length === 0 && !done && !paused && !failure) await new Promise<void>((r) => (wake = r));
+        while (ready.length === 0 && !done && !failure) await new Promise<void>((r) => (wake = r));
         if (ready.length > 0) {
           // Everything decoded so far goes out at once: the client may deliver several batches
           // between two turns of this loop, and taking one per turn would fall behind.
           const taken = ready.splice(0, ready.length);
           for (const c of taken) for (const f of c.failed) await this.quarantineFailed(f, f.error, options.onQuarantine);
           const events = taken.length === 1 ? taken[0]!.events : taken.flatMap((c) => c.events);
+          if (!done) reader.resume();
           if (events.length > 0) yield events;
           continue;
         }
-        if (failure) throw new StoreError(`reading ${EVENT_STREAM} from ${next}: ${failure.message}`, { cause: failure });
-        if (done || options.signal?.aborted) return;
-        // Paused and drained: start again where the last batch ended.
-        await msgs?.close().catch(() => undefined);
-        msgs = undefined;
-        await open();
+        if (failure) throw new StoreError(`reading ${EVENT_STREAM} from ${startSeq}: ${failure.message}`, { cause: failure });
+        return;
       }
     } finally {
       options.signal?.removeEventListener("abort", abort);
-      await msgs?.close().catch(() => undefined);
+      await reader?.close();
     }
   }
 

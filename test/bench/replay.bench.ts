@@ -3,8 +3,8 @@
 // passes alternate (raw, ours, raw, ours, ...) so a busy neighbour weighs on both alike; the best of
 // each is kept.
 //
-// "ours" is what `sophont replay` does: the event store as the CLI opens it (long reads on the reader
-// thread, adapters/nats/bulk-reader.ts), every event decoded and checked against its schema, folded
+// "ours" is what `sophont replay` does: the event store as the CLI opens it (an ordered pull on core
+// NATS, adapters/nats/ordered-pull.ts), every event decoded and checked against its schema, folded
 // into every projection the runner keeps, checkpoints written to the KV bucket. "raw" reads the same
 // messages with the client's ordered consumer and touches nothing but their sequence. The same raw
 // read with a callback instead of an iterator is reported beside it. The log is what ingest writes:
@@ -15,7 +15,7 @@ import { jetstream, DeliverPolicy } from "@nats-io/jetstream";
 import { derivedEventId } from "../../actors/ids.ts";
 import { inputIdOf } from "../../adapters/ingest/parse.ts";
 import { connectNats } from "../../adapters/nats/connection.ts";
-import { BULK_READ_MIN, JetStreamEventStore } from "../../adapters/nats/event-store.ts";
+import { JetStreamEventStore } from "../../adapters/nats/event-store.ts";
 import { KvCheckpointStore } from "../../adapters/nats/checkpoints.ts";
 import { ProjectionRunner } from "../../projections/runner.ts";
 import { allProjections } from "../../projections/index.ts";
@@ -24,7 +24,7 @@ import type { Pending } from "../../events/store.ts";
 import { benchNats } from "./support/nats.ts";
 import { peakRssMiB, writeBenchResult } from "./support/result.ts";
 
-type Mode = "raw" | "raw-callback" | "ours" | "ours-inline";
+type Mode = "raw" | "raw-callback" | "ours";
 interface Pass { eventsPerSec: number; seconds: number; peakRssMiB: number; heapAfterGcMiB: number }
 
 /** What is still held once the garbage is collected: the replay's own footprint. */
@@ -52,8 +52,7 @@ const child = async (url: string, mode: Mode, n: number) => {
     await finished;
     await msgs.close();
   } else {
-    // "ours-inline": the same without the reader thread, reported beside it where long reads use one.
-    const store = new JetStreamEventStore(nc, mode === "ours" ? { reader: auth } : {});
+    const store = new JetStreamEventStore(nc);
     const runner = new ProjectionRunner(store, new KvCheckpointStore(nc), allProjections);
     await runner.reset(); // from sequence 1, every time
     const t1 = performance.now();
@@ -108,16 +107,14 @@ if (process.argv[2] === "child") {
     for (let b = 0; b < n; b += 5000) await store.append(Array.from({ length: Math.min(5000, n - b) }, (_, k) => event(b + k + 1)));
     console.log(`  ${n} events appended in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const url = `nats://127.0.0.1:${nc.info!.port}`;
-    const passes: Record<Mode, Pass[]> = { raw: [], "raw-callback": [], ours: [], "ours-inline": [] };
-    const modes: Mode[] = n >= BULK_READ_MIN ? ["raw", "ours", "raw-callback", "ours-inline"] : ["raw", "ours", "raw-callback"];
+    const passes: Record<Mode, Pass[]> = { raw: [], "raw-callback": [], ours: [] };
+    const modes: Mode[] = ["raw", "ours", "raw-callback"];
     for (let r = 0; r < rounds; r++) for (const mode of modes) passes[mode].push(measure(url, mode, n));
     const [raw, rawCallback, ours] = [fastest(passes.raw), fastest(passes["raw-callback"]), fastest(passes.ours)];
-    const inline = passes["ours-inline"].length > 0 ? fastest(passes["ours-inline"]) : undefined;
     const ratio = ours.eventsPerSec / raw.eventsPerSec;
-    figures[String(n)] = { raw, rawCallback, ours, ...(inline ? { oursWithoutReaderThread: inline, ratioWithoutReaderThread: inline.eventsPerSec / raw.eventsPerSec } : {}), ratio, ratioToCallback: ours.eventsPerSec / rawCallback.eventsPerSec, passes };
+    figures[String(n)] = { raw, rawCallback, ours, ratio, ratioToCallback: ours.eventsPerSec / rawCallback.eventsPerSec, passes };
     ratios.push(ratio);
-    console.log(`  ${n}: ours ${Math.round(ours.eventsPerSec)} ev/s (peak ${ours.peakRssMiB} MiB, ${ours.heapAfterGcMiB} MiB after GC) vs raw ${Math.round(raw.eventsPerSec)} ev/s (peak ${raw.peakRssMiB} MiB), raw with a callback ${Math.round(rawCallback.eventsPerSec)} ev/s` +
-      (inline ? `; without the reader thread ${Math.round(inline.eventsPerSec)} ev/s (peak ${inline.peakRssMiB} MiB)` : ""));
+    console.log(`  ${n}: ours ${Math.round(ours.eventsPerSec)} ev/s (peak ${ours.peakRssMiB} MiB, ${ours.heapAfterGcMiB} MiB after GC) vs raw ${Math.round(raw.eventsPerSec)} ev/s (peak ${raw.peakRssMiB} MiB), raw with a callback ${Math.round(rawCallback.eventsPerSec)} ev/s`);
     store.close();
     await stop();
   }
@@ -131,9 +128,8 @@ if (process.argv[2] === "child") {
     figures: { sizes, rounds, ratios, ...figures },
     summary: `replay into all projections vs raw ordered consumer, worst of ${sizes.join(" / ")} events: ` +
       sizes.map((n, i) => {
-        const f = figures[String(n)] as { raw: Pass; ours: Pass; oursWithoutReaderThread?: Pass; ratioWithoutReaderThread?: number };
-        const inline = f.oursWithoutReaderThread ? `; without the reader thread ${f.ratioWithoutReaderThread!.toFixed(2)}, peak ${f.oursWithoutReaderThread.peakRssMiB} MiB` : "";
-        return `${n}: ${ratios[i]!.toFixed(2)} (peak RSS ${peak(n)} MiB vs raw ${f.raw.peakRssMiB}, heap after GC ${f.ours.heapAfterGcMiB} MiB${inline})`;
+        const f = figures[String(n)] as { raw: Pass; ours: Pass };
+        return `${n}: ${ratios[i]!.toFixed(2)} (peak RSS ${peak(n)} MiB vs raw ${f.raw.peakRssMiB}, heap after GC ${f.ours.heapAfterGcMiB} MiB)`;
       }).join(", "),
   });
 }
