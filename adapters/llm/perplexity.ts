@@ -116,16 +116,31 @@ export const scoreTextsPublic = async (
   }
 };
 
-/** The native path: the same windows, scored off the event loop with only ln p(target) returned. */
+/**
+ * The native path: the same windows, every text's in one call, scored off the event loop with only
+ * ln p(target) returned. The scorer packs short windows into one batch as separate sequences.
+ */
 export const scoreTextsNative = async (
   texts: readonly string[], tokenize: (text: string) => Token[], scorer: NativeScorer, plan: ScoringPlan, surprisal: boolean,
 ): Promise<PerplexityResult[]> => {
-  const results: PerplexityResult[] = [];
+  const all: Token[] = [];
+  const windows: Window[] = [];
+  const spans: Array<{ tokens: Token[]; scored: number }> = [];
   for (const text of texts) {
     const tokens = tokenize(text);
-    const logProbs = await scorer.logProbs(tokens, planWindows(tokens.length, plan.size, plan.stride, plan.bos !== null), plan.bos);
-    const nlls = Array.from(logProbs, (lp) => -lp);
-    results.push(summarise(tokens.slice(tokens.length - nlls.length), nlls, surprisal));
+    const base = all.length;
+    let scored = 0;
+    for (const w of planWindows(tokens.length, plan.size, plan.stride, plan.bos !== null)) {
+      windows.push({ start: base + w.start, end: base + w.end, scoreFrom: base + w.scoreFrom });
+      scored += w.end - w.scoreFrom;
+    }
+    for (const t of tokens) all.push(t);
+    spans.push({ tokens, scored });
   }
-  return results;
+  const logProbs = await scorer.logProbs(all, windows, plan.bos);
+  let at = 0;
+  return spans.map(({ tokens, scored }) => {
+    const nlls = Array.from(logProbs.subarray(at, (at += scored)), (lp) => -lp);
+    return summarise(tokens.slice(tokens.length - nlls.length), nlls, surprisal);
+  });
 };

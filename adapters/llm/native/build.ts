@@ -3,6 +3,7 @@
 // fails an install: without a toolchain it says what is missing and the adapter falls back to
 // node-llama-cpp's public scoring path.
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -27,6 +28,8 @@ const nlcRequire = createRequire(join(nlcDir, "package.json"));
 
 /** What a built scorer was made from; compared with the libllama node-llama-cpp loads. */
 export interface NativeManifest {
+  /** sha256 of the addon's own sources: a changed source is rebuilt, not loaded stale. */
+  readonly sources: string;
   readonly llamaCppRelease: string;
   readonly nodeLlamaCpp: string;
   readonly compiler: string;
@@ -50,6 +53,13 @@ const manifestPath = () => join(nativeDir(), "manifest.json");
 
 export const readManifest = (): NativeManifest | null =>
   existsSync(manifestPath()) && existsSync(nativeBinary()) ? (readJson(manifestPath()) as unknown as NativeManifest) : null;
+
+const SOURCES = ["scorer.cc", "llama-api.h", "log-softmax.h"];
+const sourcesHash = (): string => {
+  const h = createHash("sha256");
+  for (const f of SOURCES) h.update(`\0${f}\0`).update(readFileSync(join(here, f)));
+  return h.digest("hex");
+};
 
 const works = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
 
@@ -118,7 +128,8 @@ const compileArgs = (out: string, inc: string, napi: string, addon: string): str
 /** Builds the scorer unless an up-to-date one exists (`force` rebuilds). Never throws. */
 export const buildNativeScorer = async (opts: { force?: boolean } = {}): Promise<BuildResult> => {
   const existing = readManifest();
-  if (existing !== null && opts.force !== true) return { ok: true, binary: nativeBinary(), manifest: existing, built: false };
+  const sources = sourcesHash();
+  if (existing !== null && existing.sources === sources && opts.force !== true) return { ok: true, binary: nativeBinary(), manifest: existing, built: false };
   if (process.platform !== "linux" && process.platform !== "darwin") return { ok: false, reason: `no native build for ${process.platform}`, hint: "the public path is used" };
   const compiler = findCompiler();
   if (compiler === null) return { ok: false, reason: "no C++ compiler found (tried $CXX, c++, g++, clang++)", hint: HINT };
@@ -135,7 +146,7 @@ export const buildNativeScorer = async (opts: { force?: boolean } = {}): Promise
     if (r.code !== 0) return { ok: false, reason: `${compiler} failed:\n${r.output.trim().split("\n").slice(0, 20).join("\n")}`, hint: HINT };
     renameSync(tmp, nativeBinary());
     const manifest: NativeManifest = {
-      llamaCppRelease: bundledLlamaCppRelease(), nodeLlamaCpp: nodeLlamaCppVersion(), compiler,
+      sources, llamaCppRelease: bundledLlamaCppRelease(), nodeLlamaCpp: nodeLlamaCppVersion(), compiler,
       seconds: Number(((performance.now() - started) / 1000).toFixed(1)), builtAt: new Date().toISOString(),
     };
     writeFileSync(manifestPath(), JSON.stringify(manifest, null, 2) + "\n");

@@ -17,7 +17,7 @@ namespace sophont {
 #define SOPHONT_LLAMA_FUNCTIONS(X)                                               \
   X(llama_model_default_params) X(llama_context_default_params)                 \
   X(llama_model_load_from_file) X(llama_model_free) X(llama_init_from_model)    \
-  X(llama_free) X(llama_n_ctx) X(llama_n_batch) X(llama_get_memory)             \
+  X(llama_free) X(llama_n_ctx) X(llama_n_batch) X(llama_n_seq_max) X(llama_get_memory) \
   X(llama_memory_clear) X(llama_model_get_vocab) X(llama_vocab_n_tokens)        \
   X(llama_decode) X(llama_get_logits_ith) X(llama_adapter_lora_init)            \
   X(llama_set_adapters_lora)

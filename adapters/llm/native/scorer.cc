@@ -25,7 +25,7 @@ struct State {
   llama_context* ctx = nullptr;
   std::map<std::string, llama_adapter_lora*> adapters;  // by sha256; freed with the model
   int32_t nVocab = 0;
-  uint32_t nCtx = 0, nBatch = 0;
+  uint32_t nCtx = 0, nBatch = 0, nSeqMax = 1;
   void release() {
     if (ctx != nullptr) api.llama_free(ctx);
     if (model != nullptr) api.llama_model_free(model);
@@ -61,6 +61,10 @@ class Task : public Napi::AsyncWorker {
   std::function<Napi::Value(Napi::Env)> done_;
 };
 
+// Sequences one batch may hold: short windows (a night's log lines) go through llama_decode
+// together instead of one call each. The KV cache is unified, so they share its n_ctx cells.
+static const uint32_t kMaxPacked = 64;
+
 struct LoadOptions { int32_t gpuLayers = 0; uint32_t contextSize = 2048, batchSize = 512; int32_t threads = 1, flashAttention = 0; };
 
 static std::string load(State& s, const std::string& path, const LoadOptions& o) {
@@ -74,7 +78,9 @@ static std::string load(State& s, const std::string& path, const LoadOptions& o)
   llama_context_params cp = api.llama_context_default_params();
   cp.n_ctx = o.contextSize;
   cp.n_batch = cp.n_ubatch = o.batchSize < o.contextSize ? o.batchSize : o.contextSize;
-  cp.n_seq_max = 1;
+  // llama.cpp reserves an output row per sequence and aborts (GGML_ASSERT) if that exceeds the batch.
+  cp.n_seq_max = std::min(kMaxPacked, cp.n_batch);
+  cp.kv_unified = true;  // packed windows share the n_ctx cells rather than each taking n_ctx / n_seq_max
   cp.n_threads = cp.n_threads_batch = o.threads;
   // The same attention kernel as the node-llama-cpp context the adapter mirrors (-1 auto, 0 off, 1 on).
   cp.flash_attn_type = o.flashAttention < 0 ? LLAMA_FLASH_ATTN_TYPE_AUTO : o.flashAttention > 0 ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
@@ -85,6 +91,7 @@ static std::string load(State& s, const std::string& path, const LoadOptions& o)
   s.nVocab = api.llama_vocab_n_tokens(api.llama_model_get_vocab(s.model));
   s.nCtx = api.llama_n_ctx(s.ctx);
   s.nBatch = api.llama_n_batch(s.ctx);
+  s.nSeqMax = api.llama_n_seq_max(s.ctx);
   return "";
 }
 
@@ -126,43 +133,89 @@ static std::string checkInput(const State& s, const std::vector<int32_t>& tokens
   return "";
 }
 
-// Feeds each window on a cleared KV cache in batches; input index i holds tokens[i + offset]
-// (index 0 is BOS when there is one) and predicts tokens[i + 1 + offset].
+// Which target a batch position predicts, and whether it is scored.
+struct Slot { int32_t target; bool scored; };
+
+// Fills the batch arrays for input positions [from, from + count) of window w in sequence `seq`,
+// starting at batch index `at`. Input index i holds tokens[i + offset] (index 0 is BOS when there
+// is one) and predicts tokens[i + 1 + offset].
+struct Batch {
+  std::vector<llama_token> tok;
+  std::vector<llama_pos> pos;
+  std::vector<int32_t> nSeq;
+  std::vector<llama_seq_id> seqId;
+  std::vector<llama_seq_id*> seqs;
+  std::vector<int8_t> want;
+  std::vector<Slot> slots;
+  int32_t n = 0;
+  explicit Batch(uint32_t size) : tok(size), pos(size), nSeq(size, 1), seqId(size), seqs(size), want(size), slots(size) {
+    for (uint32_t k = 0; k < size; k++) seqs[k] = &seqId[k];
+  }
+  void add(const std::vector<int32_t>& tokens, const Window& w, int32_t bos, Mode mode, llama_seq_id seq, int32_t from, int32_t count) {
+    const int32_t hasBos = bos >= 0 ? 1 : 0, m = w.end - w.start + hasBos, offset = w.start - hasBos;
+    for (int32_t i = from; i < from + count; i++, n++) {
+      const int32_t target = i + 1 + offset;
+      tok[n] = (i == 0 && hasBos) ? bos : tokens[i + offset];
+      pos[n] = i;
+      seqId[n] = seq;
+      const bool scored = target >= w.scoreFrom && target < w.end;
+      slots[n] = {target, scored};
+      want[n] = mode == kPlain ? (i == m - 1) : scored;
+    }
+  }
+  llama_batch view() { return llama_batch{n, tok.data(), nullptr, pos.data(), nSeq.data(), seqs.data(), want.data()}; }
+};
+
+// Decodes what the batch holds and appends ln p(target) of its scored positions, in batch order.
+static std::string run(State& s, Batch& b, const std::vector<int32_t>& tokens, Mode mode, std::vector<double>& out) {
+  const int32_t rc = api.llama_decode(s.ctx, b.view());
+  if (rc != 0) return "llama_decode failed with code " + std::to_string(rc);
+  for (int32_t k = 0; k < b.n; k++) {
+    if (mode == kPlain || !b.slots[k].scored) continue;
+    const float* logits = api.llama_get_logits_ith(s.ctx, k);
+    if (logits == nullptr) return "llama.cpp returned no logits for batch position " + std::to_string(k);
+    out.push_back(mode == kScore ? logSoftmaxAt(logits, s.nVocab, tokens[b.slots[k].target]) : 0.0);
+  }
+  b.n = 0;
+  return "";
+}
+
+// Every window is scored on a cleared KV cache, as its own sequence. Windows that fit a batch
+// together are packed into one llama_decode; a window longer than a batch goes alone, in chunks.
+// The results come out in window order either way.
 static std::string score(State& s, const std::vector<int32_t>& tokens, const std::vector<Window>& windows, int32_t bos, Mode mode, std::vector<double>& out) {
   if (s.ctx == nullptr) return "the scorer is not loaded (or was disposed)";
   std::string bad = checkInput(s, tokens, windows, bos);
   if (!bad.empty()) return bad;
-  std::vector<llama_token> tok(s.nBatch);
-  std::vector<llama_pos> pos(s.nBatch);
-  std::vector<int32_t> nSeq(s.nBatch, 1);
-  llama_seq_id seq0 = 0;
-  std::vector<llama_seq_id*> seqs(s.nBatch, &seq0);
-  std::vector<int8_t> want(s.nBatch);
+  const int32_t size = static_cast<int32_t>(s.nBatch), hasBos = bos >= 0 ? 1 : 0;
+  const int32_t packs = static_cast<int32_t>(std::min<uint32_t>(kMaxPacked, s.nSeqMax));
+  Batch b(s.nBatch);
+  auto* mem = api.llama_get_memory(s.ctx);
+  int32_t seqs = 0;
+  const auto flush = [&]() -> std::string {
+    if (b.n == 0) return "";
+    std::string e = run(s, b, tokens, mode, out);
+    api.llama_memory_clear(mem, true);
+    seqs = 0;
+    return e;
+  };
   for (const auto& w : windows) {
-    api.llama_memory_clear(api.llama_get_memory(s.ctx), true);
-    const int32_t hasBos = bos >= 0 ? 1 : 0, m = w.end - w.start + hasBos, offset = w.start - hasBos;
-    for (int32_t from = 0; from < m; from += static_cast<int32_t>(s.nBatch)) {
-      const int32_t count = std::min<int32_t>(static_cast<int32_t>(s.nBatch), m - from);
-      for (int32_t k = 0; k < count; k++) {
-        const int32_t i = from + k, target = i + 1 + offset;
-        tok[k] = (i == 0 && hasBos) ? bos : tokens[i + offset];
-        pos[k] = i;
-        const bool scored = target >= w.scoreFrom && target < w.end;
-        want[k] = mode == kPlain ? (i == m - 1) : scored;
-      }
-      llama_batch batch{count, tok.data(), nullptr, pos.data(), nSeq.data(), seqs.data(), want.data()};
-      const int32_t rc = api.llama_decode(s.ctx, batch);
-      if (rc != 0) return "llama_decode failed with code " + std::to_string(rc);
-      for (int32_t k = 0; k < count; k++) {
-        const int32_t target = from + k + 1 + offset;
-        if (mode == kPlain || !want[k]) continue;
-        const float* logits = api.llama_get_logits_ith(s.ctx, k);
-        if (logits == nullptr) return "llama.cpp returned no logits for batch position " + std::to_string(k);
-        out.push_back(mode == kScore ? logSoftmaxAt(logits, s.nVocab, tokens[target]) : 0.0);
-      }
+    const int32_t m = w.end - w.start + hasBos;
+    if (m <= size) {
+      if (b.n + m > size || seqs == packs) { std::string e = flush(); if (!e.empty()) return e; }
+      b.add(tokens, w, bos, mode, seqs++, 0, m);
+      continue;
     }
+    std::string e = flush();
+    if (!e.empty()) return e;
+    for (int32_t from = 0; from < m; from += size) {
+      b.add(tokens, w, bos, mode, 0, from, std::min(size, m - from));
+      e = run(s, b, tokens, mode, out);
+      if (!e.empty()) return e;
+    }
+    api.llama_memory_clear(mem, true);
   }
-  return "";
+  return flush();
 }
 
 class Scorer : public Napi::ObjectWrap<Scorer> {

@@ -94,6 +94,29 @@ describe.skipIf(!build.ok)("native perplexity scorer", () => {
     expect(restored!.surprisal!.map((x) => x.nll)).toEqual(base!.surprisal!.map((x) => x.nll));
   });
 
+  it("packs short windows into one batch and chunks long ones, with the scores of one window at a time", async () => {
+    const llama = await llamaRuntime();
+    const s = await NativeScorer.require(llama, { gpuLayers: 0, contextSize: 128, batchSize: 32, threads: 1, flashAttention: false, modelPath: tinyModels().lmPath });
+    try {
+      // 30 texts of 3 to 100 tokens: the short ones share batches, those over 31 (+ BOS) go alone in chunks.
+      const texts = Array.from({ length: 30 }, (_, i) => Array.from({ length: 3 + ((i * 37) % 98) }, (_, k) => 4 + ((i * 13 + k * 7) % 200)));
+      const all: number[] = [];
+      const windows: Array<{ start: number; end: number; scoreFrom: number }> = [];
+      for (const t of texts) {
+        windows.push({ start: all.length, end: all.length + t.length, scoreFrom: all.length });
+        all.push(...t);
+      }
+      const packed = Array.from(await s.logProbs(all, windows, 2));
+      const alone: number[] = [];
+      for (const t of texts) alone.push(...(await s.logProbs(t, [{ start: 0, end: t.length, scoreFrom: 0 }], 2)));
+      expect(texts.some((t) => t.length > 31) && texts.filter((t) => t.length < 16).length > 2).toBe(true);
+      expect(packed).toHaveLength(all.length);
+      packed.forEach((lp, i) => expect(Math.abs(lp - alone[i]!)).toBeLessThan(1e-9));
+    } finally {
+      await s.dispose();
+    }
+  });
+
   it("turns a bad model path, a bad token and a window larger than the context into errors", async () => {
     const llama = await llamaRuntime();
     const opts = { gpuLayers: 0, contextSize: 64, batchSize: 64, threads: 1, flashAttention: false };
