@@ -30,6 +30,8 @@ export interface OrderedPullOptions {
   readonly batch?: number;
   /** Idle heartbeat the server sends while a request waits (default 5 s); two missed restart the read. */
   readonly heartbeatMs?: number;
+  /** How long the server keeps the consumer without a waiting request (default 5 min). */
+  readonly inactiveMs?: number;
 }
 
 export interface OrderedPullHandlers {
@@ -87,12 +89,14 @@ export class OrderedPull {
   private lastSeq: number;
   private lastActivity = Date.now();
   private paused = false;
+  private pausedAt = 0;
   private finished = false;
   private resetting = false;
   private readonly ack: AckFields = { seq: 0, delivered: 0, timestampNanos: 0, pending: 0 };
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly batch: number;
   private readonly heartbeatMs: number;
+  private readonly inactiveMs: number;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -103,6 +107,7 @@ export class OrderedPull {
     this.lastSeq = opts.startSeq - 1;
     this.batch = opts.batch ?? 2048;
     this.heartbeatMs = opts.heartbeatMs ?? 5_000;
+    this.inactiveMs = opts.inactiveMs ?? 5 * 60_000;
     this.timer = setInterval(() => this.checkAlive(), this.heartbeatMs);
     this.timer.unref();
   }
@@ -121,11 +126,16 @@ export class OrderedPull {
   }
 
   /** Stops asking for more messages. */
-  pause(): void { this.paused = true; }
+  pause(): void {
+    if (!this.paused) this.pausedAt = Date.now();
+    this.paused = true;
+  }
 
-  /** Asks for more again. */
+  /** Asks for more again; after a pause long enough for the server to drop the consumer, on a new one. */
   resume(): void {
+    if (!this.paused) return;
     this.paused = false;
+    if (Date.now() - this.pausedAt > this.inactiveMs / 2) return void this.reset();
     this.pull();
   }
 
@@ -144,7 +154,7 @@ export class OrderedPull {
       mem_storage: true,
       num_replicas: 1,
       // Long enough for a caller that pauses to fold or checkpoint; a crashed reader's consumer goes.
-      inactive_threshold: nanos(5 * 60_000),
+      inactive_threshold: nanos(this.inactiveMs),
       ...(this.opts.filterSubject ? { filter_subject: this.opts.filterSubject } : {}),
     });
     if (this.finished) return void this.jsm.consumers.delete(this.opts.stream, info.name).catch(() => undefined);

@@ -88,6 +88,30 @@ describe("reading the event log in order", () => {
     expect(seqs).toEqual(everySeq(1, last).concat(garbage).sort((x, y) => x - y));
   });
 
+  it("goes on at once after a pause longer than the server keeps an idle consumer", async () => {
+    const jsm = await jetstreamManager(nc);
+    const seqs: number[] = [];
+    let resumedAt = 0;
+    let reader: OrderedPull | undefined;
+    const ended = new Promise<Error | undefined>((resolve) => {
+      void OrderedPull.open(nc, jsm, { stream: EVENT_STREAM, startSeq: 1, batch: 100, inactiveMs: 1_000 }, {
+        message: (m) => {
+          seqs.push(m.seq);
+          if (seqs.length === 120) {
+            reader!.pause();
+            // What was asked for still arrives; then nothing waits, and the server drops the consumer.
+            setTimeout(() => ((resumedAt = Date.now()), reader!.resume()), 3_000);
+          }
+        },
+        end: resolve,
+      }).then((r) => (reader = r));
+    });
+    expect(await ended).toBeUndefined();
+    // Waiting for missed heartbeats (5 s each) would take over 11 s.
+    expect(Date.now() - resumedAt).toBeLessThan(3_000);
+    expect(seqs).toEqual(everySeq(1, last).concat(garbage).sort((x, y) => x - y));
+  });
+
   it("follows the log: an event appended after the read began arrives, and aborting ends the read", async () => {
     const abort = new AbortController();
     const seen: number[] = [];
