@@ -112,6 +112,25 @@ describe("reading the event log in order", () => {
     expect(seqs).toEqual(everySeq(1, last).concat(garbage).sort((x, y) => x - y));
   });
 
+  it("survives a restart of the server mid-read: a new consumer after the last message, nothing lost", async () => {
+    const reading = await nats.connect();
+    const jsm = await jetstreamManager(reading);
+    const seqs: number[] = [];
+    let restarted: Promise<void> | undefined;
+    const ended = new Promise<Error | undefined>((resolve) => {
+      void OrderedPull.open(reading, jsm, { stream: EVENT_STREAM, startSeq: 1, batch: 100, heartbeatMs: 500 }, {
+        message: (m) => {
+          seqs.push(m.seq);
+          if (seqs.length === 500) restarted = nats.restart();
+        },
+        end: resolve,
+      });
+    });
+    expect(await ended).toBeUndefined();
+    await restarted;
+    expect(seqs).toEqual(everySeq(1, last).concat(garbage).sort((x, y) => x - y));
+  });
+
   it("follows the log: an event appended after the read began arrives, and aborting ends the read", async () => {
     const abort = new AbortController();
     const seen: number[] = [];
