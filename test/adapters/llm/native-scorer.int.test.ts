@@ -111,7 +111,9 @@ describe.skipIf(!build.ok)("native perplexity scorer", () => {
       for (const t of texts) alone.push(...(await s.logProbs(t, [{ start: 0, end: t.length, scoreFrom: 0 }], 2)));
       expect(texts.some((t) => t.length > 31) && texts.filter((t) => t.length < 16).length > 2).toBe(true);
       expect(packed).toHaveLength(all.length);
-      packed.forEach((lp, i) => expect(Math.abs(lp - alone[i]!)).toBeLessThan(1e-9));
+      // Equal here to the last bit; the bound allows another CPU's kernels a float32 rounding, while a
+      // position read from the wrong row of a pack would be off by whole nats.
+      packed.forEach((lp, i) => expect(Math.abs(lp - alone[i]!)).toBeLessThan(1e-6));
     } finally {
       await s.dispose();
     }
