@@ -91,16 +91,20 @@ class LlamaLanguageModel implements LanguageModel {
   }
 
   createContext(lora?: { adapters: Array<{ filePath: string; scale: number }> }): Promise<LlamaContext> {
-    return this.model.createContext({
-      contextSize: this.opts.contextSize, sequences: 1, threads: this.opts.threads,
-      ...(lora === undefined ? {} : { lora }),
-    });
+    return newContext(this.model, this.opts, lora);
   }
 
   dispose(): Promise<void> {
     return this.lock.run(async () => { await this.native?.dispose(); await this.context.dispose(); await this.model.dispose(); });
   }
 }
+
+/**
+ * One sequence: texts are scored one after another (node-llama-cpp 3.21.1 misreads probabilities
+ * when sequences share a batch, see perplexity.ts) and operations hold the model's lock anyway.
+ */
+const newContext = (model: LlamaModel, opts: { contextSize: number; threads: number }, lora?: { adapters: Array<{ filePath: string; scale: number }> }) =>
+  model.createContext({ contextSize: opts.contextSize, sequences: 1, threads: opts.threads, ...(lora === undefined ? {} : { lora }) });
 
 /** Runs a promise-returning operation, keeping typed errors and typing anything else as an InferenceError. */
 const wrap = <A>(operation: string, run: () => Promise<A>): Effect.Effect<A, LlmError> =>
@@ -143,7 +147,7 @@ export const openLanguageModel = (opts: LanguageModelOptions): Effect.Effect<Ope
       const model = await llama.loadModel({ modelPath: opts.modelPath, gpuLayers: opts.gpu === "auto" ? "auto" : 0 })
         .catch((e: unknown) => { throw new ModelLoadError({ path: opts.modelPath, reason: reasonOf(e) }); });
       const settings = { contextSize: opts.contextSize ?? 2048, threads: opts.threads ?? 1 };
-      const context = await model.createContext({ ...settings, sequences: 1 })
+      const context = await newContext(model, settings)
         .catch(async (e: unknown) => { await model.dispose(); throw new ModelLoadError({ path: opts.modelPath, reason: reasonOf(e) }); });
       const { native, info } = await openScorer(llama, model, context, opts, settings.threads);
       return new LlamaLanguageModel(identity, model, context, { ...settings, gpu: opts.gpu ?? false }, native, info);
