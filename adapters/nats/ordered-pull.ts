@@ -87,7 +87,11 @@ export class OrderedPull {
   private outstanding = 0;
   private delivered = 0;
   private lastSeq: number;
-  private lastActivity = Date.now();
+  /** Messages and statuses heard; the timer compares it with what it saw at its last tick. */
+  private heard = 0;
+  private heardAtTick = 0;
+  /** Since when the server has said nothing while a request was waiting. */
+  private quietSince = Date.now();
   private paused = false;
   private pausedAt = 0;
   private finished = false;
@@ -161,7 +165,6 @@ export class OrderedPull {
     this.consumer = info.name;
     this.delivered = 0;
     this.outstanding = 0;
-    this.lastActivity = Date.now();
     const inbox = createInbox();
     this.sub = this.nc.subscribe(inbox, { callback: (err, m) => (err ? this.finish(err) : this.onMessage(m)) });
     if (!this.opts.follow && info.num_pending === 0) return this.finish();
@@ -177,7 +180,7 @@ export class OrderedPull {
 
   private onMessage(m: Msg): void {
     if (this.finished || this.resetting) return;
-    this.lastActivity = Date.now();
+    this.heard++;
     const reply = m.reply;
     if (!reply) return this.onStatus(m);
     const a = this.ack;
@@ -209,9 +212,15 @@ export class OrderedPull {
     this.finish(new Error(`${this.opts.stream} answered a pull with status ${code} ${h?.description ?? ""}`.trim()));
   }
 
+  /** Every heartbeat interval: silence only counts while a request waits, so a pause is not mistaken for it. */
   private checkAlive(): void {
-    if (this.finished || this.resetting || this.outstanding === 0) return;
-    if (Date.now() - this.lastActivity > 2 * this.heartbeatMs + 1_000) void this.reset();
+    const now = Date.now();
+    if (this.finished || this.resetting || this.outstanding === 0 || this.heard !== this.heardAtTick) {
+      this.heardAtTick = this.heard;
+      this.quietSince = now;
+      return;
+    }
+    if (now - this.quietSince > 2 * this.heartbeatMs + 1_000) void this.reset();
   }
 
   /** A new consumer after the last message handed over. */
