@@ -114,8 +114,9 @@ const removePath = (argv: string[], path: ReadonlyArray<string>): string[] => {
   return out;
 };
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bin.mjs")) {
+/** The process entry (bin.mjs calls it, however the command was reached: npx, a global install, a symlink). */
+export const runAsProcess = async (argv: string[]): Promise<never> => {
   // `sophont ... | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => (e.code === "EPIPE" ? process.exit(0) : undefined));
-  main(process.argv.slice(2)).then((code) => process.exit(code));
-}
+  return process.exit(await main(argv));
+};

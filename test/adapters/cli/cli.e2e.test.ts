@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +36,24 @@ describe("sophont CLI", () => {
     const top = await sophont("--help");
     expect(top.code).toBe(0);
     for (const c of commands) expect(top.out).toContain(c.path.join(" "));
+  });
+
+  it("runs however it is reached: npx, a symlink (argv[1] is then not bin.mjs)", async () => {
+    const run = (cmd: string, args: string[]): Promise<{ code: number; out: string }> =>
+      new Promise((resolve) => {
+        const p = spawn(cmd, args, { cwd: fileURLToPath(new URL("../../..", import.meta.url)), env: { ...process.env, SOPHONT_HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        p.stdout.on("data", (d) => (out += d));
+        p.on("close", (code) => resolve({ code: code ?? -1, out }));
+      });
+    const viaNpx = await run("npx", ["--no-install", "sophont", "--help"]);
+    expect(viaNpx.code).toBe(0);
+    expect(viaNpx.out).toMatch(/usage: sophont <command>/);
+    const link = join(home, "sophont-link");
+    symlinkSync(bin, link);
+    const viaLink = await run(link, ["--help"]);
+    expect(viaLink.code).toBe(0);
+    expect(viaLink.out).toMatch(/usage: sophont <command>/);
   });
 
   it("refuses unknown commands and bad flags with a hint, exit code 2", async () => {
