@@ -1,5 +1,5 @@
 import { Context, Effect, Layer } from "effect";
-import type { LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
+import type { LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
 import { InferenceError, type LlmError, ModelLoadError, reasonOf } from "./errors.ts";
 import { identify } from "./identity.ts";
 import type { Embedder, ModelIdentity } from "./ports.ts";
@@ -35,19 +35,40 @@ class LlamaEmbedder implements Embedder {
     return p === "mean" || p === "cls" || p === "last" ? p : "none";
   }
 
-  /** Texts longer than the context are cut to it (the head of a text carries its topic). */
+  /**
+   * Each text is embedded whole when it fits the model's usable context, special tokens included;
+   * a longer one is cut into consecutive chunks that each fit, and their vectors are pooled (a mean
+   * weighted by each chunk's tokens, which for mean pooling is the mean over the whole text).
+   */
   embed(texts: readonly string[]): Effect.Effect<Float32Array[], LlmError> {
     return Effect.tryPromise({
       try: () => this.lock.run(async () => {
         const out: Float32Array[] = [];
-        for (const text of texts) {
-          const tokens = this.model.tokenize(text).slice(0, this.contextSize - 1);
-          out.push(tokens.length === 0 ? new Float32Array(this.dimension) : l2normalise((await this.context.getEmbeddingFor(tokens)).vector));
-        }
+        for (const text of texts) out.push(await this.embedOne(text));
         return out;
       }),
       catch: (e) => new InferenceError({ operation: "embed", reason: reasonOf(e) }),
     });
+  }
+
+  private async embedOne(text: string): Promise<Float32Array> {
+    const tokens = this.model.tokenize(text);
+    if (tokens.length === 0) return new Float32Array(this.dimension);
+    const pooled = new Float64Array(this.dimension);
+    for (const chunk of chunkTokens(tokens, this.room(), (c) => this.context.calculateInputLength(c) < this.limit)) {
+      const v = (await this.context.getEmbeddingFor(chunk)).vector;
+      for (let i = 0; i < pooled.length; i++) pooled[i] += (v[i] ?? 0) * chunk.length;
+    }
+    return l2normalise(pooled);
+  }
+
+  /** Input tokens (special ones included) must stay below this: node-llama-cpp's `getEmbeddingFor` test. */
+  private get limit(): number { return Math.min(this.contextSize, this.model.trainContextSize || this.contextSize); }
+
+  /** Text tokens per chunk: the limit less the specials node-llama-cpp adds (BOS/[CLS], EOS/[SEP]). */
+  private room(): number {
+    const specials = this.context.calculateInputLength([]);
+    return Math.max(1, this.limit - 1 - specials);
   }
 
   async dispose(): Promise<void> {
@@ -55,6 +76,26 @@ class LlamaEmbedder implements Embedder {
     await this.model.dispose();
   }
 }
+
+/**
+ * Consecutive chunks of at most `room` tokens; a chunk `fits` refuses (a tokenizer adding more than
+ * expected) is halved until it fits, and a single token that never fits is an error with the reason.
+ */
+export const chunkTokens = (tokens: readonly Token[], room: number, fits: (chunk: Token[]) => boolean): Token[][] => {
+  const out: Token[][] = [];
+  for (let at = 0; at < tokens.length;) {
+    let size = Math.min(room, tokens.length - at);
+    let chunk = tokens.slice(at, at + size);
+    while (!fits(chunk)) {
+      if (size === 1) throw new Error(`token ${tokens[at]} alone does not fit the embedder's context`);
+      size = Math.max(1, Math.floor(size / 2));
+      chunk = tokens.slice(at, at + size);
+    }
+    out.push(chunk);
+    at += size;
+  }
+  return out;
+};
 
 export type OpenEmbedder = Embedder & { dispose(): Promise<void> };
 
@@ -68,7 +109,8 @@ export const openEmbedder = (opts: EmbedderOptions): Effect.Effect<OpenEmbedder,
         const llama = await llamaRuntime(opts);
         const model = await llama.loadModel({ modelPath: opts.modelPath, gpuLayers: opts.gpu === "auto" ? "auto" : 0 });
         const contextSize = opts.contextSize ?? 512;
-        const context = await model.createEmbeddingContext({ contextSize, threads: opts.threads ?? 1 });
+        // The whole input is one batch (an encoder attends both ways), so the batch is the context.
+        const context = await model.createEmbeddingContext({ contextSize, batchSize: contextSize, threads: opts.threads ?? 1 });
         return new LlamaEmbedder(identity, model, context, contextSize);
       },
       catch: (e) => new ModelLoadError({ path: opts.modelPath, reason: reasonOf(e) }),
