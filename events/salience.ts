@@ -92,10 +92,10 @@ export const InputAccepted = defineEvent({
 export const InputRejected = defineEvent({
   type: "InputRejected",
   family: "input",
-  description: "The input is not learned. Off-topic questions go to the Antechamber with their vector; incoherent ones do not.",
+  description: "The input is not learned. Off-topic questions go to the Antechamber with their vector; incoherent ones do not; an unmeasurable one (the models failed on it alone) has no vector.",
   schema: Schema.Struct({
     ...Decided,
-    cause: Schema.Literals(["off-topic", "incoherent", "known"]),
+    cause: Schema.Literals(["off-topic", "incoherent", "known", "unmeasurable"]),
     nearest: Schema.String,
     similarity: Schema.Finite,
     questionVector: Vector,

@@ -163,3 +163,25 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame): Decis
     { event: decideInput(scored, input.contentSha256, input.output) },
   ];
 };
+
+/**
+ * The decision for an input the models could not measure, alone, while they measured another text:
+ * rejected with the models' error as its reason, so the night goes on and nothing waits for it.
+ */
+export const unmeasurable = (input: InputRef, error: string, frame: NightFrame): Decision[] => [{
+  event: {
+    type: "InputRejected",
+    data: {
+      inputId: input.inputId,
+      nightId: frame.nightId,
+      cause: "unmeasurable",
+      reason: `unmeasurable: the models failed on this input alone (${error})`,
+      policy: frame.policy,
+      models: { model: frame.ids.model, adapter: frame.ids.adapter, embedder: frame.ids.embedder },
+      nearest: PREOCCUPATION,
+      similarity: 0,
+      questionVector: [],
+    },
+  },
+  expectedSubjectSeq: input.subjectSeq,
+}];

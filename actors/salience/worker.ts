@@ -4,8 +4,8 @@ import type { PolicyValues } from "../../events/salience.ts";
 import { ConcurrencyError, type Delivery, type EventStore, type Subscription } from "../../events/store.ts";
 import type { Decision } from "../decider.ts";
 import { derivedEventId } from "../ids.ts";
-import type { ContentStore, SalienceModel } from "./ports.ts";
-import { evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, type InputRef } from "./salience.decider.ts";
+import type { ContentStore, Measurement, SalienceModel } from "./ports.ts";
+import { evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, unmeasurable, type InputRef } from "./salience.decider.ts";
 import { salienceMachine, type NightJob, type SalienceEmitted } from "./salience.machine.ts";
 import { defaultPolicy } from "./salience.policy.ts";
 import { inSpan, traceOf } from "../../events/tracing.ts";
@@ -18,6 +18,14 @@ export interface SalienceOptions {
   readonly clock?: () => Date;
   readonly onEvent?: (e: SalienceEmitted) => void;
 }
+
+/** A text any working model measures: tells an input's fault from the models'. */
+const CANARY = { text: "The river runs past the old mill and into the sea.", prompt: null };
+
+const messageOf = (e: unknown): string => {
+  const x = e as { reason?: unknown; message?: unknown };
+  return String(x?.reason ?? x?.message ?? e).slice(0, 500);
+};
 
 export class MissingContentError extends Error {
   override readonly name = "MissingContentError";
@@ -121,8 +129,43 @@ export class SalienceWorker {
       this.prefetched.set(i.inputId, p);
     }
     const night = this.deliveries.get(this.nightOf(frame))?.trace;
-    const measured = await inSpan("salience.score", night, { "sophont.actor": "salience", "sophont.batch.size": batch.length }, () => this.model.measure(items));
-    return batch.flatMap((input, k) => judge(input, measured[k]!, frame));
+    const measured = await inSpan("salience.score", night, { "sophont.actor": "salience", "sophont.batch.size": batch.length }, () => this.measureEach(items));
+    return batch.flatMap((input, k) => {
+      const m = measured[k]!;
+      return "error" in m ? unmeasurable(input, m.error, frame) : judge(input, m, frame);
+    });
+  }
+
+  /**
+   * Measures a batch; when the batch fails, each input alone, so one input the models cannot take
+   * never fails the others. An input that fails alone is unmeasurable only if the models still
+   * measure a plain sentence: otherwise the models are at fault, and the batch fails (and is retried,
+   * the night staying open) rather than rejecting inputs for the models' sake.
+   */
+  private async measureEach(items: ReadonlyArray<{ text: string; prompt: string | null }>): Promise<Array<Measurement | { error: string }>> {
+    try {
+      const all = await this.model.measure(items);
+      if (all.length === items.length) return all;
+    } catch (e) {
+      if (items.length === 1) return this.blame(items[0]!, e);
+    }
+    const out: Array<Measurement | { error: string }> = [];
+    for (const item of items) {
+      try {
+        out.push((await this.model.measure([item]))[0]!);
+      } catch (e) {
+        out.push(...(await this.blame(item, e)));
+      }
+    }
+    return out;
+  }
+
+  /** The input's fault (with the error) when the models measure a plain sentence; else the error goes on. */
+  private async blame(_item: { text: string }, e: unknown): Promise<[{ error: string }]> {
+    await this.model.measure([CANARY]).catch((canary: unknown) => {
+      throw new Error(`the models fail on a plain sentence too (${messageOf(canary)}); first failure: ${messageOf(e)}`);
+    });
+    return [{ error: messageOf(e) }];
   }
 
   private nightOf(frame: { nightId: string }): string {
