@@ -1,5 +1,6 @@
 import { createActor, fromPromise } from "xstate";
-import type { Metadata } from "../../events/envelope.ts";
+import type { Metadata, Recorded } from "../../events/envelope.ts";
+import type { DomainEvent } from "../../events/catalogue.ts";
 import type { PolicyValues } from "../../events/salience.ts";
 import { ConcurrencyError, type Delivery, type EventStore, type Subscription } from "../../events/store.ts";
 import type { Decision } from "../decider.ts";
@@ -39,7 +40,7 @@ export class MissingContentError extends Error {
 export class SalienceWorker {
   private subscription: Subscription | undefined;
   private loop: Promise<void> | undefined;
-  private readonly deliveries = new Map<string, { delivery: Delivery; correlationId: string; trace: Metadata["trace"]; heartbeat: NodeJS.Timeout; done: () => void }>();
+  private readonly deliveries = new Map<string, { delivery: Delivery | undefined; correlationId: string; trace: Metadata["trace"]; heartbeat: NodeJS.Timeout | undefined; done: () => void }>();
   private readonly actor;
   private readonly clock: () => Date;
 
@@ -66,18 +67,43 @@ export class SalienceWorker {
     this.loop = (async () => {
       for await (const d of sub) {
         if (d.event.type !== "NightStarted") continue;
-        await this.runNight(d);
+        await this.runNight(d.event, d);
       }
     })();
+    void this.resumeOpenNights().catch(() => undefined);
   }
 
-  private runNight(d: Delivery): Promise<void> {
-    const ev = d.event;
+  /**
+   * Runs, from the log, every night started and not completed: a night that a killed or failed
+   * Salience left open resumes where it stopped, without waiting for the server to redeliver its
+   * NightStarted (that redelivery later finds nothing pending and is acked). Returns their ids.
+   */
+  async resumeOpenNights(): Promise<string[]> {
+    const open = new Map<string, Recorded<DomainEvent>>();
+    for await (const e of this.store.read({ types: new Set(["NightStarted", "NightCompleted"]) })) {
+      if (e.type === "NightStarted") open.set(e.data.nightId, e);
+      else if (e.type === "NightCompleted") open.delete(e.data.nightId);
+    }
+    for (const e of open.values()) void this.runNight(e, undefined);
+    return [...open.keys()];
+  }
+
+  /** Nights run one after another, whether a delivery or the log asked for them. */
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  private runNight(ev: Recorded<DomainEvent>, d: Delivery | undefined): Promise<void> {
+    const run = this.queue.then(() => (this.stopped ? undefined : this.runNightNow(ev, d)));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private runNightNow(ev: Recorded<DomainEvent>, d: Delivery | undefined): Promise<void> {
     const job: NightJob = { causeId: ev.metadata.id, nightId: (ev.data as { nightId: string }).nightId };
     const attributes = { "sophont.actor": "salience", "sophont.night": job.nightId, "sophont.event.id": ev.metadata.id };
     return inSpan("salience.night", ev.metadata.trace, attributes, (span) =>
       new Promise<void>((resolve) => {
-        const heartbeat = setInterval(() => d.working(), Math.max(1000, (this.options.ackWaitMs ?? 60_000) / 3));
+        const heartbeat = d ? setInterval(() => d.working(), Math.max(1000, (this.options.ackWaitMs ?? 60_000) / 3)) : undefined;
         const done = () => {
           sub.unsubscribe();
           clearInterval(heartbeat);
@@ -210,11 +236,12 @@ export class SalienceWorker {
   }
 
   private async ack(job: NightJob): Promise<void> {
-    await this.deliveries.get(job.causeId)?.delivery.ack();
+    await this.deliveries.get(job.causeId)?.delivery?.ack();
   }
 
   /** Stops at once: a night in progress is left unacked, so the server hands it to the next Salience. */
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const d of [...this.deliveries.values()]) d.done();
     await this.subscription?.stop();
     this.actor.send({ type: "STOP" });

@@ -22,18 +22,23 @@ export const waitForNight = async (rt: Runtime, nightId: string, signal: AbortSi
 
 export const night = defineCommand({
   path: ["night"],
-  summary: "start the night of a day: every input received so far is judged",
-  usage: "sophont night [--day YYYY-MM-DD]",
+  summary: "start the night of a day, or resume it where it stopped: every input received so far is judged",
+  usage: "sophont night [--day YYYY-MM-DD] [--json]",
   details: [
     "Sends StartNight to the Soul of a running `sophont up`; without one, runs the Soul and Salience in",
     "this process (loading the model: SOPHONT_MODEL, or the project's tiny models) until the night is",
     "done. The day defaults to today (local time). Seed the domain's questions first:",
-    "`sophont preoccupation seed FILE`.",
+    "`sophont preoccupation seed FILE`. A night that stopped before its end (the process killed, the",
+    "models failing) resumes with the same command, where it stopped: decided inputs are not judged",
+    "again. It ends with the counts by cause; --json prints them as one JSON object on stdout.",
   ].join("\n"),
-  options: { day: { type: "string" } },
+  options: { day: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v): Promise<number> => {
     const day = (v.day as string | undefined) ?? today();
     if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new UsageError(`--day takes YYYY-MM-DD, got ${day}`);
+    const json = v.json === true;
+    // With --json, stdout carries only the JSON: the narration goes to stderr.
+    const say = json ? ctx.err : ctx.out;
     const rt = await openRuntime(ctx.config, ctx.err);
     const request = { id: newCommandId(), command: { type: "StartNight", day, trigger: "cli" } };
     let local: Awaited<ReturnType<typeof startActors>> | undefined;
@@ -42,6 +47,9 @@ export const night = defineCommand({
       if (Object.keys(await projectAt(rt.store, centroids, "now")).length === 0) {
         ctx.err("warning: no Preoccupation Centroid yet, so every input will be off-topic; seed one with `sophont preoccupation seed FILE`");
       }
+      const before = (await projectAt(rt.store, nightSummaries, "now"))[day];
+      const open = before !== undefined && before.completedSeq === undefined;
+      const resuming = () => say(`night ${day} was started earlier (event seq ${before!.startedSeq}) and did not finish: resuming it where it stopped`);
       let reply;
       try {
         reply = await sendCommand(rt.nc, StartNight, request, 5_000);
@@ -58,25 +66,34 @@ export const night = defineCommand({
           antechamber: antechamberSettings(ctx.config),
           onSalience: (e) => (e.type === "progress" ? bar.update(e.done, e.total) : e.type === "failed" ? (failed = e.error) : bar.done()),
         });
-        reply = await sendCommand(rt.nc, StartNight, request);
-        if (!reply.ok) {
-          ctx.err(`refused: ${reply.refusal}`);
-          return 1;
+        if (open) {
+          resuming();
+        } else {
+          reply = await sendCommand(rt.nc, StartNight, request);
+          if (!reply.ok) {
+            ctx.err(`refused: ${reply.refusal}`);
+            return 1;
+          }
+          say(`night ${day} started (event seq ${reply.events.map((e) => e.seq).join(", ")})`);
+          // Run from the log too: the server may hold back the delivery behind a night left unacked.
+          await local.salience?.resumeOpenNights();
         }
-        ctx.out(`night ${day} started (event seq ${reply.events.map((e) => e.seq).join(", ")})`);
         const n = await waitForNight(rt, day, ctx.signal, () => failed !== undefined);
-        if (failed) {
+        if (failed && !n?.completedSeq) {
           ctx.err(`Salience stopped: ${failed}. The night stays open; run \`sophont night --day ${day}\` or \`sophont up\` to resume it.`);
           return 1;
         }
-        return report(ctx.out, day, n);
+        return await report(rt, say, ctx.out, json, day, n, open);
       }
-      if (!reply.ok) {
+      if (!reply.ok && open) {
+        say(`night ${day} is open on the running Soul (event seq ${before!.startedSeq}); its Salience resumes it where it stopped: following it, Ctrl-C detaches`);
+      } else if (!reply.ok) {
         ctx.err(`refused: ${reply.refusal}`);
         return 1;
+      } else {
+        say(`night ${day} started on the running Soul (event seq ${reply.events.map((e) => e.seq).join(", ")}); following it, Ctrl-C detaches`);
       }
-      ctx.out(`night ${day} started on the running Soul (event seq ${reply.events.map((e) => e.seq).join(", ")}); following it, Ctrl-C detaches`);
-      return report(ctx.out, day, await waitForNight(rt, day, ctx.signal, () => false));
+      return await report(rt, say, ctx.out, json, day, await waitForNight(rt, day, ctx.signal, () => false), open);
     } finally {
       await local?.stop();
       await models?.close();
@@ -85,12 +102,41 @@ export const night = defineCommand({
   },
 });
 
-const report = (out: (s: string) => void, day: string, n: NightSummary | undefined): number => {
+/** What a night decided, by cause, read from its decision events. */
+export interface NightCounts {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly rejectedByCause: Record<string, number>;
+  readonly shadow: number;
+  readonly refused: number;
+}
+
+export const countNight = async (rt: Runtime, nightId: string, refused: number): Promise<NightCounts> => {
+  const counts = { accepted: 0, rejected: 0, rejectedByCause: {} as Record<string, number>, shadow: 0, refused };
+  for await (const e of rt.store.read({ types: new Set(["InputAccepted", "InputRejected", "ShadowRecorded"]) })) {
+    if ((e.data as { nightId: string }).nightId !== nightId) continue;
+    if (e.type === "InputAccepted") counts.accepted++;
+    else if (e.type === "ShadowRecorded") counts.shadow++;
+    else if (e.type === "InputRejected") {
+      counts.rejected++;
+      counts.rejectedByCause[e.data.cause] = (counts.rejectedByCause[e.data.cause] ?? 0) + 1;
+    }
+  }
+  return counts;
+};
+
+const report = async (rt: Runtime, say: (s: string) => void, out: (s: string) => void, json: boolean, day: string, n: NightSummary | undefined, resumed: boolean): Promise<number> => {
   if (!n?.completedSeq) {
-    out(`night ${day} is still open (see \`sophont status\`)`);
+    if (json) out(JSON.stringify({ night: day, completed: false, resumed }));
+    say(`night ${day} is still open (see \`sophont status\`)`);
     return 0;
   }
-  const c = n.counts!;
-  out(`night ${day} completed in ${(n.durationMs! / 1000).toFixed(1)} s: ${c.accepted} accepted (SFT Ledger), ${c.rejected} rejected, ${c.shadow} to the Shadow Ledger, ${c.refused} refused at ingest`);
+  const c = await countNight(rt, day, n.counts!.refused);
+  if (json) {
+    out(JSON.stringify({ night: day, completed: true, resumed, completedSeq: n.completedSeq, durationMs: n.durationMs, counts: c }));
+    return 0;
+  }
+  const causes = Object.entries(c.rejectedByCause).sort((a, b) => b[1] - a[1]).map(([cause, k]) => `${k} ${cause}`);
+  say(`night ${day} completed in ${(n.durationMs! / 1000).toFixed(1)} s: ${c.accepted} accepted (SFT Ledger), ${c.rejected} rejected${causes.length ? ` (${causes.join(", ")})` : ""}, ${c.shadow} to the Shadow Ledger, ${c.refused} refused at ingest`);
   return 0;
 };

@@ -82,4 +82,27 @@ describe("a night never dies of one input", () => {
     const completed = (await collect(log.store.read({ types: new Set(["NightCompleted"]) })))[0]!;
     expect(completed.data).toMatchObject({ nightId: DAY, counts: { rejected: expect.any(Number) } });
   }, 300_000);
+
+  it("resumes an open night from the log when Salience starts (as under `sophont up`), without waiting for a redelivery", async () => {
+    const day = "2026-12-01";
+    await ingestFiles({ store: log.store, content: log.content }, [{ path: "next.log", bytes: Buffer.from([3, 40, 700].map(textOf).map((t, i) => `${i}: ${t}`).join("\n")) }], { day, maxBytes: 1_000_000, correlationId: "next" });
+    const soul = new ActorHost(log.store, soulDecider);
+    await soul.start();
+    // The first Salience hangs on its first batch and is stopped: its NightStarted stays unacked for ten minutes.
+    const hung = new SalienceWorker(log.store, log.content, { ...models.model, measure: () => new Promise<never>(() => undefined) }, { batchSize: 2, ackWaitMs: 600_000 });
+    await hung.start();
+    await soul.command({ id: "start-2", actor: "test", command: { type: "StartNight", day, trigger: "cli" } });
+    await new Promise((r) => setTimeout(r, 1000));
+    await hung.stop();
+    expect(soul.current().nights[day]?.completed).toBe(false);
+    const next = new SalienceWorker(log.store, log.content, models.model, { batchSize: 2, ackWaitMs: 600_000 });
+    await next.start();
+    const end = Date.now() + 60_000;
+    while (soul.current().nights[day]?.completed !== true && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    await next.stop();
+    await soul.stop();
+    expect(soul.current().nights[day]?.completed).toBe(true);
+    const decided = (await collect(log.store.read({ types: new Set(["InputAccepted", "InputRejected", "ShadowRecorded"]) }))).filter((d) => (d.data as { nightId: string }).nightId === day);
+    expect(decided).toHaveLength(3);
+  }, 120_000);
 });
