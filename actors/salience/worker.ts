@@ -9,6 +9,7 @@ import { evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, ty
 import { salienceMachine, type NightJob, type SalienceEmitted } from "./salience.machine.ts";
 import { defaultPolicy } from "./salience.policy.ts";
 import { inSpan, traceOf } from "../../events/tracing.ts";
+import { eachDelivery } from "../deliveries.ts";
 
 export interface SalienceOptions {
   readonly policy?: PolicyValues;
@@ -55,12 +56,9 @@ export class SalienceWorker {
   async start(): Promise<void> {
     const sub = this.store.subscribe({ durable: this.options.durable ?? "actor-salience", types: new Set(["NightStarted"]), ackWaitMs: this.options.ackWaitMs ?? 60_000 });
     this.subscription = sub;
-    this.loop = (async () => {
-      for await (const d of sub) {
-        if (d.event.type !== "NightStarted") continue;
-        await this.runNight(d);
-      }
-    })();
+    this.loop = eachDelivery(sub, async (d) => {
+      if (d.event.type === "NightStarted") await this.runNight(d);
+    });
   }
 
   private runNight(d: Delivery): Promise<void> {
@@ -79,7 +77,11 @@ export class SalienceWorker {
         const sub = this.actor.on("*", (e: SalienceEmitted) => {
           if (e.job.causeId !== job.causeId) return;
           if (e.type === "progress") span.setAttribute("sophont.decided", e.done);
-          else done();
+          else {
+            // Given up after its retries: redelivered later, a bounded number of times, then quarantined.
+            if (e.type === "failed") void d.fail(e.error).catch(() => undefined);
+            done();
+          }
         });
         this.deliveries.set(job.causeId, { delivery: d, correlationId: ev.metadata.correlationId, trace: traceOf(span) ?? ev.metadata.trace, heartbeat, done });
         this.actor.send({ type: "NIGHT", job });
