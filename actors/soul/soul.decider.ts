@@ -12,6 +12,8 @@ export interface NightCounts {
   rejected: number;
   shadow: number;
   refused: number;
+  /** Inputs that could not be judged (forgotten before they were scored, or their text missing). */
+  dropped: number;
 }
 
 export interface NightState {
@@ -71,7 +73,7 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "NightStarted": {
       let pending = 0;
       for (const seq of state.undecided.values()) if (seq <= event.data.untilSeq) pending++;
-      const counts = { accepted: 0, rejected: 0, shadow: 0, refused: state.refusedSinceLastNight };
+      const counts = { accepted: 0, rejected: 0, shadow: 0, refused: state.refusedSinceLastNight, dropped: 0 };
       state.nights[event.data.nightId] = { untilSeq: event.data.untilSeq, startedSeq: event.seq, startedAt: event.storedAt, completed: false, pending, counts };
       state.refusedSinceLastNight = 0;
       return state;
@@ -99,6 +101,8 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
       return decided(state, event.data.nightId, event.data.inputId, "rejected");
     case "ShadowRecorded":
       return decided(state, event.data.nightId, event.data.inputId, "shadow");
+    case "InputDropped":
+      return decided(state, event.data.nightId, event.data.inputId, "dropped");
     case "InputRepeated":
     case "InputScored":
     case "PreoccupationSeeded":
@@ -136,7 +140,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
   actor: "soul",
   initialState: () => ({ nights: {}, undecided: new Map(), contents: new Map(), forgotten: new Set(), refusedSinceLastNight: 0 }),
   evolve,
-  reactsTo: ["NightStarted", "InputAccepted", "InputRejected", "ShadowRecorded"],
+  reactsTo: ["NightStarted", "InputAccepted", "InputRejected", "ShadowRecorded", "InputDropped"],
   react: (event, state) => {
     switch (event.type) {
       case "NightStarted":
@@ -144,6 +148,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
       case "InputAccepted":
       case "InputRejected":
       case "ShadowRecorded":
+      case "InputDropped":
         return completeIfDone(state, event.data.nightId, event.storedAt);
       default:
         return [];

@@ -91,6 +91,6 @@ const report = (out: (s: string) => void, day: string, n: NightSummary | undefin
     return 0;
   }
   const c = n.counts!;
-  out(`night ${day} completed in ${(n.durationMs! / 1000).toFixed(1)} s: ${c.accepted} accepted (SFT Ledger), ${c.rejected} rejected, ${c.shadow} to the Shadow Ledger, ${c.refused} refused at ingest`);
+  out(`night ${day} completed in ${(n.durationMs! / 1000).toFixed(1)} s: ${c.accepted} accepted (SFT Ledger), ${c.rejected} rejected, ${c.shadow} to the Shadow Ledger, ${c.refused} refused at ingest${c.dropped ? `, ${c.dropped} dropped (forgotten or text missing)` : ""}`);
   return 0;
 };
