@@ -1,6 +1,7 @@
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import { Refusal, type Decider, type Decision } from "../decider.ts";
+import { dayProblem } from "../../events/day.ts";
 
 /** Commands the Soul accepts from the CLI, its schedule and outside agents. */
 export type SoulCommand =
@@ -42,8 +43,6 @@ export interface SoulState {
   refusedSinceLastNight: number;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
 const decided = (state: SoulState, nightId: string, inputId: string, kind: keyof NightCounts): SoulState => {
   const seq = state.undecided.get(inputId);
   state.undecided.delete(inputId);
@@ -66,7 +65,7 @@ const completeIfDone = (state: SoulState, nightId: string, now: number): Decisio
 };
 
 const shasOf = (metadata: Record<string, unknown> | undefined): string[] =>
-  ["promptSha256", "correctedSha256"].flatMap((k) => (typeof metadata?.[k] === "string" ? [metadata[k] as string] : []));
+  ["promptSha256", "correctedSha256", "extraSha256"].flatMap((k) => (typeof metadata?.[k] === "string" ? [metadata[k] as string] : []));
 
 const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
   switch (event.type) {
@@ -103,7 +102,12 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
       return decided(state, event.data.nightId, event.data.inputId, "shadow");
     case "InputDropped":
       return decided(state, event.data.nightId, event.data.inputId, "dropped");
-    case "InputRepeated":
+    case "InputRepeated": {
+      // A repeat may bring metadata of its own (another file's fields): forgetting deletes it too.
+      const shas = state.contents.get(event.data.inputId);
+      for (const sha of shasOf(event.data.source.metadata)) if (shas && !shas.includes(sha)) shas.push(sha);
+      return state;
+    }
     case "InputScored":
     case "PreoccupationSeeded":
     case "AnchorAdded":
@@ -158,7 +162,8 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
   handle: (command, state, ctx) => {
     switch (command.type) {
       case "StartNight": {
-        if (!DAY.test(command.day)) throw new Refusal(`day must be YYYY-MM-DD, got ${JSON.stringify(command.day)}`);
+        const bad = dayProblem(command.day);
+        if (bad) throw new Refusal(`day must be a real date YYYY-MM-DD: ${bad}`);
         const existing = state.nights[command.day];
         if (existing) {
           throw new Refusal(`the night of ${command.day} was already started (window up to seq ${existing.untilSeq}, ${existing.completed ? "completed" : "in progress"})`);

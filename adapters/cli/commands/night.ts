@@ -1,4 +1,5 @@
 import { StartNight } from "../../../events/commands.ts";
+import { dayProblem } from "../../../events/day.ts";
 import { NoResponderError, sendCommand } from "../../nats/commands.ts";
 import { defineCommand } from "../command.ts";
 import { antechamberSettings } from "./antechamber-settings.ts";
@@ -33,7 +34,8 @@ export const night = defineCommand({
   options: { day: { type: "string" } },
   run: async (ctx, v): Promise<number> => {
     const day = (v.day as string | undefined) ?? today();
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new UsageError(`--day takes YYYY-MM-DD, got ${day}`);
+    const bad = dayProblem(day);
+    if (bad) throw new UsageError(`--day takes a real date YYYY-MM-DD: ${bad}`);
     const rt = await openRuntime(ctx.config, ctx.err);
     const request = { id: newCommandId(), command: { type: "StartNight", day, trigger: "cli" } };
     let local: Awaited<ReturnType<typeof startActors>> | undefined;
