@@ -48,6 +48,9 @@ export class ActorHost<S, C extends { readonly type: string }> {
   private readonly clock: () => Date;
   /** The span of each item in hand: the events it decides carry its trace context. */
   private readonly spans = new WeakMap<WorkItem, Span>();
+  private stopping = false;
+  /** Settles the item in hand as stopped when the machine stops under it. */
+  private abandon: (() => void) | undefined;
 
   constructor(private readonly store: EventStore, private readonly decider: Decider<S, C>, private readonly options: HostOptions = {}) {
     this.state = decider.initialState();
@@ -58,6 +61,7 @@ export class ActorHost<S, C extends { readonly type: string }> {
           decide: fromPromise(async ({ input }) => this.decide(input.item, input.refresh)),
           append: fromPromise(async ({ input }) => this.append(input.item, input.decisions)),
           ack: fromPromise(async ({ input }) => this.ack(input.item)),
+          quarantine: fromPromise(async ({ input }) => this.quarantine(input.item, input.reason)),
         },
       }),
     );
@@ -90,8 +94,9 @@ export class ActorHost<S, C extends { readonly type: string }> {
       if (ev.metadata.actor === this.decider.actor && ev.metadata.causationId) this.alreadyCaused.add(ev.metadata.causationId);
     }
     this.loop = (async () => {
-      for await (const delivery of sub) await this.serially(() => this.onDelivery(delivery));
-    })();
+      // One failing message never ends the loop: what could not be settled is redelivered.
+      for await (const delivery of sub) await this.serially(() => this.onDelivery(delivery)).catch(() => undefined);
+    })().catch(() => undefined);
   }
 
   private fold(ev: Recorded<DomainEvent>): void {
@@ -100,10 +105,18 @@ export class ActorHost<S, C extends { readonly type: string }> {
   }
 
   private async onDelivery(delivery: Delivery): Promise<void> {
+    if (this.stopping) return;
     const ev = delivery.event;
     if (ev.seq <= this.foldedSeq) return void (await delivery.ack({ confirm: false }));
     // The actor decides on the log up to and including the event it reacts to.
-    this.fold(ev);
+    try {
+      this.fold(ev);
+    } catch (e) {
+      // A fold that throws on a valid event is a bug; the actor must not stall on it. Noted and skipped.
+      this.foldedSeq = ev.seq;
+      await delivery.quarantine(`${this.decider.actor} could not fold ${ev.type}: ${(e as Error).message}`).catch(() => undefined);
+      return;
+    }
     const reacts = (this.decider.reactsTo as ReadonlyArray<string>).includes(ev.type) && !this.alreadyCaused.delete(ev.metadata.id);
     if (reacts) {
       const item: EventItem = { kind: "event", causeId: ev.metadata.id, event: ev, delivery };
@@ -120,6 +133,7 @@ export class ActorHost<S, C extends { readonly type: string }> {
       const item: CommandItem<C> = { kind: "command", causeId: envelope.id, envelope };
       const s = await this.run(item);
       if (s.type === "refused") throw new Refusal(s.reason);
+      if (s.type === "failed") throw new Error(`${this.decider.actor} could not carry out ${envelope.command.type}: ${s.reason}`);
       return s.appended;
     });
   }
@@ -141,18 +155,26 @@ export class ActorHost<S, C extends { readonly type: string }> {
       this.spans.set(item, span);
       const settled = await this.settle(item);
       if (settled.type === "refused") span.setAttribute("sophont.refusal", settled.reason);
+      else if (settled.type === "failed") span.setAttribute("sophont.failure", settled.reason);
       else span.setAttribute("sophont.appended", settled.appended.length);
       return settled;
     });
   }
 
   private settle(item: WorkItem): Promise<Settled> {
+    if (this.stopping) return Promise.resolve({ type: "failed", item, reason: `${this.decider.actor} is stopping` });
     return new Promise((resolve) => {
       const sub = this.actor.on("*", (s: Settled) => {
         if (s.item !== item) return;
         sub.unsubscribe();
+        this.abandon = undefined;
         resolve(s);
       });
+      // Stopped with the item in hand: nothing is acked, the server redelivers it to the next start.
+      this.abandon = () => {
+        sub.unsubscribe();
+        resolve({ type: "failed", item, reason: `${this.decider.actor} stopped` });
+      };
       this.actor.send({ type: "WORK", item });
     });
   }
@@ -193,16 +215,29 @@ export class ActorHost<S, C extends { readonly type: string }> {
     return this.store.append(pending);
   }
 
+  /** Gives an event up for this actor: quarantined with the reason, acked, and the actor moves on. */
+  private async quarantine(item: WorkItem, reason: string): Promise<void> {
+    if (item.kind === "event") await (item as EventItem).delivery.quarantine(`${this.decider.actor}: ${reason}`);
+  }
+
   private async ack(item: WorkItem): Promise<void> {
     await this.options.beforeAck?.(item);
     if (item.kind === "event") await (item as EventItem).delivery.ack();
   }
 
-  /** Stops taking deliveries; the item in hand finishes first. */
-  async stop(): Promise<void> {
-    await this.subscription?.stop();
-    await this.queue;
+  /**
+   * Stops taking deliveries; the item in hand gets `graceMs` to finish, then the machine stops under
+   * it (it stays unacked, for the next start): a stuck item never keeps the process from stopping.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
+    const stopped = this.subscription?.stop().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    this.stopping = true;
     this.actor.send({ type: "STOP" });
+    this.abandon?.();
     this.actor.stop();
+    await stopped;
   }
 }

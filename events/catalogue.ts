@@ -1,5 +1,5 @@
 import type { EventDefinition, EventOf } from "./define.ts";
-import { InputForgotten, InputReceived, InputRefused, InputRepeated } from "./input.ts";
+import { InputDropped, InputForgotten, InputReceived, InputRefused, InputRepeated } from "./input.ts";
 import { NightCompleted, NightStarted } from "./night.ts";
 import { AntechamberClustered, DriftDetected, MitosisApproved, MitosisDeclined, MitosisProposed, SatelliteBorn } from "./antechamber.ts";
 import { trainingDefinitions } from "./training.ts";
@@ -13,6 +13,7 @@ export const definitions = [
   InputRepeated,
   InputRefused,
   InputForgotten,
+  InputDropped,
   PreoccupationSeeded,
   InputScored,
   InputAccepted,

@@ -2,14 +2,14 @@ import { Result, Schema } from "effect";
 import { definitionOf, type DomainEvent } from "./catalogue.ts";
 import type { EventDefinition } from "./define.ts";
 import { Envelope, Metadata, type Recorded } from "./envelope.ts";
-import { eventSubject } from "./subjects.ts";
+import { EVENT_PREFIX, eventSubject } from "./subjects.ts";
 import { checkOf, type Check } from "./fast-check.ts";
 
 /** Why a message could not become an event. Carried to the quarantine stream. */
 export class DecodeError extends Error {
   override readonly name = "DecodeError";
   constructor(
-    readonly reason: "not-json" | "bad-envelope" | "unknown-type" | "unknown-version" | "bad-payload",
+    readonly reason: "not-json" | "bad-envelope" | "unknown-type" | "unknown-version" | "bad-payload" | "misplaced",
     readonly detail: string,
   ) {
     super(`${reason}: ${detail}`);
@@ -132,6 +132,10 @@ export const decodeEvent = (body: Uint8Array | string, seq: number, subject: str
   if (!def) throw new DecodeError("unknown-type", `no event type ${JSON.stringify(e.type)}`);
   // The common case in one step: the current version, accepted by its compiled predicate.
   const data = e.version === def.version && currentCheck(def)(e.data) ? e.data : upcastToCurrent(def, e.version, e.data);
+  // A valid event on a subject it does not belong to (a NightStarted on a training subject) would
+  // dodge the per-entity concurrency and dedup its subject gives: it is refused like a malformed one.
+  const home = `${EVENT_PREFIX}.${def.family}.${def.entity(data as never)}`;
+  if (subject !== home) throw new DecodeError("misplaced", `${e.type} belongs on ${home.slice(0, 240)}, not on ${subject.slice(0, 240)}`);
   const { id, time, actor, causationId, correlationId, trace } = e;
   const metadata: Metadata = trace ? { id, time, actor, causationId, correlationId, trace } : { id, time, actor, causationId, correlationId };
   // Asserted as a whole: past 25 event types TypeScript no longer matches a literal against each member.

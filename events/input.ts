@@ -66,3 +66,17 @@ export const InputForgotten = defineEvent({
   }),
   entity: (d) => d.inputId,
 });
+
+export const InputDropped = defineEvent({
+  type: "InputDropped",
+  family: "input",
+  description:
+    "An input of a night's window that could not be judged: forgotten before it was scored, or its text missing from the content store. Decided with the reason; counted apart from rejections.",
+  schema: Schema.Struct({
+    inputId: Schema.String,
+    nightId: Schema.String,
+    cause: Schema.Literals(["forgotten", "missing-content"]),
+    detail: Schema.String,
+  }),
+  entity: (d) => d.inputId,
+});

@@ -28,6 +28,12 @@ export const NightStarted = defineEvent({
   ],
 });
 
+const NightCompletedV1 = Schema.Struct({
+  nightId: Schema.String,
+  counts: Schema.Struct({ accepted: Schema.Finite, rejected: Schema.Finite, shadow: Schema.Finite, refused: Schema.Finite }),
+  durationMs: Schema.Finite,
+});
+
 export const NightCompleted = defineEvent({
   type: "NightCompleted",
   family: "night",
@@ -39,8 +45,18 @@ export const NightCompleted = defineEvent({
       rejected: Schema.Finite,
       shadow: Schema.Finite,
       refused: Schema.Finite,
+      /** Inputs of the window that could not be judged (InputDropped: forgotten, or their text missing). */
+      dropped: Schema.Finite,
     }),
     durationMs: Schema.Finite,
   }),
   entity: (d) => d.nightId,
+  past: [
+    {
+      version: 1,
+      schema: NightCompletedV1,
+      // v1 had no InputDropped: every input of its windows was judged.
+      upcast: (d: typeof NightCompletedV1.Type) => ({ ...d, counts: { ...d.counts, dropped: 0 } }),
+    },
+  ],
 });

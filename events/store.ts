@@ -28,11 +28,17 @@ export class ConcurrencyError extends Error {
   }
 }
 
-/** The log could not be reached or refused the write for another reason. */
+/**
+ * The log could not be reached or refused the write for another reason. `transient`: the server did
+ * not answer (a timeout, no stream listening yet): worth retrying for as long as it takes; otherwise
+ * the server answered with an error, and the same write will fail the same way.
+ */
 export class StoreError extends Error {
   override readonly name = "StoreError";
-  constructor(readonly detail: string, options?: { cause?: unknown }) {
-    super(detail, options);
+  readonly transient: boolean;
+  constructor(readonly detail: string, options?: { cause?: unknown; transient?: boolean }) {
+    super(detail, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.transient = options?.transient ?? false;
   }
 }
 
@@ -73,6 +79,13 @@ export interface Delivery {
   nak(delayMs?: number): void;
   /** Tells the server the work goes on, so it does not redeliver during long work. */
   working(): void;
+  /**
+   * The handler failed on this message: it is redelivered after a backoff, a bounded number of times
+   * (`maxDeliveries`), then quarantined with the reason and acked, so the consumer moves on.
+   */
+  fail(reason: string): Promise<"retry" | "quarantined">;
+  /** Quarantines the message for this consumer (with the reason) and acks it: given up for good. */
+  quarantine(reason: string): Promise<void>;
 }
 
 export interface SubscribeOptions {
@@ -81,6 +94,11 @@ export interface SubscribeOptions {
   readonly types?: ReadonlySet<string>;
   /** How long the server waits for an ack before redelivering. */
   readonly ackWaitMs?: number;
+  /**
+   * How many times a failing message is delivered before it is quarantined (default 5). A message
+   * delivered four times as often without being settled (a process dying on it) is quarantined too.
+   */
+  readonly maxDeliveries?: number;
   readonly onQuarantine?: (q: Quarantined) => void;
 }
 

@@ -7,7 +7,7 @@ export interface NightSummary {
   readonly startedSeq: number;
   readonly startedAt: string;
   readonly completedSeq?: number;
-  readonly counts?: { accepted: number; rejected: number; shadow: number; refused: number };
+  readonly counts?: { accepted: number; rejected: number; shadow: number; refused: number; dropped: number };
   readonly durationMs?: number;
 }
 
@@ -16,7 +16,8 @@ export type NightSummaries = Record<string, NightSummary>;
 /** One row per night: when it started, what it decided, how long it took. */
 export const nightSummaries: Projection<NightSummaries> = {
   name: "night-summaries",
-  version: 1,
+  // 2: counts carry `dropped` (NightCompleted v2).
+  version: 2,
   canHandle: ["NightStarted", "NightCompleted"],
   initialState: () => ({}),
   evolve: (state, event) => {

@@ -1,3 +1,4 @@
+import { eachDelivery } from "../deliveries.ts";
 import { createActor, fromPromise } from "xstate";
 import type { ClusteringParams } from "../../events/antechamber.ts";
 import type { EventData } from "../../events/catalogue.ts";
@@ -55,9 +56,9 @@ export class AntechamberWorker {
   async start(): Promise<void> {
     const sub = this.store.subscribe({ durable: this.options.durable ?? "actor-antechamber", types: new Set(["NightCompleted"]), ackWaitMs: this.options.ackWaitMs ?? 60_000 });
     this.subscription = sub;
-    this.loop = (async () => {
-      for await (const d of sub) if (d.event.type === "NightCompleted") await this.runNight(d);
-    })();
+    this.loop = eachDelivery(sub, async (d) => {
+      if (d.event.type === "NightCompleted") await this.runNight(d);
+    });
   }
 
   private runNight(d: Delivery): Promise<void> {
@@ -73,6 +74,8 @@ export class AntechamberWorker {
         const sub = this.actor.on("*", (e: AntechamberEmitted) => {
           if (e.job.causeId !== job.causeId) return;
           if (e.type === "clustered" && e.data) span.setAttributes({ "sophont.points": e.data.points, "sophont.clusters": e.data.clusters.length });
+          // Given up after its retries: redelivered later, a bounded number of times, then quarantined.
+          if (e.type === "failed") void d.fail(e.error).catch(() => undefined);
           done();
         });
         this.inHand.set(job.causeId, { delivery: d, metadata: ev.metadata, trace: traceOf(span) ?? ev.metadata.trace, done });

@@ -1,3 +1,4 @@
+import { eachDelivery } from "../deliveries.ts";
 import { createActor, fromPromise } from "xstate";
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
@@ -72,15 +73,13 @@ export class MuscleWorker {
     const jobs = this.store.subscribe({ durable, types: new Set(["TrainingRequested"]), ackWaitMs });
     const cancels = this.store.subscribe({ durable: `${durable}-cancel`, types: new Set(["TrainingCancelRequested"]), ackWaitMs: 10_000 });
     this.subscriptions = [jobs, cancels];
-    void (async () => {
-      for await (const d of jobs) if (d.event.type === "TrainingRequested") await this.runJob(d);
-    })();
-    void (async () => {
-      for await (const d of cancels) {
-        if (d.event.type === "TrainingCancelRequested") this.actor.send({ type: "CANCEL", jobId: d.event.data.jobId });
-        await d.ack();
-      }
-    })();
+    void eachDelivery(jobs, async (d) => {
+      if (d.event.type === "TrainingRequested") await this.runJob(d);
+    });
+    void eachDelivery(cancels, async (d) => {
+      if (d.event.type === "TrainingCancelRequested") this.actor.send({ type: "CANCEL", jobId: d.event.data.jobId });
+      await d.ack();
+    });
   }
 
   private async jobState(jobId: string): Promise<JobState> {

@@ -28,6 +28,8 @@ interface NightStats {
 export interface SalienceState {
   readonly inputs: Map<string, InputRef>;
   readonly decided: Set<string>;
+  /** Inputs whose texts were forgotten: a night drops them instead of scoring them. */
+  readonly forgotten: Set<string>;
   readonly nights: Map<string, { untilSeq: number; completed: boolean }>;
   /** Completed nights in order, with the mean-NLL statistics of their scored inputs. */
   readonly stats: Map<string, NightStats>;
@@ -36,7 +38,7 @@ export interface SalienceState {
 }
 
 export const initialSalienceState = (): SalienceState => ({
-  inputs: new Map(), decided: new Set(), nights: new Map(), stats: new Map(), completedOrder: [], centroids: centroids.initialState(),
+  inputs: new Map(), decided: new Set(), forgotten: new Set(), nights: new Map(), stats: new Map(), completedOrder: [], centroids: centroids.initialState(),
 });
 
 const outputOf = (metadata: Record<string, unknown> | undefined): ModelOutput | null =>
@@ -72,8 +74,13 @@ export const evolveSalience = (s: SalienceState, e: Recorded<DomainEvent>): Sali
     case "InputAccepted":
     case "InputRejected":
     case "ShadowRecorded":
+    case "InputDropped":
       touch(s, e.data.inputId, e.seq);
       s.decided.add(e.data.inputId);
+      return s;
+    case "InputForgotten":
+      touch(s, e.data.inputId, e.seq);
+      s.forgotten.add(e.data.inputId);
       return s;
     case "NightStarted":
       s.nights.set(e.data.nightId, { untilSeq: e.data.untilSeq, completed: false });
@@ -124,6 +131,12 @@ export const frameOf = (s: SalienceState, nightId: string, policy: PolicyValues,
   centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector] })),
   policy,
   ids,
+});
+
+/** An input that cannot be judged: decided with the reason (guarded by the input's version, like a score). */
+export const dropInput = (input: InputRef, nightId: string, cause: "forgotten" | "missing-content", detail: string): Decision => ({
+  event: { type: "InputDropped", data: { inputId: input.inputId, nightId, cause, detail } },
+  expectedSubjectSeq: input.subjectSeq,
 });
 
 /** One input's score and decision, as the two events Salience appends (guarded by the input's version). */

@@ -6,10 +6,12 @@ import { ConcurrencyError, type Delivery, type EventStore, type Subscription } f
 import type { Decision } from "../decider.ts";
 import { derivedEventId } from "../ids.ts";
 import type { ContentStore, Measurement, SalienceModel } from "./ports.ts";
-import { evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, unmeasurable, type InputRef } from "./salience.decider.ts";
+import { dropInput, evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, unmeasurable, type InputRef } from "./salience.decider.ts";
+import { eventSubject } from "../../events/subjects.ts";
 import { salienceMachine, type NightJob, type SalienceEmitted } from "./salience.machine.ts";
 import { defaultPolicy } from "./salience.policy.ts";
 import { inSpan, traceOf } from "../../events/tracing.ts";
+import { eachDelivery } from "../deliveries.ts";
 
 export interface SalienceOptions {
   readonly policy?: PolicyValues;
@@ -64,12 +66,9 @@ export class SalienceWorker {
   async start(): Promise<void> {
     const sub = this.store.subscribe({ durable: this.options.durable ?? "actor-salience", types: new Set(["NightStarted"]), ackWaitMs: this.options.ackWaitMs ?? 60_000 });
     this.subscription = sub;
-    this.loop = (async () => {
-      for await (const d of sub) {
-        if (d.event.type !== "NightStarted") continue;
-        await this.runNight(d.event, d);
-      }
-    })();
+    this.loop = eachDelivery(sub, async (d) => {
+      if (d.event.type === "NightStarted") await this.runNight(d.event, d);
+    });
     void this.resumeOpenNights().catch(() => undefined);
   }
 
@@ -113,7 +112,11 @@ export class SalienceWorker {
         const sub = this.actor.on("*", (e: SalienceEmitted) => {
           if (e.job.causeId !== job.causeId) return;
           if (e.type === "progress") span.setAttribute("sophont.decided", e.done);
-          else done();
+          else {
+            // Given up after its retries: redelivered later, a bounded number of times, then quarantined.
+            if (e.type === "failed") void d?.fail(e.error).catch(() => undefined);
+            done();
+          }
         });
         this.deliveries.set(job.causeId, { delivery: d, correlationId: ev.metadata.correlationId, trace: traceOf(span) ?? ev.metadata.trace, heartbeat, done });
         this.actor.send({ type: "NIGHT", job });
@@ -121,10 +124,14 @@ export class SalienceWorker {
     );
   }
 
+  /** Inputs forgotten as of the last load: dropped without fetching what is gone. */
+  private forgotten: ReadonlySet<string> = new Set();
+
   private async load(job: NightJob) {
     this.prefetched.clear();
     let state = initialSalienceState();
     for await (const e of this.store.read()) state = evolveSalience(state, e);
+    this.forgotten = state.forgotten;
     return { frame: frameOf(state, job.nightId, this.options.policy ?? defaultPolicy, this.model.ids()), pending: pendingInputs(state, job.nightId) };
   }
 
@@ -143,11 +150,42 @@ export class SalienceWorker {
       this.prefetched.delete(i.inputId);
       return ahead;
     }
+    if (this.forgotten.has(i.inputId)) return Promise.reject(new MissingContentError(`input ${i.inputId} was forgotten before it was scored`));
     return (async () => ({ text: await this.text(i.contentSha256, `text of input ${i.inputId}`), prompt: i.output ? await this.text(i.output.promptSha256, "prompt") : null }))();
   }
 
+  /** What the input's own subject says now: forgotten, and whether some decision is already there. */
+  private async inputInLog(inputId: string): Promise<{ forgotten: boolean; decided: boolean }> {
+    const subject = eventSubject("input", inputId);
+    const out = { forgotten: false, decided: false };
+    for (let e = await this.store.nextOnSubject(subject); e; e = await this.store.nextOnSubject(subject, e.seq + 1)) {
+      if (e.type === "InputForgotten") out.forgotten = true;
+      if (e.type === "InputAccepted" || e.type === "InputRejected" || e.type === "ShadowRecorded" || e.type === "InputDropped") out.decided = true;
+    }
+    return out;
+  }
+
+  /**
+   * An input whose text cannot be fetched is decided with the reason instead of failing the batch:
+   * forgotten (the log says so) or missing from the content store.
+   */
+  private async dropped(input: InputRef, nightId: string, error: MissingContentError): Promise<Decision> {
+    const forgotten = this.forgotten.has(input.inputId) || (await this.inputInLog(input.inputId)).forgotten;
+    return forgotten
+      ? dropInput(input, nightId, "forgotten", `forgotten before it was scored: ${error.message}`)
+      : dropInput(input, nightId, "missing-content", error.message);
+  }
+
   private async score(frame: Parameters<typeof judge>[2], batch: ReadonlyArray<InputRef>, next: ReadonlyArray<InputRef>): Promise<Decision[]> {
-    const items = await Promise.all(batch.map((i) => this.fetch(i)));
+    const fetched = await Promise.allSettled(batch.map((i) => this.fetch(i)));
+    const drops: Decision[] = [];
+    const ready: InputRef[] = [];
+    const items: Array<{ text: string; prompt: string | null }> = [];
+    for (const [k, r] of fetched.entries()) {
+      if (r.status === "fulfilled") (ready.push(batch[k]!), items.push(r.value));
+      else if (r.reason instanceof MissingContentError) drops.push(await this.dropped(batch[k]!, frame.nightId, r.reason));
+      else throw r.reason;
+    }
     for (const i of next) {
       if (this.prefetched.has(i.inputId)) continue;
       const p = this.fetch(i);
@@ -155,11 +193,15 @@ export class SalienceWorker {
       this.prefetched.set(i.inputId, p);
     }
     const night = this.deliveries.get(this.nightOf(frame))?.trace;
-    const measured = await inSpan("salience.score", night, { "sophont.actor": "salience", "sophont.batch.size": batch.length }, () => this.measureEach(items));
-    return batch.flatMap((input, k) => {
-      const m = measured[k]!;
-      return "error" in m ? unmeasurable(input, m.error, frame) : judge(input, m, frame);
-    });
+    if (items.length === 0) return drops;
+    const measured = await inSpan("salience.score", night, { "sophont.actor": "salience", "sophont.batch.size": items.length }, () => this.measureEach(items));
+    return [
+      ...drops,
+      ...ready.flatMap((input, k) => {
+        const m = measured[k]!;
+        return "error" in m ? unmeasurable(input, m.error, frame) : judge(input, m, frame);
+      }),
+    ];
   }
 
   /**
@@ -217,7 +259,8 @@ export class SalienceWorker {
       [...byInput.entries()].map(async ([inputId, ds]) => {
         const pending = ds.map((d, k) => {
           const metadata: Metadata = {
-            id: derivedEventId("salience", job.causeId, `${inputId}:${k}`),
+            // A drop has a key of its own: a score appended before a crash must not dedup it away.
+            id: derivedEventId("salience", job.causeId, d.event.type === "InputDropped" ? `${inputId}:dropped` : `${inputId}:${k}`),
             time,
             actor: "salience",
             causationId: job.causeId,
@@ -230,6 +273,9 @@ export class SalienceWorker {
           await this.store.append(pending);
         } catch (e) {
           if (!(e instanceof ConcurrencyError)) throw e;
+          // Decided already (another Salience), fine. Otherwise something else came on the input's
+          // subject (forgotten, a repeat from another file): the window is loaded again and it is decided then.
+          if (!(await this.inputInLog(inputId)).decided) throw e;
         }
       }),
     );

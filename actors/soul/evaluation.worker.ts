@@ -1,3 +1,4 @@
+import { eachDelivery } from "../deliveries.ts";
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import type { EvaluationBounds } from "../../events/training.ts";
@@ -45,9 +46,7 @@ export class EvaluationWorker {
     await this.model.use(serving?.sha256 ?? null);
     const sub = this.store.subscribe({ durable: this.options.durable ?? "actor-soul-evaluation", types: new Set(["AdapterTrained"]), ackWaitMs: this.options.ackWaitMs ?? 120_000 });
     this.subscription = sub;
-    void (async () => {
-      for await (const d of sub) await this.evaluate(d);
-    })();
+    void eachDelivery(sub, (d) => this.evaluate(d));
   }
 
   private async bytes(sha: string): Promise<Uint8Array> {
@@ -99,7 +98,7 @@ export class EvaluationWorker {
       await this.model.use(baseline).catch(() => undefined);
       // Left for a redelivery: a model or store failure is not a verdict on the adapter.
       this.options.onError?.(error);
-      d.nak(2_000);
+      await d.fail(String((error as Error)?.message ?? error));
     } finally {
       clearInterval(heartbeat);
     }

@@ -1,5 +1,6 @@
 import type { EventStore, Subscription } from "../../events/store.ts";
 import type { ContentStore } from "../ports.ts";
+import { eachDelivery } from "../deliveries.ts";
 
 /**
  * Carries out forgetting: for every InputForgotten, the texts it names leave the content store.
@@ -15,17 +16,12 @@ export class ForgetReactor {
   async start(): Promise<void> {
     const sub = this.store.subscribe({ durable: this.durable, types: new Set(["InputForgotten"]) });
     this.subscription = sub;
-    this.loop = (async () => {
-      for await (const d of sub) {
-        if (d.event.type !== "InputForgotten") continue;
-        try {
-          for (const sha of d.event.data.deletedSha256) await this.content.delete(sha);
-          await d.ack();
-        } catch {
-          d.nak(1000);
-        }
-      }
-    })();
+    // A deletion that fails is retried (bounded), then quarantined with the reason.
+    this.loop = eachDelivery(sub, async (d) => {
+      if (d.event.type !== "InputForgotten") return void (await d.ack());
+      for (const sha of d.event.data.deletedSha256) await this.content.delete(sha);
+      await d.ack();
+    });
   }
 
   async stop(): Promise<void> {

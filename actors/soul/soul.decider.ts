@@ -1,6 +1,7 @@
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import { Refusal, type Decider, type Decision } from "../decider.ts";
+import { dayProblem } from "../../events/day.ts";
 
 /** Commands the Soul accepts from the CLI, its schedule and outside agents. */
 export type SoulCommand =
@@ -12,6 +13,8 @@ export interface NightCounts {
   rejected: number;
   shadow: number;
   refused: number;
+  /** Inputs that could not be judged (forgotten before they were scored, or their text missing). */
+  dropped: number;
 }
 
 export interface NightState {
@@ -40,8 +43,6 @@ export interface SoulState {
   refusedSinceLastNight: number;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
 const decided = (state: SoulState, nightId: string, inputId: string, kind: keyof NightCounts): SoulState => {
   const seq = state.undecided.get(inputId);
   state.undecided.delete(inputId);
@@ -64,14 +65,14 @@ const completeIfDone = (state: SoulState, nightId: string, now: number): Decisio
 };
 
 const shasOf = (metadata: Record<string, unknown> | undefined): string[] =>
-  ["promptSha256", "correctedSha256"].flatMap((k) => (typeof metadata?.[k] === "string" ? [metadata[k] as string] : []));
+  ["promptSha256", "correctedSha256", "extraSha256"].flatMap((k) => (typeof metadata?.[k] === "string" ? [metadata[k] as string] : []));
 
 const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
   switch (event.type) {
     case "NightStarted": {
       let pending = 0;
       for (const seq of state.undecided.values()) if (seq <= event.data.untilSeq) pending++;
-      const counts = { accepted: 0, rejected: 0, shadow: 0, refused: state.refusedSinceLastNight };
+      const counts = { accepted: 0, rejected: 0, shadow: 0, refused: state.refusedSinceLastNight, dropped: 0 };
       state.nights[event.data.nightId] = { untilSeq: event.data.untilSeq, startedSeq: event.seq, startedAt: event.storedAt, completed: false, pending, counts };
       state.refusedSinceLastNight = 0;
       return state;
@@ -99,7 +100,14 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
       return decided(state, event.data.nightId, event.data.inputId, "rejected");
     case "ShadowRecorded":
       return decided(state, event.data.nightId, event.data.inputId, "shadow");
-    case "InputRepeated":
+    case "InputDropped":
+      return decided(state, event.data.nightId, event.data.inputId, "dropped");
+    case "InputRepeated": {
+      // A repeat may bring metadata of its own (another file's fields): forgetting deletes it too.
+      const shas = state.contents.get(event.data.inputId);
+      for (const sha of shasOf(event.data.source.metadata)) if (shas && !shas.includes(sha)) shas.push(sha);
+      return state;
+    }
     case "InputScored":
     case "PreoccupationSeeded":
     case "AnchorAdded":
@@ -136,7 +144,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
   actor: "soul",
   initialState: () => ({ nights: {}, undecided: new Map(), contents: new Map(), forgotten: new Set(), refusedSinceLastNight: 0 }),
   evolve,
-  reactsTo: ["NightStarted", "InputAccepted", "InputRejected", "ShadowRecorded"],
+  reactsTo: ["NightStarted", "InputAccepted", "InputRejected", "ShadowRecorded", "InputDropped"],
   react: (event, state) => {
     switch (event.type) {
       case "NightStarted":
@@ -144,6 +152,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
       case "InputAccepted":
       case "InputRejected":
       case "ShadowRecorded":
+      case "InputDropped":
         return completeIfDone(state, event.data.nightId, event.storedAt);
       default:
         return [];
@@ -153,7 +162,8 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
   handle: (command, state, ctx) => {
     switch (command.type) {
       case "StartNight": {
-        if (!DAY.test(command.day)) throw new Refusal(`day must be YYYY-MM-DD, got ${JSON.stringify(command.day)}`);
+        const bad = dayProblem(command.day);
+        if (bad) throw new Refusal(`day must be a real date YYYY-MM-DD: ${bad}`);
         const existing = state.nights[command.day];
         if (existing) {
           throw new Refusal(`the night of ${command.day} was already started (window up to seq ${existing.untilSeq}, ${existing.completed ? "completed" : "in progress"})`);

@@ -81,16 +81,24 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     salience,
     mitosis,
     antechamber,
+    // Each actor gets a bounded time to stop: one stuck on a message never keeps the process up.
     stop: async () => {
       subs.forEach((s) => s.unsubscribe());
-      await training?.stop();
-      await salience?.stop();
-      await antechamber?.stop();
-      await mitosis.stop();
-      await forget.stop();
-      await soul.stop();
+      await within(training?.stop());
+      await within(salience?.stop());
+      await within(antechamber?.stop());
+      await within(mitosis.stop());
+      await within(forget.stop());
+      await within(soul.stop());
     },
   };
+};
+
+const STOP_MS = 10_000;
+const within = async (p: Promise<void> | undefined): Promise<void> => {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p?.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, STOP_MS)))]);
+  clearTimeout(timer);
 };
 
 /** A fresh command id (commands come from outside, so a random id is right here). */

@@ -39,10 +39,47 @@ export class ConfigError extends Error {
 const readFileConfig = (home: string): Record<string, unknown> => {
   const path = join(home, "config.json");
   if (!existsSync(path)) return {};
+  let raw: unknown;
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
     throw new ConfigError(`${path} is not valid JSON (${(e as Error).message}); fix or remove it`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${path} must hold a JSON object ({ "key": value, ... })`);
+  checkFileConfig(raw as Record<string, unknown>, path);
+  return raw as Record<string, unknown>;
+};
+
+const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/**
+ * Every key config.json may hold, with what its value must be. An unknown key is refused (a typo
+ * would otherwise be ignored in silence); the objects are checked key by key where they are read.
+ */
+const FILE_KEYS: Record<string, { readonly what: string; readonly ok: (v: unknown) => boolean }> = {
+  $schema: { what: "a string", ok: (v) => typeof v === "string" },
+  natsUrl: { what: "a NATS URL such as nats://host:4222 (several: comma-separated)", ok: (v) => typeof v === "string" && v.split(",").every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim())) },
+  natsUser: { what: "a non-empty string", ok: (v) => typeof v === "string" && v.length > 0 },
+  replicas: { what: "1, 3 or 5", ok: (v) => v === 1 || v === 3 || v === 5 },
+  nightAt: { what: "a local time HH:MM (00:00 to 23:59)", ok: (v) => typeof v === "string" && HHMM.test(v) },
+  model: { what: "the path of a GGUF file (a non-empty string)", ok: (v) => typeof v === "string" && v.length > 0 },
+  embedder: { what: "the path of a GGUF file (a non-empty string)", ok: (v) => typeof v === "string" && v.length > 0 },
+  threads: { what: "a whole number from 1 to 1024", ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1024 },
+  gpu: { what: "\"auto\" or false", ok: (v) => v === "auto" || v === false },
+  salience: { what: "an object", ok: isObject },
+  antechamber: { what: "an object", ok: isObject },
+  mitosis: { what: "an object", ok: isObject },
+  drift: { what: "an object", ok: isObject },
+};
+
+const shown = (v: unknown) => (JSON.stringify(v) ?? String(v)).slice(0, 60);
+
+const checkFileConfig = (file: Record<string, unknown>, path: string): void => {
+  for (const [k, v] of Object.entries(file)) {
+    const rule = FILE_KEYS[k];
+    if (!rule) throw new ConfigError(`${path}: unknown key ${JSON.stringify(k.slice(0, 60))}; known keys: ${Object.keys(FILE_KEYS).filter((x) => x !== "$schema").join(", ")}`);
+    if (!rule.ok(v)) throw new ConfigError(`${path}: "${k}" must be ${rule.what}, got ${shown(v)}`);
   }
 };
 
@@ -53,7 +90,9 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
   const replicas = Number(env.SOPHONT_REPLICAS ?? file.replicas ?? 1);
   if (![1, 3, 5].includes(replicas)) throw new ConfigError(`SOPHONT_REPLICAS must be 1, 3 or 5, got ${replicas}`);
   const nightAt = env.SOPHONT_NIGHT_AT ?? str("nightAt");
-  if (nightAt !== undefined && !/^\d{2}:\d{2}$/.test(nightAt)) throw new ConfigError(`nightAt must be HH:MM, got ${nightAt}`);
+  if (nightAt !== undefined && !HHMM.test(nightAt)) throw new ConfigError(`${env.SOPHONT_NIGHT_AT !== undefined ? "SOPHONT_NIGHT_AT" : "nightAt"} must be a local time HH:MM (00:00 to 23:59), got ${nightAt}`);
+  const threads = env.SOPHONT_THREADS !== undefined && env.SOPHONT_THREADS !== "" ? Number(env.SOPHONT_THREADS) : typeof file.threads === "number" ? file.threads : undefined;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) throw new ConfigError(`SOPHONT_THREADS must be a whole number from 1 to 1024, got ${env.SOPHONT_THREADS}`);
   return {
     home,
     natsUrl: flags.natsUrl || env.SOPHONT_NATS_URL || str("natsUrl") || undefined,
@@ -63,7 +102,7 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     nightAt,
     modelPath: env.SOPHONT_MODEL || str("model") || undefined,
     embedderPath: env.SOPHONT_EMBEDDER || str("embedder") || undefined,
-    threads: env.SOPHONT_THREADS ? Number(env.SOPHONT_THREADS) : typeof file.threads === "number" ? file.threads : undefined,
+    threads,
     gpu: (env.SOPHONT_GPU ?? file.gpu) === "auto" ? "auto" : false,
     policy: policyFrom(file.salience),
     file,

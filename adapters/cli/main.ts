@@ -77,9 +77,16 @@ export const main = async (argv: string[], io = { out: (s: string) => console.lo
     }
     const config = loadConfig({ home: v.home as string | undefined, natsUrl: v["nats-url"] as string | undefined });
     const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    // The first Ctrl-C / SIGTERM stops cleanly; a second one, of either kind, exits at once.
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) {
+        io.err(`sophont: ${signal} again: exiting without waiting`);
+        process.exit(signal === "SIGINT" ? 130 : 143);
+      }
+      controller.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     const ctx: CliContext = { config, out: io.out, err: io.err, signal: controller.signal };
     const telemetry = command.path[0] === "trace" ? undefined : startTelemetry({ home: config.home });
     try {

@@ -4,13 +4,13 @@ import { derivedEventId } from "../../actors/ids.ts";
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { EventStore, Pending } from "../../events/store.ts";
 import { KnownInputs, sourceKey } from "./known.ts";
-import { formatOf, inputIdOf, parseInputs, type InputFormat, type Piece, type Split } from "./parse.ts";
+import { formatOf, inputIdOf, parseStream, type InputFormat, type Piece, type Split } from "./parse.ts";
+import { TEXT_FIELDS } from "./checks.ts";
 
-export interface IngestFile {
-  /** The path as given ("-" for standard input). */
-  readonly path: string;
-  readonly bytes: Uint8Array;
-}
+/** A file to take in: its bytes, or a stream of them (standard input, a large file) read a piece at a time. */
+export type IngestFile =
+  | { /** The path as given ("-" for standard input). */ readonly path: string; readonly bytes: Uint8Array }
+  | { readonly path: string; readonly stream: AsyncIterable<Uint8Array | string> };
 
 export interface IngestOptions {
   readonly day: string;
@@ -27,22 +27,32 @@ export interface IngestSummary {
   refused: number;
   /** Already known from the same place: nothing appended. */
   unchanged: number;
+  /** The first MAX_LISTED refusals (all of them are counted in `refused` and recorded as events). */
   refusals: Array<{ path: string; index: number; reason: string; detail: string }>;
 }
 
 const BATCH = 256;
+const MAX_LISTED = 100;
 
-/** Fields of a record that hold texts: they go to the content store, the event keeps `<field>Sha256`. */
-const TEXT_FIELDS = ["prompt", "corrected"];
-
-const textsOut = async (metadata: Record<string, unknown>, content: ContentStore): Promise<Record<string, unknown>> => {
+/**
+ * What of a record's metadata goes into the event: only declared fields. The texts (`prompt`,
+ * `corrected`) go to the content store and the event keeps `<field>Sha256`; every other field goes
+ * to the content store as one JSON document, named by `extraSha256`, and is forgotten with the text.
+ * The document names its input, so two inputs never share it (forgetting one keeps the other's).
+ */
+const metadataOut = async (inputKey: string, metadata: Record<string, unknown>, content: ContentStore): Promise<Record<string, unknown>> => {
   const out: Record<string, unknown> = {};
+  const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(metadata)) {
-    if (TEXT_FIELDS.includes(k) && typeof v === "string") out[`${k}Sha256`] = await content.put(Buffer.from(v, "utf8"));
-    else out[k] = v;
+    if ((TEXT_FIELDS as readonly string[]).includes(k) && typeof v === "string") out[`${k}Sha256`] = await content.put(Buffer.from(v, "utf8"));
+    else extra[k] = v;
   }
+  if (Object.keys(extra).length > 0) out.extraSha256 = await content.put(Buffer.from(JSON.stringify({ input: inputKey, fields: extra }), "utf8"));
   return out;
 };
+
+const chunksOf = (f: IngestFile): AsyncIterable<Uint8Array | string> =>
+  "bytes" in f ? (async function* () { yield f.bytes; })() : f.stream;
 
 /**
  * Takes files in as inputs: texts go to the content store, events carry their hash. Deterministic:
@@ -55,16 +65,12 @@ export const ingestFiles = async (
   opts: IngestOptions,
 ): Promise<IngestSummary> => {
   const summary: IngestSummary = { received: 0, repeated: 0, refused: 0, unchanged: 0, refusals: [] };
-  const parsed = files.map((f) => ({ f, format: opts.format ?? formatOf(f.path), pieces: [] as Piece[] }));
-  for (const p of parsed) p.pieces = parseInputs(p.f.bytes, { format: p.format, maxBytes: opts.maxBytes, ...(opts.split ? { split: opts.split } : {}) });
-  const total = parsed.reduce((n, p) => n + p.pieces.length, 0);
-  const known = new KnownInputs(deps.store);
   let done = 0;
   let batch: Pending[] = [];
   const flush = async () => {
     if (batch.length > 0) await deps.store.append(batch);
     batch = [];
-    opts.onProgress?.(done, total);
+    opts.onProgress?.(done, done);
   };
   const time = () => new Date().toISOString();
   const push = (event: DomainEvent, key: string) =>
@@ -72,7 +78,10 @@ export const ingestFiles = async (
   const refusalIdOf = (path: string, piece: Extract<Piece, { refusal: string }>) =>
     createHash("sha256").update(`${path}\0${piece.index}\0${piece.refusal}\0${piece.bytes}`).digest("hex").slice(0, 32);
 
-  for (const { f, format, pieces } of parsed) {
+  /** One batch of a file's pieces: looked up in the log, texts stored, events appended. Memory: the batch. */
+  const take = async (f: IngestFile, format: InputFormat, pieces: ReadonlyArray<Piece>) => {
+    // Each batch asks the log afresh: what earlier batches appended is found there, not kept here.
+    const known = new KnownInputs(deps.store);
     const texts = pieces.filter((p): p is Extract<Piece, { text: string }> => "text" in p);
     const ids = new Map(texts.map((t) => [t.index, inputIdOf(t.text)]));
     await known.load(texts.map((t) => ({ inputId: ids.get(t.index)!, source: sourceKey({ path: f.path, index: t.index }) })));
@@ -84,21 +93,22 @@ export const ingestFiles = async (
       await Promise.all(fresh.slice(i, i + 16).map(async (t) => void shas.set(t.index, await deps.content.put(Buffer.from(t.text, "utf8")))));
     }
     for (const piece of pieces) {
-      const metadata = "metadata" in piece && piece.metadata ? await textsOut(piece.metadata, deps.content) : undefined;
-      const source = { path: f.path, format, index: piece.index, ...(metadata ? { metadata } : {}) };
       done++;
       if ("refusal" in piece) {
+        const source = { path: f.path, format, index: piece.index };
         const refusalId = refusalIdOf(f.path, piece);
         if (known.refusalSeen(refusalId)) summary.unchanged++;
         else {
           summary.refused++;
-          summary.refusals.push({ path: f.path, index: piece.index, reason: piece.refusal, detail: piece.detail });
+          if (summary.refusals.length < MAX_LISTED) summary.refusals.push({ path: f.path, index: piece.index, reason: piece.refusal, detail: piece.detail });
           push({ type: "InputRefused", data: { refusalId, day: opts.day, source, reason: piece.refusal, detail: piece.detail, bytes: piece.bytes } }, `refused:${refusalId}`);
         }
       } else {
         const inputId = ids.get(piece.index)!;
-        const key = sourceKey(source);
+        const key = sourceKey({ path: f.path, index: piece.index });
         const state = known.classify(inputId, key);
+        const metadata = piece.metadata && state !== "unchanged" ? await metadataOut(`${inputId}:${key}`, piece.metadata, deps.content) : undefined;
+        const source = { path: f.path, format, index: piece.index, ...(metadata ? { metadata } : {}) };
         if (state === "unchanged") summary.unchanged++;
         else if (state === "repeat") {
           summary.repeated++;
@@ -110,6 +120,17 @@ export const ingestFiles = async (
       }
       if (batch.length >= BATCH) await flush();
     }
+    await flush();
+  };
+
+  for (const f of files) {
+    const format = opts.format ?? formatOf(f.path);
+    let pieces: Piece[] = [];
+    for await (const piece of parseStream(chunksOf(f), { format, maxBytes: opts.maxBytes, ...(opts.split ? { split: opts.split } : {}) })) {
+      pieces.push(piece);
+      if (pieces.length >= BATCH) (await take(f, format, pieces), (pieces = []));
+    }
+    await take(f, format, pieces);
   }
   await flush();
   return summary;

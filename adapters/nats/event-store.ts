@@ -89,7 +89,7 @@ export class JetStreamEventStore implements EventStore {
     const r: PubResult = await this.pipe.publish(e.subject, e.body, h);
     if (r.ok) return { id: e.msgId, subject: e.subject, seq: r.seq, duplicate: r.duplicate };
     if (r.errCode === WRONG_LAST_SEQUENCE) throw new ConcurrencyError(e.subject, expectedSubjectSeq ?? -1, r.description);
-    throw new StoreError(`append to ${e.subject} failed: ${r.description} (code ${r.code}/${r.errCode})`);
+    throw new StoreError(`append to ${e.subject} failed: ${r.description} (code ${r.code}/${r.errCode})`, { transient: r.code === 408 || r.code === 503 });
   }
 
   async lastSeq(): Promise<number> {
@@ -259,18 +259,26 @@ export class JetStreamEventStore implements EventStore {
 
   private async quarantineFailed(m: RawMessage, e: unknown, onQuarantine?: (q: Quarantined) => void): Promise<void> {
     const reason = e instanceof DecodeError ? e.message : `unexpected: ${(e as Error).message}`;
-    await this.quarantine(m, reason);
+    // Reading goes on even when the copy cannot be made: the message stays in the log either way.
+    await this.quarantine(m, reason).catch(() => undefined);
     onQuarantine?.({ seq: m.seq, subject: m.subject, reason });
   }
 
-  private async quarantine(m: RawMessage, reason: string): Promise<void> {
+  /**
+   * Puts a copy of a message in the quarantine stream with the reason. `by` names the consumer that
+   * gave up on a message it could decode (absent: nobody can decode it).
+   */
+  async quarantine(m: RawMessage, reason: string, by?: string): Promise<void> {
     if (this.options.quarantine === false) return;
+    const where = by ?? EVENT_STREAM;
     const h = makeHeaders();
-    h.set("Nats-Msg-Id", `q:${EVENT_STREAM}:${m.seq}`);
+    h.set("Nats-Msg-Id", `q:${where}:${m.seq}`);
     h.set("Sophont-Quarantine-Reason", reason.replace(/\s+/g, " ").slice(0, 1000));
-    h.set("Sophont-Original-Subject", m.subject);
+    h.set("Sophont-Original-Subject", m.subject.slice(0, 1000));
     h.set("Sophont-Original-Seq", String(m.seq));
-    await this.pipe.publish(quarantineSubject(EVENT_STREAM, m.seq), m.data, h);
+    if (by) h.set("Sophont-Consumer", by);
+    const r = await this.pipe.publish(quarantineSubject(where, m.seq), m.data, h);
+    if (!r.ok) throw new StoreError(`cannot quarantine seq ${m.seq}: ${r.description}`, { transient: r.code === 408 || r.code === 503 });
   }
 
   subscribe(options: SubscribeOptions): Subscription {
@@ -317,11 +325,22 @@ class DurableSubscription implements Subscription {
     const consumer = await this.js.consumers.get(EVENT_STREAM, this.options.durable);
     const msgs = await consumer.consume({ max_messages: 64 });
     this.closeMsgs = async () => void (await msgs.close());
+    const max = this.options.maxDeliveries ?? 5;
     for await (const m of msgs) {
       if (this.stopped) break;
       const event = await this.store.decodeOrQuarantine(m, this.options.onQuarantine);
       if (!event || (this.options.types && !this.options.types.has(event.type))) {
         m.ack(); // not ours to handle: a lost ack only redelivers it, to be skipped again
+        continue;
+      }
+      const quarantine = async (reason: string) => {
+        await this.store.quarantine(m, `${this.options.durable}: ${reason}`, this.options.durable);
+        this.options.onQuarantine?.({ seq: m.seq, subject: m.subject, reason });
+        await m.ackAck();
+      };
+      // Delivered again and again without being settled: whoever takes it dies on it.
+      if (m.info.deliveryCount > 4 * max) {
+        await quarantine(`delivered ${m.info.deliveryCount} times without being settled (a process dying on it?)`).catch(() => undefined);
         continue;
       }
       yield {
@@ -330,6 +349,15 @@ class DurableSubscription implements Subscription {
         ack: async (o?: { readonly confirm?: boolean }) => (o?.confirm === false ? m.ack() : void (await m.ackAck())),
         nak: (delayMs?: number) => m.nak(delayMs),
         working: () => m.working(),
+        quarantine,
+        fail: async (reason: string) => {
+          if (m.info.deliveryCount >= max) {
+            await quarantine(`failed ${m.info.deliveryCount} times, last: ${reason}`);
+            return "quarantined";
+          }
+          m.nak(Math.min(30_000, 1_000 * 2 ** (m.info.deliveryCount - 1)));
+          return "retry";
+        },
       };
     }
   }

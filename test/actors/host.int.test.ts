@@ -7,7 +7,7 @@ import type { Settled } from "../../actors/machine.ts";
 import { JetStreamEventStore } from "../../adapters/nats/event-store.ts";
 import { QUARANTINE_STREAM, eventSubject } from "../../events/subjects.ts";
 import { startTestNats, type TestNats } from "../support/nats.ts";
-import { collect } from "../support/events.ts";
+import { collect, meta } from "../support/events.ts";
 
 let nats: TestNats;
 
@@ -113,4 +113,78 @@ describe("ActorHost running the Soul", () => {
     await host.stop();
     store.close();
   });
+
+  it("quarantines a valid event published on a subject it does not belong to, and later nights complete", async () => {
+    const nc = await nats.connect();
+    const store = new JetStreamEventStore(nc);
+    const host = new ActorHost(store, soulDecider, { durable: "soul-misplaced" });
+    await host.start();
+    // A NightStarted the codec accepts, on a training subject: it used to wedge the Soul for good.
+    const body = JSON.stringify({ ...meta(), type: "NightStarted", version: 2, data: { nightId: "2026-11-20", day: "2026-11-20", trigger: "cli", untilSeq: 0 } });
+    const { seq } = await jetstream(nc).publish(eventSubject("training", "2026-11-20"), body);
+    await host.command(startNight("2026-11-21"));
+    await waitFor(async () => host.current().nights["2026-11-21"]?.completed === true);
+    expect(host.current().nights["2026-11-20"]).toBeUndefined();
+    const q = await (await jetstreamManager(nc)).streams.getMessage(QUARANTINE_STREAM, { last_by_subj: `sophont.quarantine.SOPHONT_EVENTS.${seq}` });
+    expect(q?.header.get("Sophont-Quarantine-Reason")).toMatch(/misplaced: NightStarted belongs on sophont.evt.night.2026-11-20/);
+    const t0 = Date.now();
+    await host.stop();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    store.close();
+  });
+
+  it("gives up an event its decider keeps failing on: quarantined with the reason, and the actor moves on", async () => {
+    const nc = await nats.connect();
+    const store = new JetStreamEventStore(nc);
+    const failing: typeof soulDecider = {
+      ...soulDecider,
+      react: (event, state, ctx) => {
+        if (event.type === "NightStarted" && event.data.nightId === "2026-11-22") throw new TypeError("a bug in the decider");
+        return soulDecider.react(event, state, ctx);
+      },
+    };
+    const settled: Settled[] = [];
+    const host = new ActorHost(store, failing, { durable: "soul-failing", onSettled: (s) => settled.push(s) });
+    await host.start();
+    await host.command(startNight("2026-11-22"));
+    await host.command(startNight("2026-11-23"));
+    await waitFor(async () => host.current().nights["2026-11-23"]?.completed === true, 30_000);
+    const failed = settled.find((s) => s.type === "failed");
+    expect(failed).toMatchObject({ type: "failed", reason: expect.stringMatching(/a bug in the decider/) });
+    const q = await collect(quarantined(nc, "soul-failing"));
+    expect(q.some((m) => /a bug in the decider/.test(m.reason))).toBe(true);
+    await host.stop();
+    store.close();
+  });
+
+  it("stops within its grace period while the item in hand is stuck", async () => {
+    const store = new JetStreamEventStore(await nats.connect());
+    let stuck!: () => void;
+    const reached = new Promise<void>((r) => (stuck = r));
+    const host = new ActorHost(store, soulDecider, {
+      durable: "soul-stuck",
+      beforeAck: async (item) => {
+        if (item.kind !== "event") return;
+        stuck();
+        await new Promise(() => undefined);
+      },
+    });
+    await host.start();
+    await host.command(startNight("2026-11-24"));
+    await reached;
+    const t0 = Date.now();
+    await host.stop(500);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    store.close();
+  });
 });
+
+/** The quarantine stream's messages from one consumer, with their reasons. */
+async function* quarantined(nc: Awaited<ReturnType<TestNats["connect"]>>, consumer: string): AsyncIterable<{ seq: number; reason: string }> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(QUARANTINE_STREAM);
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(QUARANTINE_STREAM, { seq }).catch(() => null);
+    if (m && m.header.get("Sophont-Consumer") === consumer) yield { seq: Number(m.header.get("Sophont-Original-Seq")), reason: m.header.get("Sophont-Quarantine-Reason") };
+  }
+}

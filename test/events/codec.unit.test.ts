@@ -39,13 +39,28 @@ describe("event codec", () => {
     }
   });
 
+  it("refuses a valid event on a subject it does not belong to, naming where it belongs", () => {
+    const e = encodeEvent({ type: "NightStarted", data: { nightId: "n1", day: "2026-11-25", trigger: "cli", untilSeq: 7 } }, meta());
+    for (const subject of ["sophont.evt.training.n1", "sophont.evt.night.n2", "sophont.evt.night.n1.extra"]) {
+      try {
+        decodeEvent(e.body, 1, subject, 0);
+        expect.unreachable();
+      } catch (err) {
+        expect((err as DecodeError).reason).toBe("misplaced");
+        expect((err as Error).message).toContain("sophont.evt.night.n1");
+      }
+    }
+  });
+
   it("keeps a golden fixture for every retired version, and each one upcasts to a valid current payload", () => {
     const files = new Set(readdirSync(fixtures).filter((f) => f.endsWith(".json")));
     for (const def of definitions) {
       for (const past of def.past) {
         const name = `${def.type}.v${past.version}.json`;
         expect(files.has(name), `missing golden fixture ${name}`).toBe(true);
-        const ev = decodeEvent(fixture(name), 1, "sophont.evt.x.y", 0);
+        const raw = JSON.parse(fixture(name)) as { data: Record<string, unknown> };
+        const subject = eventSubject(def.family, def.entity(past.upcast(raw.data) as never));
+        const ev = decodeEvent(fixture(name), 1, subject, 0);
         expect(ev.type).toBe(def.type);
         expect(ev.writtenVersion).toBe(past.version);
       }

@@ -1,10 +1,11 @@
-import { readFileSync, statSync } from "node:fs";
+import { accessSync, constants, createReadStream, statSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { defineCommand } from "../command.ts";
 import { progress, UsageError } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
 import { today } from "../actors.ts";
 import { ingestFiles, type IngestFile } from "../../ingest/ingest.ts";
+import { dayProblem } from "../../../events/day.ts";
 import type { InputFormat, Split } from "../../ingest/parse.ts";
 import { ObjectContentStore } from "../../nats/content-store.ts";
 
@@ -12,11 +13,6 @@ const FORMATS = ["text", "markdown", "jsonl", "log"];
 const SPLITS = ["file", "paragraph", "line"];
 const DEFAULT_MAX_BYTES = 256 * 1024;
 
-const readStdin = async (): Promise<Uint8Array> => {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-};
 
 export const ingest = defineCommand({
   path: ["ingest"],
@@ -24,11 +20,15 @@ export const ingest = defineCommand({
   usage: "sophont ingest PATH...|- [--day YYYY-MM-DD] [--format text|markdown|jsonl|log] [--split file|paragraph|line] [--max-bytes N] [--json]",
   details: [
     "Each input's id is the sha256 of its normalised text; the same text twice is one input (a repeat from",
-    "another place is counted). Texts live in the content store; events carry their hash. Binary data,",
-    "invalid UTF-8, empty inputs and inputs over --max-bytes (default 262144) are refused with an event",
-    "naming the reason. Ingesting the same files again appends nothing.",
+    "another place is counted). Texts live in the content store; events carry their hash. Binary data (NUL",
+    "anywhere, control or unassigned characters), invalid UTF-8 (one bad paragraph or line, not the whole",
+    "file), lone surrogates, empty or invisible-only inputs and inputs over --max-bytes (default 262144) are",
+    "refused with an event naming the reason. Ingesting the same files again appends nothing. Files and",
+    "standard input are read a piece at a time: memory stays bounded whatever their size.",
     "Defaults: the format from the file name (.md, .jsonl, .log, else text); --split paragraph for text,",
-    "file for Markdown, line for logs. JSON Lines records need a string field `text`; other fields are kept.",
+    "file for Markdown, line for logs. JSON Lines records need a string field `text`; `prompt` and",
+    "`corrected` are texts too; the other fields (at most 16 KiB, nested at most 16 deep) are kept in the",
+    "content store, not in the event, and forgotten with the text.",
   ].join("\n"),
   options: {
     day: { type: "string" },
@@ -44,16 +44,18 @@ export const ingest = defineCommand({
     const split = v.split as Split | undefined;
     if (split && !SPLITS.includes(split)) throw new UsageError(`--split is one of ${SPLITS.join(", ")}`);
     const day = (v.day as string | undefined) ?? today();
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new UsageError(`--day takes YYYY-MM-DD, got ${day}`);
+    const bad = dayProblem(day);
+    if (bad) throw new UsageError(`--day takes a real date YYYY-MM-DD: ${bad}`);
     const maxBytes = Number(v["max-bytes"] ?? DEFAULT_MAX_BYTES);
     if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new UsageError("--max-bytes takes a positive whole number");
     const files: IngestFile[] = [];
     for (const p of paths) {
-      if (p === "-") files.push({ path: "-", bytes: await readStdin() });
+      if (p === "-") files.push({ path: "-", stream: process.stdin });
       else {
         try {
           if (statSync(p).isDirectory()) throw new UsageError(`${p} is a directory; name the files in it (e.g. ${p}/*.log)`);
-          files.push({ path: p, bytes: readFileSync(p) });
+          accessSync(p, constants.R_OK);
+          files.push({ path: p, stream: createReadStream(p, { highWaterMark: 256 * 1024 }) });
         } catch (e) {
           if (e instanceof UsageError) throw e;
           throw new UsageError(`cannot read ${p}: ${(e as Error).message}`);
@@ -72,6 +74,7 @@ export const ingest = defineCommand({
       if (v.json) return void ctx.out(JSON.stringify({ day, ...summary }, null, 2));
       ctx.out(`day ${day}: ${summary.received} new input(s), ${summary.repeated} repeat(s) from other places, ${summary.unchanged} already known, ${summary.refused} refused`);
       for (const r of summary.refusals) ctx.out(`  refused ${r.path}${r.index > 0 ? `#${r.index}` : ""}: ${r.reason} (${r.detail})`);
+      if (summary.refused > summary.refusals.length) ctx.out(`  ... and ${summary.refused - summary.refusals.length} more refusal(s): \`sophont events tail --type InputRefused\``);
     } finally {
       await rt.close();
     }

@@ -1,4 +1,5 @@
 import { StartNight } from "../../../events/commands.ts";
+import { dayProblem } from "../../../events/day.ts";
 import { NoResponderError, sendCommand } from "../../nats/commands.ts";
 import { defineCommand } from "../command.ts";
 import { antechamberSettings } from "./antechamber-settings.ts";
@@ -35,7 +36,8 @@ export const night = defineCommand({
   options: { day: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v): Promise<number> => {
     const day = (v.day as string | undefined) ?? today();
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new UsageError(`--day takes YYYY-MM-DD, got ${day}`);
+    const bad = dayProblem(day);
+    if (bad) throw new UsageError(`--day takes a real date YYYY-MM-DD: ${bad}`);
     const json = v.json === true;
     // With --json, stdout carries only the JSON: the narration goes to stderr.
     const say = json ? ctx.err : ctx.out;
@@ -109,14 +111,17 @@ export interface NightCounts {
   readonly rejectedByCause: Record<string, number>;
   readonly shadow: number;
   readonly refused: number;
+  /** Decided without a judgement: forgotten before it was scored, or its text missing. */
+  readonly dropped: number;
 }
 
 export const countNight = async (rt: Runtime, nightId: string, refused: number): Promise<NightCounts> => {
-  const counts = { accepted: 0, rejected: 0, rejectedByCause: {} as Record<string, number>, shadow: 0, refused };
-  for await (const e of rt.store.read({ types: new Set(["InputAccepted", "InputRejected", "ShadowRecorded"]) })) {
+  const counts = { accepted: 0, rejected: 0, rejectedByCause: {} as Record<string, number>, shadow: 0, refused, dropped: 0 };
+  for await (const e of rt.store.read({ types: new Set(["InputAccepted", "InputRejected", "ShadowRecorded", "InputDropped"]) })) {
     if ((e.data as { nightId: string }).nightId !== nightId) continue;
     if (e.type === "InputAccepted") counts.accepted++;
     else if (e.type === "ShadowRecorded") counts.shadow++;
+    else if (e.type === "InputDropped") counts.dropped++;
     else if (e.type === "InputRejected") {
       counts.rejected++;
       counts.rejectedByCause[e.data.cause] = (counts.rejectedByCause[e.data.cause] ?? 0) + 1;
@@ -137,6 +142,6 @@ const report = async (rt: Runtime, say: (s: string) => void, out: (s: string) =>
     return 0;
   }
   const causes = Object.entries(c.rejectedByCause).sort((a, b) => b[1] - a[1]).map(([cause, k]) => `${k} ${cause}`);
-  say(`night ${day} completed in ${(n.durationMs! / 1000).toFixed(1)} s: ${c.accepted} accepted (SFT Ledger), ${c.rejected} rejected${causes.length ? ` (${causes.join(", ")})` : ""}, ${c.shadow} to the Shadow Ledger, ${c.refused} refused at ingest`);
+  say(`night ${day} completed in ${(n.durationMs! / 1000).toFixed(1)} s: ${c.accepted} accepted (SFT Ledger), ${c.rejected} rejected${causes.length ? ` (${causes.join(", ")})` : ""}, ${c.shadow} to the Shadow Ledger, ${c.refused} refused at ingest${c.dropped ? `, ${c.dropped} dropped (forgotten or text missing)` : ""}`);
   return 0;
 };

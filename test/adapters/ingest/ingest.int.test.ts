@@ -6,6 +6,7 @@ import { inputsSummary } from "../../../projections/inputs.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { useTestLog } from "../../support/nats.ts";
 import { collect } from "../../support/events.ts";
+import { soulDecider } from "../../../actors/soul/soul.decider.ts";
 
 const log = useTestLog();
 
@@ -63,3 +64,35 @@ describe("ingest", () => {
     expect(await readInput(store, inputIdOf("never seen"))).toBeUndefined();
   });
 });
+
+describe("ingest of hostile records", () => {
+  it("keeps only declared metadata fields in events; the rest is in the content store and forgotten with the text", async () => {
+    const { store, content } = log;
+    const record = JSON.stringify({ text: "A record with a private field.", email: "someone@example.org", tags: ["a", "b"], prompt: "Say something." });
+    await ingestFiles(log, [{ path: "private.jsonl", bytes: Buffer.from(`${record}\n`) }], { ...opts, day: "2026-11-26" });
+    const [received] = (await collect(store.read({ types: new Set(["InputReceived"]) }))).filter((e) => e.type === "InputReceived" && e.data.source.path === "private.jsonl");
+    const meta = (received!.data as { source: { metadata: Record<string, unknown> } }).source.metadata;
+    expect(Object.keys(meta).sort()).toEqual(["extraSha256", "promptSha256"]);
+    expect(JSON.stringify(await collect(store.read()))).not.toContain("someone@example.org");
+    const extra = JSON.parse(Buffer.from((await content.get(meta.extraSha256 as string))!).toString("utf8")) as { fields: Record<string, unknown> };
+    expect(extra.fields).toEqual({ email: "someone@example.org", tags: ["a", "b"] });
+    // What forgetting deletes includes the extra fields.
+    const soul = soulDecider;
+    const state = (await collect(store.read())).reduce(soul.evolve, soul.initialState());
+    const [forgotten] = soul.handle({ type: "ForgetInput", inputId: (received!.data as { inputId: string }).inputId, reason: "privacy" }, state, { now: "", position: 0 });
+    expect((forgotten!.event.data as unknown as { deletedSha256: string[] }).deletedSha256).toContain(meta.extraSha256);
+  });
+
+  it("refuses with an event what used to crash it: a 9 MB metadata field, metadata nested 6,000 deep", async () => {
+    const big = JSON.stringify({ text: "big metadata", blob: "x".repeat(9 * 1024 * 1024) });
+    const deep = `{"text":"deep metadata","m":${"[".repeat(6000)}${"]".repeat(6000)}}`;
+    const s = await ingestFiles(log, [{ path: "hostile.jsonl", bytes: Buffer.from(`${big}\n${deep}\n{"text":"a fine line"}\n`) }], { ...opts, maxBytes: 256 * 1024, day: "2026-11-27" });
+    expect(s).toMatchObject({ received: 1, refused: 2 });
+    expect(s.refusals.map((r) => r.reason).sort()).toEqual(["malformed", "too-large"]);
+    const refusals = (await collect(store().read({ types: new Set(["InputRefused"]) }))).filter((e) => e.type === "InputRefused" && e.data.source.path === "hostile.jsonl");
+    expect(refusals).toHaveLength(2);
+    for (const r of refusals) expect(JSON.stringify(r).length).toBeLessThan(2000);
+  });
+});
+
+const store = () => log.store;

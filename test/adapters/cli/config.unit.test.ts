@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../../adapters/cli/config.ts";
+import { isCalendarDay } from "../../../events/day.ts";
+
+const homes: string[] = [];
+const withConfig = (json: string) => {
+  const home = mkdtempSync(join(tmpdir(), "sophont-config-"));
+  homes.push(home);
+  writeFileSync(join(home, "config.json"), json);
+  return () => loadConfig({ home }, {});
+};
+afterAll(() => homes.forEach((h) => rmSync(h, { recursive: true, force: true })));
+
+describe("config.json", () => {
+  it("takes the README's example as it is", () => {
+    const c = withConfig(JSON.stringify({ model: "/m.gguf", embedder: "/e.gguf", threads: 16, gpu: "auto", nightAt: "02:30", salience: { acceptSimilarity: 0.35 } }))();
+    expect(c).toMatchObject({ threads: 16, gpu: "auto", nightAt: "02:30", modelPath: "/m.gguf" });
+  });
+
+  it.each([
+    ['{"threads":"four"}', /"threads" must be a whole number/],
+    ['{"threads":0}', /"threads" must be a whole number from 1/],
+    ['{"threads":2.5}', /"threads"/],
+    ['{"nightAt":"25:99"}', /"nightAt" must be a local time HH:MM/],
+    ['{"replicas":2}', /"replicas" must be 1, 3 or 5/],
+    ['{"gpu":"yes"}', /"gpu" must be "auto" or false/],
+    ['{"natsUrl":"localhost"}', /"natsUrl" must be a NATS URL/],
+    ['{"salience":[]}', /"salience" must be an object/],
+    ['{"treads":4}', /unknown key "treads"; known keys: .*threads/],
+    ["[1,2]", /must hold a JSON object/],
+    ["{", /not valid JSON/],
+  ])("refuses %s, naming the key", (json, message) => {
+    expect(withConfig(json)).toThrow(ConfigError);
+    expect(withConfig(json)).toThrow(message);
+  });
+
+  it("checks the variables that override it", () => {
+    const home = mkdtempSync(join(tmpdir(), "sophont-config-"));
+    homes.push(home);
+    expect(() => loadConfig({ home }, { SOPHONT_THREADS: "four" })).toThrow(/SOPHONT_THREADS/);
+    expect(() => loadConfig({ home }, { SOPHONT_NIGHT_AT: "24:00" })).toThrow(/SOPHONT_NIGHT_AT/);
+  });
+});
+
+describe("days", () => {
+  it("are real calendar dates", () => {
+    expect(["2026-01-31", "2024-02-29", "2000-02-29", "2026-12-31"].every(isCalendarDay)).toBe(true);
+    expect(["2026-13-45", "2026-02-30", "2026-02-29", "1900-02-29", "2026-00-10", "2026-04-31", "2026-1-1", "x", "2026-01-01T00:00"].some(isCalendarDay)).toBe(false);
+  });
+});
