@@ -6,6 +6,9 @@ import { connectNats, ensureInfrastructure } from "../nats/connection.ts";
 import { JetStreamEventStore } from "../nats/event-store.ts";
 import { KvCheckpointStore } from "../nats/checkpoints.ts";
 import { loadOrCreateSecrets, startEmbeddedServer, type EmbeddedServer } from "../nats/server.ts";
+import { ensureAgentConsumers, listAgents, MCP_ACCOUNT, REPLICA_ACCOUNT, upgradeSharedAgentRole } from "../nats/accounts.ts";
+import { embeddedDurability, externalDurability, type Durability } from "../nats/server-config.ts";
+import { ensureEventMirror } from "../nats/mirror.ts";
 import type { Config } from "./config.ts";
 
 /** What every command works with: a connection, the event store and the checkpoint store. */
@@ -14,13 +17,24 @@ export interface Runtime {
   readonly store: JetStreamEventStore;
   readonly checkpoints: KvCheckpointStore;
   /** Where the server is, and whether this process started it. */
-  readonly server: { readonly url: string; readonly embedded: boolean; readonly ownedByThisProcess: boolean };
+  readonly server: {
+    readonly url: string;
+    readonly embedded: boolean;
+    readonly ownedByThisProcess: boolean;
+    /** What an acknowledged event survives on this server (nats-server's version decides); set by openRuntime. */
+    readonly durability?: Durability;
+    /** The embedded server's config and pid, for `sophont agent add|revoke` to rewrite and reload. */
+    readonly confPath?: string;
+    readonly pid?: number;
+  };
   close(): Promise<void>;
 }
 
 interface ServerFile {
   readonly pid: number;
   readonly url: string;
+  readonly confPath?: string;
+  readonly version?: string;
 }
 
 /**
@@ -56,13 +70,19 @@ const isAlive = (pid: number): boolean => {
  */
 export const openRuntime = async (config: Config, log: (s: string) => void = () => undefined): Promise<Runtime> => {
   mkdirSync(config.home, { recursive: true });
+  const upgraded = upgradeSharedAgentRole(config.home, (old) => (typeof old.url === "string" ? old.url : `nats://127.0.0.1:${embeddedPort(config.home)}`));
+  if (upgraded) log(upgraded);
   const secrets = loadOrCreateSecrets(config.home);
   const serverFile = join(config.home, "nats", "server.json");
   let embedded: EmbeddedServer | undefined;
   let url = config.natsUrl;
+  let running: ServerFile | undefined;
   if (!url && existsSync(serverFile)) {
-    const running = JSON.parse(readFileSync(serverFile, "utf8")) as ServerFile;
-    if (isAlive(running.pid)) url = running.url;
+    const found = JSON.parse(readFileSync(serverFile, "utf8")) as ServerFile;
+    if (isAlive(found.pid)) {
+      url = found.url;
+      running = found;
+    }
   }
   const isEmbedded = !config.natsUrl;
   if (!url) {
@@ -70,21 +90,36 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
     const preferred = embeddedPort(config.home);
     const port = (await portFree(preferred)) ? preferred : undefined;
     if (port === undefined) log(`port ${preferred} is taken: the embedded server takes a free one (set SOPHONT_NATS_PORT to choose)`);
-    embedded = await startEmbeddedServer({ storeDir: join(config.home, "nats", "store"), secrets, ...(port ? { port } : {}) });
+    embedded = await startEmbeddedServer({ storeDir: join(config.home, "nats", "store"), secrets, agents: listAgents(config.home), ...(port ? { port } : {}) });
     url = embedded.url;
-    writeFileSync(serverFile, JSON.stringify({ pid: embedded.pid, url } satisfies ServerFile) + "\n");
+    log(`nats-server ${embedded.durability.serverVersion}: ${embedded.durability.summary}`);
+    writeFileSync(serverFile, JSON.stringify({ pid: embedded.pid, url, confPath: embedded.confPath, version: embedded.durability.serverVersion } satisfies ServerFile) + "\n");
+    running = { pid: embedded.pid, url, confPath: embedded.confPath, version: embedded.durability.serverVersion };
   }
   const password = config.natsUrl ? config.natsPassword : secrets[config.natsUser as keyof typeof secrets];
   const auth = { url, user: config.natsUser, ...(password ? { pass: password } : {}), name: `sophont-cli-${process.pid}` };
   const nc = await connectNats(auth);
-  if (config.natsUser === "soul") await ensureInfrastructure(nc, { replicas: config.replicas });
+  const version = nc.info?.version ?? running?.version ?? "unknown";
+  const durability = isEmbedded ? embeddedDurability(version) : externalDurability(version);
+  if (config.natsUser === "soul") {
+    const jsm = await ensureInfrastructure(nc, { replicas: config.replicas });
+    await ensureAgentConsumers(jsm, listAgents(config.home));
+  }
+  if (config.natsUser === "replica") await ensureEventMirror(nc, REPLICA_ACCOUNT);
+  if (config.natsUser === "mcp") await ensureEventMirror(nc, MCP_ACCOUNT);
   const store = new JetStreamEventStore(nc, { quarantine: config.natsUser === "soul" });
   const checkpoints = new KvCheckpointStore(nc);
   return {
     nc,
     store,
     checkpoints,
-    server: { url, embedded: isEmbedded, ownedByThisProcess: embedded !== undefined },
+    server: {
+      url,
+      embedded: isEmbedded,
+      ownedByThisProcess: embedded !== undefined,
+      durability,
+      ...(isEmbedded && running?.confPath ? { confPath: running.confPath, pid: running.pid } : {}),
+    },
     close: async () => {
       store.close();
       await nc.drain().catch(() => undefined);
