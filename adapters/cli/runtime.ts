@@ -65,14 +65,22 @@ const isAlive = (pid: number): boolean => {
 };
 
 /**
+ * Moves a home made before per-agent accounts to its new credentials (telling `log` once, when it
+ * happens) and returns the NATS secrets, creating them on first use.
+ */
+export const upgradeHome = (home: string, log: (s: string) => void) => {
+  mkdirSync(home, { recursive: true });
+  const upgraded = upgradeSharedAgentRole(home, (old) => (typeof old.url === "string" ? old.url : `nats://127.0.0.1:${embeddedPort(home)}`));
+  if (upgraded) log(upgraded);
+  return loadOrCreateSecrets(home);
+};
+
+/**
  * Connects to the configured server, or to the embedded one another `sophont` process already runs
  * on this home, or starts an embedded nats-server (stopped again by close()).
  */
 export const openRuntime = async (config: Config, log: (s: string) => void = () => undefined): Promise<Runtime> => {
-  mkdirSync(config.home, { recursive: true });
-  const upgraded = upgradeSharedAgentRole(config.home, (old) => (typeof old.url === "string" ? old.url : `nats://127.0.0.1:${embeddedPort(config.home)}`));
-  if (upgraded) log(upgraded);
-  const secrets = loadOrCreateSecrets(config.home);
+  const secrets = upgradeHome(config.home, log);
   const serverFile = join(config.home, "nats", "server.json");
   let embedded: EmbeddedServer | undefined;
   let url = config.natsUrl;

@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
+import { EVENT_STREAM } from "../../../events/subjects.ts";
 import {
+  IMPORTED_API,
   agentCommandDocs,
   agentConsumer,
   agentFileExtras,
@@ -16,7 +18,7 @@ import { defaultNatsConf } from "../../nats/server.ts";
 import { reloadServer, writeServerConfig } from "../../nats/server-config.ts";
 import { defineCommand, type CliContext } from "../command.ts";
 import { UsageError } from "../format.ts";
-import { embeddedPort, openRuntime } from "../runtime.ts";
+import { embeddedPort, openRuntime, upgradeHome } from "../runtime.ts";
 
 const oneName = (args: string[]): string => {
   const name = args[0];
@@ -29,7 +31,7 @@ const oneName = (args: string[]): string => {
  * openRuntime), then the accounts, rewritten beside the running embedded server's nats.conf and
  * reloaded (SIGHUP), which disconnects a revoked agent's live connection. Says what was done.
  */
-const applyAgents = async (ctx: CliContext): Promise<{ reloaded: boolean; url: string; confDir: string }> => {
+const applyAgents = async (ctx: CliContext): Promise<{ reloaded: boolean; url: string; confDir: string; pid?: number }> => {
   const rt = await openRuntime(ctx.config, ctx.err);
   try {
     const version = rt.server.durability?.serverVersion ?? "0.0.0";
@@ -39,23 +41,32 @@ const applyAgents = async (ctx: CliContext): Promise<{ reloaded: boolean; url: s
     // process (`sophont up`) reloads it now. An external server is its operator's to reload.
     const reload = rt.server.embedded && !rt.server.ownedByThisProcess && rt.server.pid !== undefined;
     if (reload) reloadServer(rt.server.pid!);
-    return { reloaded: reload, url: rt.server.url, confDir };
+    return { reloaded: reload, url: rt.server.url, confDir, ...(reload ? { pid: rt.server.pid! } : {}) };
   } finally {
     await rt.close();
   }
 };
 
-/** Waits until the server accepts (or refuses) the agent's credentials, so the command's word holds when it returns. */
-const waitForCredentials = async (url: string, a: AgentIdentity, accepted: boolean): Promise<boolean> => {
-  for (let i = 0; i < 50; i++) {
+/**
+ * Waits until the server accepts (or refuses) the agent's credentials, so the command's word holds when
+ * it returns. nats-server 2.9.10 wires a new account's imports to exports added in the same reload
+ * only on the next reload (measured: "no responders" after one SIGHUP, answered after a second), so an
+ * added agent is probed through its consumer's info and the server reloaded again until it answers.
+ */
+const waitForCredentials = async (url: string, a: AgentIdentity, accepted: boolean, pid?: number): Promise<boolean> => {
+  for (let i = 0; i < 40; i++) {
     try {
       const nc = await connect({ servers: url.split(","), user: a.user, pass: a.password, name: "sophont-agent-check", reconnect: false, timeout: 2_000 });
+      const wired = await nc
+        .request(`${IMPORTED_API}.CONSUMER.INFO.${EVENT_STREAM}.${agentConsumer(a.name)}`, "", { timeout: 1_000 })
+        .then(() => true, () => false);
       await nc.close();
-      if (accepted) return true;
+      if (accepted && wired) return true;
+      if (accepted && pid !== undefined && i % 3 === 2) reloadServer(pid);
     } catch {
       if (!accepted) return true;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 150));
   }
   return false;
 };
@@ -75,6 +86,7 @@ export const agentAdd = defineCommand({
   options: { url: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v, args) => {
     const name = oneName(args);
+    upgradeHome(ctx.config.home, ctx.err);
     if (listAgents(ctx.config.home).some((a) => a.name === name)) {
       throw new UsageError(`agent ${name} exists; \`sophont agent revoke ${name}\` first to give it new credentials`);
     }
@@ -82,7 +94,7 @@ export const agentAdd = defineCommand({
     const identity = newAgentIdentity(name);
     const file = writeAgentFile(ctx.config.home, identity, agentFileExtras(identity, url));
     const applied = await applyAgents(ctx);
-    if (applied.reloaded && !(await waitForCredentials(applied.url, identity, true))) {
+    if (applied.reloaded && !(await waitForCredentials(applied.url, identity, true, applied.pid))) {
       ctx.err(`the server at ${applied.url} does not accept agent ${name} yet; restart \`sophont up\``);
     }
     const commands = agentCommandDocs().map((c) => c.subject);
@@ -100,6 +112,7 @@ export const agentList = defineCommand({
   usage: "sophont agent list [--json]",
   options: { json: { type: "boolean" } },
   run: async (ctx, v) => {
+    upgradeHome(ctx.config.home, ctx.err);
     const agents = listAgents(ctx.config.home).map((a) => ({ name: a.name, user: a.user, account: a.account, consumer: agentConsumer(a.name), created: a.created }));
     if (v.json) return void ctx.out(JSON.stringify(agents, null, 2));
     if (agents.length === 0) return void ctx.out("no agents (add one with `sophont agent add NAME`)");
@@ -115,6 +128,7 @@ export const agentRevoke = defineCommand({
   options: { json: { type: "boolean" } },
   run: async (ctx, v, args) => {
     const name = oneName(args);
+    upgradeHome(ctx.config.home, ctx.err);
     const before = listAgents(ctx.config.home).find((a) => a.name === name);
     try {
       if (!removeAgentFile(ctx.config.home, name)) throw new UsageError(`no agent ${name} (see \`sophont agent list\`)`);

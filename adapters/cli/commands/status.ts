@@ -8,7 +8,7 @@ import { allProjections } from "../../../projections/index.ts";
 
 export const status = defineCommand({
   path: ["status"],
-  summary: "the event stream, its consumers, the quarantine and how far each projection lags",
+  summary: "the event stream, the server's version and durability, consumers, the quarantine and how far each projection lags",
   usage: "sophont status [--json]",
   options: { json: { type: "boolean" } },
   run: async (ctx, v) => {
@@ -31,7 +31,8 @@ export const status = defineCommand({
         projections,
       };
       if (v.json) return void ctx.out(JSON.stringify(report, null, 2));
-      ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"})`);
+      ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"}, nats-server ${report.server.durability?.serverVersion ?? "unknown"})`);
+      ctx.out(`durability  ${report.server.durability?.summary ?? "unknown"}`);
       ctx.out(`stream      ${EVENT_STREAM}: ${s.state.messages} events, ${(s.state.bytes / 1e6).toFixed(1)} MB, seq ${s.state.first_seq}..${s.state.last_seq}, R${s.config.num_replicas}`);
       ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
       ctx.out("\nconsumers");
