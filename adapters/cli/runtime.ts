@@ -100,7 +100,7 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
     if (port === undefined) log(`port ${preferred} is taken: the embedded server takes a free one (set SOPHONT_NATS_PORT to choose)`);
     embedded = await startEmbeddedServer({ storeDir: join(config.home, "nats", "store"), secrets, agents: listAgents(config.home), ...(port ? { port } : {}) });
     url = embedded.url;
-    log(`nats-server ${embedded.durability.serverVersion}: ${embedded.durability.summary}`);
+    log(`durability: ${embedded.durability.summary}`);
     writeFileSync(serverFile, JSON.stringify({ pid: embedded.pid, url, confPath: embedded.confPath, version: embedded.durability.serverVersion } satisfies ServerFile) + "\n");
     running = { pid: embedded.pid, url, confPath: embedded.confPath, version: embedded.durability.serverVersion };
   }
@@ -112,6 +112,16 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
   if (config.natsUser === "soul") {
     const jsm = await ensureInfrastructure(nc, { replicas: config.replicas });
     await ensureAgentConsumers(jsm, listAgents(config.home));
+  }
+  if (isEmbedded && config.natsUser !== "soul") {
+    // A reader on this home's own server: the home holds the soul's password too, so make sure the
+    // origin stream and the agents' consumers exist before a mirror follows it (a fresh home has none).
+    const admin = await connectNats({ url, user: "soul", pass: secrets.soul, name: `sophont-cli-${process.pid}-setup` });
+    try {
+      await ensureAgentConsumers(await ensureInfrastructure(admin, { replicas: config.replicas }), listAgents(config.home));
+    } finally {
+      await admin.close();
+    }
   }
   if (config.natsUser === "replica") await ensureEventMirror(nc, REPLICA_ACCOUNT);
   if (config.natsUser === "mcp") await ensureEventMirror(nc, MCP_ACCOUNT);

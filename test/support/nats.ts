@@ -2,6 +2,7 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll } from "vitest";
 import { ObjectContentStore } from "../../adapters/nats/content-store.ts";
 import { JetStreamEventStore } from "../../adapters/nats/event-store.ts";
@@ -39,15 +40,18 @@ export const startTestNats = async (): Promise<TestNats> => {
   const storeDir = join(dir, "store");
   let server = await startEmbeddedServer({ storeDir, secrets, confPath: conf, agents: [agent] });
   const conns: NatsConnection[] = [];
+  let admin: NatsConnection | undefined;
   const connect = async (user: TestUser = "soul") => {
+    // The agent's consumer is made (by the soul, as Sophont does) when a test first connects as the agent.
+    if (user === "agent") await ensureAgentConsumers(await jetstreamManager(admin!), [agent]);
     const nc = user === "agent"
       ? await connectNats({ url: server.url, user: agent.user, pass: agent.password, name: "test-agent" })
       : await connectNats({ url: server.url, user, pass: secrets[user], name: `test-${user}` });
     conns.push(nc);
     return nc;
   };
-  const admin = await connect("soul");
-  await ensureAgentConsumers(await ensureInfrastructure(admin), [agent]);
+  admin = await connect("soul");
+  await ensureInfrastructure(admin);
   return {
     get url() {
       return server.url;
