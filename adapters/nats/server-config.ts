@@ -48,6 +48,13 @@ export const externalDurability = (version: string): Durability => ({
     : `nats-server ${version} has no per-write fsync. ${LOSS_WINDOW}`,
 });
 
+/** What replication adds to a server's durability, and what it does not. */
+export const replicationNote = (replicas: number, d: Durability): string | undefined =>
+  replicas < 2
+    ? undefined
+    : `R${replicas}: an acknowledged event is on a majority of nodes, so one node's OS crash or power cut loses nothing` +
+      (d.syncEveryWrite === true ? "" : "; a power failure of every node at once can still lose the last ~2 minutes (no per-write fsync)");
+
 /**
  * Writes nats.conf (a copy of `template`) and its includes into `dir`: the SOPHONT account's exports
  * and the agents' accounts from `agents`, and `sync_interval: always` where the server has it. The

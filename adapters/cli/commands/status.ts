@@ -2,6 +2,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { defineCommand } from "../command.ts";
 import { table } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
+import { replicationNote } from "../../nats/server-config.ts";
 import { EVENT_STREAM, QUARANTINE_STREAM } from "../../../events/subjects.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
@@ -27,12 +28,15 @@ export const status = defineCommand({
         server: rt.server,
         stream: { name: EVENT_STREAM, events: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, lastTime: s.state.last_ts, replicas: s.config.num_replicas },
         quarantine: { messages: q.state.messages },
+        durability: rt.server.durability
+          ? [rt.server.durability.summary, replicationNote(s.config.num_replicas, rt.server.durability)].filter(Boolean).join(". ")
+          : undefined,
         consumers,
         projections,
       };
       if (v.json) return void ctx.out(JSON.stringify(report, null, 2));
       ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"}, nats-server ${report.server.durability?.serverVersion ?? "unknown"})`);
-      ctx.out(`durability  ${report.server.durability?.summary ?? "unknown"}`);
+      ctx.out(`durability  ${report.durability ?? "unknown"}`);
       ctx.out(`stream      ${EVENT_STREAM}: ${s.state.messages} events, ${(s.state.bytes / 1e6).toFixed(1)} MB, seq ${s.state.first_seq}..${s.state.last_seq}, R${s.config.num_replicas}`);
       ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
       ctx.out("\nconsumers");

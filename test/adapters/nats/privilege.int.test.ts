@@ -10,6 +10,13 @@ import { ensureEventMirror } from "../../../adapters/nats/mirror.ts";
 import { ApproveMitosis, DeclineMitosis } from "../../../events/commands.ts";
 import { CONTENT_BUCKET, EVENT_STREAM } from "../../../events/subjects.ts";
 import { startTestNats, type TestNats } from "../../support/nats.ts";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defaultNatsConf } from "../../../adapters/nats/server.ts";
+import { INCLUDED_FILES, natsServerVersion, writeServerConfig } from "../../../adapters/nats/server-config.ts";
+import { newAgentIdentity } from "../../../adapters/nats/accounts.ts";
 import { collect, inputReceived, pending } from "../../support/events.ts";
 
 // A hostile outside agent and a hostile replica, as real nats.js clients against the real server with
@@ -235,14 +242,40 @@ describe("a hostile replica (its own account, a mirror of the events)", () => {
     const heard: string[] = [];
     const subs = ["sophont.>", "$KV.>"].map((subject) => soul.subscribe(subject, { callback: (_e, m) => void heard.push(m.subject) }));
     const kvBefore = (await jsm.streams.info("KV_sophont_checkpoints")).state.messages;
+    const second = await rjsm.streams.add({ name: "HOSTILE_2", subjects: ["h.>"] }).then(() => "created", (e: Error) => e.message);
+    record("replica", "a second stream beside its mirror", second);
+    expect(second).toMatch(/maximum number of streams reached/);
+    // It may drop its own mirror and make another, pointed elsewhere: nothing reaches SOPHONT's subjects.
+    await rjsm.streams.delete(EVENT_STREAM);
     for (const [name, deliver] of [["HOSTILE_CMD", "sophont.cmd"], ["HOSTILE_KV", "$KV.sophont_checkpoints"], ["HOSTILE_EVT", "sophont.evt"]] as const) {
       const made = await rjsm.streams.add({ name, mirror: { name: EVENT_STREAM, external: { api: IMPORTED_API, deliver } } }).then(() => "created in its own account", (e: Error) => e.message);
       await new Promise((r) => setTimeout(r, 700));
       const si = await rjsm.streams.info(name);
       record("replica", `mirror with deliver prefix ${deliver}`, `${made}; ${si.state.messages} messages reached it; origin says: ${si.mirror?.error?.description ?? "no error"}`);
+      expect(si.state.messages).toBe(0);
+      await rjsm.streams.delete(name);
     }
+    await ensureEventMirror(replica, REPLICA_ACCOUNT);
     subs.forEach((s) => s.unsubscribe());
     expect(heard.filter((s) => s.startsWith("sophont.cmd") || s.startsWith("$KV."))).toEqual([]);
     expect((await jsm.streams.info("KV_sophont_checkpoints")).state.messages).toBe(kvBefore);
+  });
+});
+
+describe("the accounts config", () => {
+  it("refuses to start where one agent imports another's export", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sophont-accounts-"));
+    try {
+      const conf = writeServerConfig(dir, defaultNatsConf, [newAgentIdentity("alice")], natsServerVersion()!);
+      const env = { ...process.env, SOPHONT_NATS_HOST: "127.0.0.1", SOPHONT_NATS_PORT: "4999", SOPHONT_NATS_STORE: join(dir, "s"), SOPHONT_SOUL_PASSWORD: "a", SOPHONT_REPLICA_PASSWORD: "b", SOPHONT_MCP_PASSWORD: "c" };
+      expect(spawnSync("nats-server", ["-c", conf, "-t"], { env, encoding: "utf8" }).status).toBe(0);
+      appendFileSync(join(dir, INCLUDED_FILES.agents), 'AGENT_mallory {\n  users: [ { user: "agent-mallory", password: "pwx" } ]\n  imports: [ { service: { account: SOPHONT, subject: "sophont.cmd.agent.alice.>" }, to: "sophont.cmd.>" } ]\n}\n');
+      const t = spawnSync("nats-server", ["-c", conf, "-t"], { env, encoding: "utf8" });
+      record("config", "agent mallory imports alice's commands", (t.stderr + t.stdout).trim());
+      expect(t.status).not.toBe(0);
+      expect(t.stderr + t.stdout).toMatch(/service import not authorized/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
