@@ -262,6 +262,21 @@ describe("a hostile replica (its own account, a mirror of the events)", () => {
   });
 });
 
+describe("the MCP server's identity", () => {
+  it("is recorded as mcp, and nobody in the Soul's account can send as mcp or as an agent", async () => {
+    const mcp = await nats.connect("mcp");
+    const r = await mcp.request("sophont.cmd.mitosis.decline", JSON.stringify({ id: "mcp-1", command: { type: "DeclineMitosis", proposalId: "p2", reason: "not a field" } }), { timeout: 3000 });
+    expect(JSON.parse(r.string())).toMatchObject({ ok: true });
+    expect(senders.at(-1)).toBe("mcp");
+    const local = await nats.connect("soul");
+    for (const subject of ["sophont.cmd.mcp.mitosis.approve", "sophont.cmd.agent.tester.mitosis.approve"]) {
+      const a = record("soul", `request ${subject}`, await ask(local, subject, JSON.stringify({ id: "x", command: { type: "ApproveMitosis", proposalId: "p3" } })));
+      expect(a).toMatch(/Permissions Violation for Publish/);
+    }
+    expect(senders.at(-1)).toBe("mcp");
+  });
+});
+
 describe("the accounts config", () => {
   it("refuses to start where one agent imports another's export", () => {
     const dir = mkdtempSync(join(tmpdir(), "sophont-accounts-"));
