@@ -4,7 +4,8 @@ import { createServer } from "node:net";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats, ensureInfrastructure } from "../nats/connection.ts";
 import { JetStreamEventStore } from "../nats/event-store.ts";
-import { KvCheckpointStore } from "../nats/checkpoints.ts";
+import { KvCheckpointStore, MemoryCheckpointStore } from "../nats/checkpoints.ts";
+import type { CheckpointStore } from "../../projections/projection.ts";
 import { loadOrCreateSecrets, startEmbeddedServer, type EmbeddedServer } from "../nats/server.ts";
 import { ensureAgentConsumers, listAgents, MCP_ACCOUNT, REPLICA_ACCOUNT, upgradeSharedAgentRole } from "../nats/accounts.ts";
 import { embeddedDurability, externalDurability, type Durability } from "../nats/server-config.ts";
@@ -15,7 +16,8 @@ import type { Config } from "./config.ts";
 export interface Runtime {
   readonly nc: NatsConnection;
   readonly store: JetStreamEventStore;
-  readonly checkpoints: KvCheckpointStore;
+  /** In the Soul's KV bucket; in memory for readers (replica, mcp), whose accounts hold only their mirror. */
+  readonly checkpoints: CheckpointStore;
   /** Where the server is, and whether this process started it. */
   readonly server: {
     readonly url: string;
@@ -126,7 +128,7 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
   if (config.natsUser === "replica") await ensureEventMirror(nc, REPLICA_ACCOUNT);
   if (config.natsUser === "mcp") await ensureEventMirror(nc, MCP_ACCOUNT);
   const store = new JetStreamEventStore(nc, { quarantine: config.natsUser === "soul" });
-  const checkpoints = new KvCheckpointStore(nc);
+  const checkpoints = config.natsUser === "soul" ? new KvCheckpointStore(nc) : new MemoryCheckpointStore();
   return {
     nc,
     store,

@@ -65,13 +65,19 @@ const checkName = (name: string): void => {
 /** nats-server reads an unquoted config token oddly; a password of a letter and hex digits is always a string. */
 export const newPassword = (): string => `pw${randomBytes(20).toString("hex")}`;
 
-/** The agents this home knows, by name. Files that are not agent identities are skipped. */
+/** The agents this home knows, by name. Files that are not agent identities are skipped: they grant nothing. */
 export const listAgents = (home: string): AgentIdentity[] => {
   const dir = agentsDir(home);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith(".json"))
-    .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as Partial<AgentIdentity> & { name?: string })
+    .map((f) => {
+      try {
+        return JSON.parse(readFileSync(join(dir, f), "utf8")) as Partial<AgentIdentity>;
+      } catch {
+        return {}; // not an identity (unreadable or not JSON): it grants nothing
+      }
+    })
     .filter((a): a is AgentIdentity => typeof a.name === "string" && AGENT_NAME.test(a.name) && a.user === agentUser(a.name) && typeof a.password === "string")
     .sort((a, b) => a.name.localeCompare(b.name));
 };
@@ -222,7 +228,12 @@ export const upgradeSharedAgentRole = (home: string, urlOf: (old: Record<string,
   const moved: string[] = [];
   if (existsSync(dir)) {
     for (const f of readdirSync(dir).filter((x) => x.endsWith(".json"))) {
-      const old = JSON.parse(readFileSync(join(dir, f), "utf8")) as Record<string, unknown>;
+      let old: Record<string, unknown>;
+      try {
+        old = JSON.parse(readFileSync(join(dir, f), "utf8")) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
       const name = typeof old.name === "string" ? old.name : f.slice(0, -5);
       if (old.user !== "agent" || !AGENT_NAME.test(name)) continue;
       const identity = newAgentIdentity(name);

@@ -17,7 +17,8 @@ export const status = defineCommand({
     try {
       const jsm = await jetstreamManager(rt.nc);
       const s = await jsm.streams.info(EVENT_STREAM);
-      const q = await jsm.streams.info(QUARANTINE_STREAM);
+      // A reader's account (replica, mcp) has only its mirror of the events: no quarantine stream.
+      const q = await jsm.streams.info(QUARANTINE_STREAM).catch(() => ({ state: { messages: 0 } }));
       const consumers = [];
       for await (const c of jsm.consumers.list(EVENT_STREAM)) {
         if (!c.config.durable_name) continue;
