@@ -2,17 +2,22 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { AgentIdentity } from "./accounts.ts";
+import { embeddedDurability, natsServerVersion, writeServerConfig, type Durability } from "./server-config.ts";
 
 /** The repository's nats.conf: every embedded server starts from it. */
 export const defaultNatsConf = fileURLToPath(new URL("../../nats.conf", import.meta.url));
 
-/** Passwords of the three NATS users, kept in the Sophont home (mode 0600), never in the repo. */
+/**
+ * Passwords of nats.conf's fixed users, kept in the Sophont home (mode 0600), never in the repo.
+ * Outside agents have one identity each (adapters/nats/accounts.ts), not a shared password.
+ */
 export interface NatsSecrets {
   readonly soul: string;
-  readonly agent: string;
   readonly replica: string;
+  readonly mcp: string;
 }
 
 export class NatsServerMissingError extends Error {
@@ -31,16 +36,20 @@ export class NatsServerStartError extends Error {
   override readonly name = "NatsServerStartError";
 }
 
-/** Reads the secrets file, creating it with fresh random passwords on first use. */
+/**
+ * Reads the secrets file, creating it with fresh random passwords on first use. A file from before
+ * per-agent identities (with the shared `agent` password) loses that password and gains `mcp`.
+ */
 export const loadOrCreateSecrets = (home: string): NatsSecrets => {
   const dir = join(home, "secrets");
   const file = join(dir, "nats.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as NatsSecrets;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   // nats-server parses an environment value as a config token: letters and hex digits only, and a
   // leading letter, so it is always read as a string.
   const pw = () => `pw${randomBytes(20).toString("hex")}`;
-  const secrets: NatsSecrets = { soul: pw(), agent: pw(), replica: pw() };
+  const old = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<NatsSecrets> & { agent?: string }) : undefined;
+  if (old?.soul && old.replica && old.mcp && old.agent === undefined) return { soul: old.soul, replica: old.replica, mcp: old.mcp };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const secrets: NatsSecrets = { soul: old?.soul ?? pw(), replica: old?.replica ?? pw(), mcp: old?.mcp ?? pw() };
   writeFileSync(file, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
   chmodSync(file, 0o600);
   return secrets;
@@ -62,6 +71,10 @@ export interface EmbeddedServerOptions {
   /** Where the JetStream store and the server log live. */
   readonly storeDir: string;
   readonly secrets: NatsSecrets;
+  /** The outside agents to give accounts (default none). */
+  readonly agents?: ReadonlyArray<AgentIdentity>;
+  /** Where the server's nats.conf and its includes are written (default: beside the store). */
+  readonly configDir?: string;
   readonly port?: number;
   readonly host?: string;
   readonly confPath?: string;
@@ -72,6 +85,9 @@ export interface EmbeddedServer {
   readonly url: string;
   readonly port: number;
   readonly pid: number;
+  /** The nats.conf it runs from (its includes beside it); rewrite them and reload to change accounts. */
+  readonly confPath: string;
+  readonly durability: Durability;
   /** Stops the server (SIGTERM, then SIGKILL after a grace period) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -108,7 +124,9 @@ export const startEmbeddedServer = async (opts: EmbeddedServerOptions): Promise<
   mkdirSync(opts.storeDir, { recursive: true });
   const port = opts.port ?? (await freePort());
   const host = opts.host ?? "127.0.0.1";
-  const child = spawn(binary, ["-c", opts.confPath ?? defaultNatsConf], {
+  const version = natsServerVersion(binary) ?? "0.0.0";
+  const confPath = writeServerConfig(opts.configDir ?? dirname(opts.storeDir), opts.confPath ?? defaultNatsConf, opts.agents ?? [], version);
+  const child = spawn(binary, ["-c", confPath], {
     stdio: ["ignore", "ignore", "pipe"],
     env: {
       ...process.env,
@@ -116,8 +134,8 @@ export const startEmbeddedServer = async (opts: EmbeddedServerOptions): Promise<
       SOPHONT_NATS_PORT: String(port),
       SOPHONT_NATS_STORE: opts.storeDir,
       SOPHONT_SOUL_PASSWORD: opts.secrets.soul,
-      SOPHONT_AGENT_PASSWORD: opts.secrets.agent,
       SOPHONT_REPLICA_PASSWORD: opts.secrets.replica,
+      SOPHONT_MCP_PASSWORD: opts.secrets.mcp,
     },
   });
   const lines: string[] = [];
@@ -131,6 +149,8 @@ export const startEmbeddedServer = async (opts: EmbeddedServerOptions): Promise<
     url: `nats://${host}:${port}`,
     port,
     pid: child.pid!,
+    confPath,
+    durability: embeddedDurability(version),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");

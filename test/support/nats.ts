@@ -2,19 +2,26 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll } from "vitest";
 import { ObjectContentStore } from "../../adapters/nats/content-store.ts";
 import { JetStreamEventStore } from "../../adapters/nats/event-store.ts";
 import { connectNats, ensureInfrastructure } from "../../adapters/nats/connection.ts";
 import { defaultNatsConf, startEmbeddedServer, type EmbeddedServer, type NatsSecrets } from "../../adapters/nats/server.ts";
+import { ensureAgentConsumers, type AgentIdentity } from "../../adapters/nats/accounts.ts";
+
+/** A user a test connects as: nats.conf's fixed ones, or the test's outside agent. */
+export type TestUser = keyof NatsSecrets | "agent";
 
 export interface TestNats {
   readonly url: string;
   readonly dir: string;
   readonly server: EmbeddedServer;
   readonly secrets: NatsSecrets;
-  /** Connects as one of nats.conf's users (the soul by default); closed by stop(). */
-  connect(user?: keyof NatsSecrets): Promise<NatsConnection>;
+  /** The outside agent every test server has (account AGENT_tester, consumer agent-tester). */
+  readonly agent: AgentIdentity;
+  /** Connects as one of nats.conf's users or as the agent (the soul by default); closed by stop(). */
+  connect(user?: TestUser): Promise<NatsConnection>;
   /** Restarts the server on the same port and store, as after a crash of the machine. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -28,16 +35,22 @@ export const startTestNats = async (): Promise<TestNats> => {
   const dir = mkdtempSync(join(tmpdir(), "sophont-nats-"));
   const conf = join(dir, "nats.conf");
   copyFileSync(defaultNatsConf, conf);
-  const secrets: NatsSecrets = { soul: "soul-test-pw", agent: "agent-test-pw", replica: "replica-test-pw" };
+  const secrets: NatsSecrets = { soul: "soul-test-pw", replica: "replica-test-pw", mcp: "mcp-test-pw" };
+  const agent: AgentIdentity = { name: "tester", user: "agent-tester", password: "agent-test-pw", account: "AGENT_tester", created: "2026-01-01T00:00:00.000Z" };
   const storeDir = join(dir, "store");
-  let server = await startEmbeddedServer({ storeDir, secrets, confPath: conf });
+  let server = await startEmbeddedServer({ storeDir, secrets, confPath: conf, agents: [agent] });
   const conns: NatsConnection[] = [];
-  const connect = async (user: keyof NatsSecrets = "soul") => {
-    const nc = await connectNats({ url: server.url, user, pass: secrets[user], name: `test-${user}` });
+  let admin: NatsConnection | undefined;
+  const connect = async (user: TestUser = "soul") => {
+    // The agent's consumer is made (by the soul, as Sophont does) when a test first connects as the agent.
+    if (user === "agent") await ensureAgentConsumers(await jetstreamManager(admin!), [agent]);
+    const nc = user === "agent"
+      ? await connectNats({ url: server.url, user: agent.user, pass: agent.password, name: "test-agent" })
+      : await connectNats({ url: server.url, user, pass: secrets[user], name: `test-${user}` });
     conns.push(nc);
     return nc;
   };
-  const admin = await connect("soul");
+  admin = await connect("soul");
   await ensureInfrastructure(admin);
   return {
     get url() {
@@ -48,11 +61,12 @@ export const startTestNats = async (): Promise<TestNats> => {
       return server;
     },
     secrets,
+    agent,
     connect,
     restart: async () => {
       const port = server.port;
       await server.stop();
-      server = await startEmbeddedServer({ storeDir, secrets, confPath: conf, port });
+      server = await startEmbeddedServer({ storeDir, secrets, confPath: conf, port, agents: [agent] });
     },
     stop: async () => {
       await Promise.all(conns.map((c) => c.close().catch(() => undefined)));

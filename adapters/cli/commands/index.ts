@@ -14,7 +14,7 @@ import { status } from "./status.ts";
 import { forget } from "./forget.ts";
 import { auditAdapterCommand, auditInput } from "./audit.ts";
 import { mcp } from "./mcp.ts";
-import { agentAdd } from "./agent.ts";
+import { agentAdd, agentList, agentRevoke } from "./agent.ts";
 import { diff } from "./diff.ts";
 import { report } from "./report.ts";
 import { demo } from "./demo.ts";
@@ -24,4 +24,4 @@ import { adapters, train, trainCancel } from "./train.ts";
 import { hostAdd, hostList, hostTrust } from "./host.ts";
 
 /** Every `sophont` command; `--help` and the README's CLI reference are made from this list. */
-export const commands: ReadonlyArray<Command> = [demo, up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, modelMakeTiny, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList];
+export const commands: ReadonlyArray<Command> = [demo, up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, agentList, agentRevoke, modelMakeTiny, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList];

@@ -10,17 +10,19 @@ export const mcp = defineCommand({
   usage: "sophont mcp",
   details: [
     "Tools: events_tail, ledger, centroids, audit_input, mitosis_approve, mitosis_decline. Commands reach the",
-    "actors of a running `sophont up`. As an outside agent, connect with the agent role:",
-    "SOPHONT_NATS_USER=agent SOPHONT_NATS_PASSWORD=... SOPHONT_NATS_URL=... sophont mcp",
-    "(see `sophont agent add NAME`). Example client entry: {\"command\": \"npx\", \"args\": [\"sophont\", \"mcp\"]}.",
+    "actors of a running `sophont up`. It connects as the `mcp` NATS user, in an account of its own: it reads",
+    "a mirror of the event stream (never the content store) and its commands are recorded as sent by `mcp`.",
+    "With SOPHONT_NATS_URL set, give the mcp user's password in SOPHONT_NATS_PASSWORD.",
+    "Example client entry: {\"command\": \"npx\", \"args\": [\"sophont\", \"mcp\"]}.",
   ].join("\n"),
   options: {},
   run: async (ctx) => {
-    const rt = await openRuntime(ctx.config, ctx.err);
+    const config = { ...ctx.config, natsUser: ctx.config.natsUser === "soul" ? "mcp" : ctx.config.natsUser };
+    const rt = await openRuntime(config, ctx.err);
     const version = (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
     try {
-      ctx.err(`sophont mcp: serving on stdio (NATS ${rt.server.url} as ${ctx.config.natsUser})`);
-      await serveMcp(sophontTools({ store: rt.store, nc: rt.nc, sender: ctx.config.natsUser }), { input: process.stdin, output: process.stdout, version });
+      ctx.err(`sophont mcp: serving on stdio (NATS ${rt.server.url} as ${config.natsUser})`);
+      await serveMcp(sophontTools({ store: rt.store, nc: rt.nc, sender: config.natsUser }), { input: process.stdin, output: process.stdout, version });
     } finally {
       await rt.close();
     }

@@ -54,7 +54,7 @@ export const mitosisApprove = defineCommand({
     "with at least `minMembers` members and `minStability`, below `maxSimilarity` to every centroid",
     "(config.json's `mitosis` object; `antechamber` and `drift` tune clustering and drift). With approval",
     "\"auto\" (the default) it is approved at once; with \"command\" (SOPHONT_MITOSIS_APPROVAL=command) it",
-    "waits for this command. Outside agents send it on sophont.cmd.mitosis.approve with the `agent` user.",
+    "waits for this command. Outside agents send it on sophont.cmd.mitosis.approve with their own user (`sophont agent add`).",
   ].join("\n"),
   options: {},
   run: async (ctx, _v, positionals) => send(ctx, ApproveMitosis, { type: "ApproveMitosis", proposalId: proposalOf(positionals, "mitosis approve") }),
@@ -64,7 +64,7 @@ export const mitosisDecline = defineCommand({
   path: ["mitosis", "decline"],
   summary: "decline a mitosis proposal: no satellite is born of it",
   usage: "sophont mitosis decline PROPOSAL_ID [--reason TEXT]",
-  details: "Outside agents send the same command on sophont.cmd.mitosis.decline with the `agent` NATS user.",
+  details: "Outside agents send the same command on sophont.cmd.mitosis.decline with their own NATS user (`sophont agent add`).",
   options: { reason: { type: "string" } },
   run: async (ctx, v, positionals) =>
     send(ctx, DeclineMitosis, { type: "DeclineMitosis", proposalId: proposalOf(positionals, "mitosis decline"), reason: (v.reason as string | undefined) ?? "declined from the command line" }),

@@ -2,13 +2,14 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { defineCommand } from "../command.ts";
 import { table } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
+import { replicationNote } from "../../nats/server-config.ts";
 import { EVENT_STREAM, QUARANTINE_STREAM } from "../../../events/subjects.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
 
 export const status = defineCommand({
   path: ["status"],
-  summary: "the event stream, its consumers, the quarantine and how far each projection lags",
+  summary: "the event stream, the server's version and durability, consumers, the quarantine and how far each projection lags",
   usage: "sophont status [--json]",
   options: { json: { type: "boolean" } },
   run: async (ctx, v) => {
@@ -16,7 +17,8 @@ export const status = defineCommand({
     try {
       const jsm = await jetstreamManager(rt.nc);
       const s = await jsm.streams.info(EVENT_STREAM);
-      const q = await jsm.streams.info(QUARANTINE_STREAM);
+      // A reader's account (replica, mcp) has only its mirror of the events: no quarantine stream.
+      const q = await jsm.streams.info(QUARANTINE_STREAM).catch(() => ({ state: { messages: 0 } }));
       const consumers = [];
       for await (const c of jsm.consumers.list(EVENT_STREAM)) {
         if (!c.config.durable_name) continue;
@@ -27,11 +29,15 @@ export const status = defineCommand({
         server: rt.server,
         stream: { name: EVENT_STREAM, events: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, lastTime: s.state.last_ts, replicas: s.config.num_replicas },
         quarantine: { messages: q.state.messages },
+        durability: rt.server.durability
+          ? [rt.server.durability.summary, replicationNote(s.config.num_replicas, rt.server.durability)].filter(Boolean).join(". ")
+          : undefined,
         consumers,
         projections,
       };
       if (v.json) return void ctx.out(JSON.stringify(report, null, 2));
-      ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"})`);
+      ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"}, nats-server ${report.server.durability?.serverVersion ?? "unknown"})`);
+      ctx.out(`durability  ${report.durability ?? "unknown"}`);
       ctx.out(`stream      ${EVENT_STREAM}: ${s.state.messages} events, ${(s.state.bytes / 1e6).toFixed(1)} MB, seq ${s.state.first_seq}..${s.state.last_seq}, R${s.config.num_replicas}`);
       ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
       ctx.out("\nconsumers");

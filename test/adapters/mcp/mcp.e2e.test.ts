@@ -12,15 +12,18 @@ const env = { ...process.env, SOPHONT_HOME: home, SOPHONT_NATS_URL: "" };
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 describe("outside agents", () => {
-  it("get credentials for the agent role only", () => {
+  it("get an identity of their own: a user, a password and a consumer nobody else has", () => {
     const r = spawnSync(process.execPath, [bin, "agent", "add", "curator"], { env, encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
     const file = join(home, "agents", "curator.json");
     expect(statSync(file).mode & 0o077).toBe(0);
     const creds = JSON.parse(readFileSync(file, "utf8"));
-    expect(creds.user).toBe("agent");
+    expect(creds).toMatchObject({ user: "agent-curator", account: "AGENT_curator", read: { consumer: "agent-curator", apiPrefix: "$JS.SOPHONT.API" } });
     expect(creds.commands.map((c: { subject: string }) => c.subject).sort()).toEqual(["sophont.cmd.mitosis.approve", "sophont.cmd.mitosis.decline"]);
-    expect(JSON.parse(readFileSync(join(home, "secrets", "nats.json"), "utf8")).agent).toBe(creds.password);
+    const secrets = JSON.parse(readFileSync(join(home, "secrets", "nats.json"), "utf8"));
+    expect(Object.values(secrets)).not.toContain(creds.password);
+    const list = spawnSync(process.execPath, [bin, "agent", "list", "--json"], { env, encoding: "utf8" });
+    expect(JSON.parse(list.stdout).map((a: { name: string }) => a.name)).toEqual(["curator"]);
   });
 
   it("talk to `sophont mcp` over stdio: initialize, list the tools, call one", async () => {
