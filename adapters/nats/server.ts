@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { AgentIdentity } from "./accounts.ts";
+import type { AgentIdentity } from "./agents.ts";
 import { embeddedDurability, natsServerVersion, writeServerConfig, type Durability } from "./server-config.ts";
 
 /** The repository's nats.conf: every embedded server starts from it. */

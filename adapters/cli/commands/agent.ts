@@ -1,19 +1,8 @@
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { EVENT_STREAM } from "../../../events/subjects.ts";
-import {
-  IMPORTED_API,
-  agentCommandDocs,
-  agentConsumer,
-  agentFileExtras,
-  AgentNameError,
-  AGENT_NAME,
-  listAgents,
-  newAgentIdentity,
-  removeAgentFile,
-  writeAgentFile,
-  type AgentIdentity,
-} from "../../nats/accounts.ts";
+import { IMPORTED_API, agentConsumer, AgentNameError, AGENT_NAME } from "../../nats/accounts.ts";
+import { agentCommandDocs, agentFileExtras, listAgents, newAgentIdentity, removeAgentFile, writeAgentFile, type AgentIdentity } from "../../nats/agents.ts";
 import { defaultNatsConf } from "../../nats/server.ts";
 import { reloadServer, writeServerConfig } from "../../nats/server-config.ts";
 import { defineCommand, type CliContext } from "../command.ts";
