@@ -12,7 +12,7 @@ export const defaultNatsConf = fileURLToPath(new URL("../../nats.conf", import.m
 
 /**
  * Passwords of nats.conf's fixed users, kept in the Sophont home (mode 0600), never in the repo.
- * Outside agents have one identity each (adapters/nats/accounts.ts), not a shared password.
+ * Outside agents have one identity each (adapters/nats/agents.ts), not a shared password.
  */
 export interface NatsSecrets {
   readonly soul: string;
