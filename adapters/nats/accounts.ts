@@ -98,24 +98,27 @@ export const renderAgentAccounts = (agents: ReadonlyArray<AgentIdentity>): strin
 
 /**
  * The Soul makes each agent's consumer (agents cannot): durable, explicit acks, every event from the
- * start. Consumers of agents no longer known are deleted.
+ * start. Consumers of agents it does not know are left alone (another home may share an external
+ * server); `deleteAgentConsumer` removes one on revoke.
  */
 export const ensureAgentConsumers = async (jsm: JetStreamManager, agents: ReadonlyArray<Pick<AgentIdentity, "name">>): Promise<void> => {
-  const want = new Set(agents.map((a) => agentConsumer(a.name)));
   const have = new Set<string>();
   for await (const c of jsm.consumers.list(EVENT_STREAM)) if (c.name.startsWith("agent-")) have.add(c.name);
-  for (const name of want) {
-    if (have.has(name)) continue;
+  for (const { name } of agents) {
+    if (have.has(agentConsumer(name))) continue;
     await jsm.consumers.add(EVENT_STREAM, {
-      durable_name: name,
+      durable_name: agentConsumer(name),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: 60 * 1e9,
       max_ack_pending: 10_000,
     });
   }
-  for (const name of have) if (!want.has(name)) await jsm.consumers.delete(EVENT_STREAM, name).catch(() => undefined);
 };
+
+/** Deletes a revoked agent's consumer; false when it had none. */
+export const deleteAgentConsumer = async (jsm: JetStreamManager, name: string): Promise<boolean> =>
+  jsm.consumers.delete(EVENT_STREAM, agentConsumer(name)).catch(() => false);
 
 /** The mirror of the event stream a REPLICA or MCP connection reads, in its own account. */
 export const mirrorConfig = (account: typeof REPLICA_ACCOUNT | typeof MCP_ACCOUNT) => ({
