@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderAgentAccounts, renderExports, type AgentIdentity } from "./accounts.ts";
+import { renderAgentAccounts, renderExports } from "./accounts.ts";
+import type { AgentIdentity } from "./agents.ts";
 
 /**
  * The files a Sophont nats-server starts from: a copy of the repository's nats.conf and the three

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { AgentIdentity } from "./accounts.ts";
+import type { AgentIdentity } from "./agents.ts";
 import { embeddedDurability, natsServerVersion, writeServerConfig, type Durability } from "./server-config.ts";
 
 /** The repository's nats.conf: every embedded server starts from it. */
@@ -12,7 +12,7 @@ export const defaultNatsConf = fileURLToPath(new URL("../../nats.conf", import.m
 
 /**
  * Passwords of nats.conf's fixed users, kept in the Sophont home (mode 0600), never in the repo.
- * Outside agents have one identity each (adapters/nats/accounts.ts), not a shared password.
+ * Outside agents have one identity each (adapters/nats/agents.ts), not a shared password.
  */
 export interface NatsSecrets {
   readonly soul: string;

@@ -8,7 +8,8 @@ import { ObjectContentStore } from "../../adapters/nats/content-store.ts";
 import { JetStreamEventStore } from "../../adapters/nats/event-store.ts";
 import { connectNats, ensureInfrastructure } from "../../adapters/nats/connection.ts";
 import { defaultNatsConf, startEmbeddedServer, type EmbeddedServer, type NatsSecrets } from "../../adapters/nats/server.ts";
-import { ensureAgentConsumers, type AgentIdentity } from "../../adapters/nats/accounts.ts";
+import { ensureAgentConsumers } from "../../adapters/nats/accounts.ts";
+import type { AgentIdentity } from "../../adapters/nats/agents.ts";
 
 /** A user a test connects as: nats.conf's fixed ones, or the test's outside agent. */
 export type TestUser = keyof NatsSecrets | "agent";

@@ -1,19 +1,9 @@
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { EVENT_STREAM } from "../../../events/subjects.ts";
-import {
-  IMPORTED_API,
-  agentCommandDocs,
-  agentConsumer,
-  agentFileExtras,
-  AgentNameError,
-  AGENT_NAME,
-  listAgents,
-  newAgentIdentity,
-  removeAgentFile,
-  writeAgentFile,
-  type AgentIdentity,
-} from "../../nats/accounts.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { IMPORTED_API, agentConsumer, AgentNameError, AGENT_NAME, deleteAgentConsumer } from "../../nats/accounts.ts";
+import { agentCommandDocs, agentFileExtras, listAgents, newAgentIdentity, removeAgentFile, writeAgentFile, type AgentIdentity } from "../../nats/agents.ts";
 import { defaultNatsConf } from "../../nats/server.ts";
 import { reloadServer, writeServerConfig } from "../../nats/server-config.ts";
 import { defineCommand, type CliContext } from "../command.ts";
@@ -27,13 +17,14 @@ const oneName = (args: string[]): string => {
 };
 
 /**
- * Brings the server in line with the agents on file: the Soul's consumers (made or deleted by
- * openRuntime), then the accounts, rewritten beside the running embedded server's nats.conf and
+ * Brings the server in line with the agents on file: the Soul's consumers (made by openRuntime; a
+ * revoked agent's deleted here), then the accounts, rewritten beside the running embedded server's nats.conf and
  * reloaded (SIGHUP), which disconnects a revoked agent's live connection. Says what was done.
  */
-const applyAgents = async (ctx: CliContext): Promise<{ reloaded: boolean; url: string; confDir: string; pid?: number }> => {
+const applyAgents = async (ctx: CliContext, revoked?: string): Promise<{ reloaded: boolean; url: string; confDir: string; pid?: number }> => {
   const rt = await openRuntime(ctx.config, ctx.err);
   try {
+    if (revoked) await deleteAgentConsumer(await jetstreamManager(rt.nc), revoked);
     const version = rt.server.durability?.serverVersion ?? "0.0.0";
     const confDir = rt.server.confPath ? join(rt.server.confPath, "..") : join(ctx.config.home, "nats");
     writeServerConfig(confDir, defaultNatsConf, listAgents(ctx.config.home), version);
@@ -90,10 +81,15 @@ export const agentAdd = defineCommand({
     if (listAgents(ctx.config.home).some((a) => a.name === name)) {
       throw new UsageError(`agent ${name} exists; \`sophont agent revoke ${name}\` first to give it new credentials`);
     }
-    const url = (v.url as string | undefined) ?? ctx.config.natsUrl ?? `nats://127.0.0.1:${embeddedPort(ctx.config.home)}`;
+    let url = (v.url as string | undefined) ?? ctx.config.natsUrl ?? `nats://127.0.0.1:${embeddedPort(ctx.config.home)}`;
     const identity = newAgentIdentity(name);
     const file = writeAgentFile(ctx.config.home, identity, agentFileExtras(identity, url));
     const applied = await applyAgents(ctx);
+    // A running embedded server may sit on another port than the stable one (it was taken): tell the agent where it is.
+    if (!v.url && !ctx.config.natsUrl && applied.reloaded && applied.url !== url) {
+      url = applied.url;
+      writeAgentFile(ctx.config.home, identity, agentFileExtras(identity, url));
+    }
     if (applied.reloaded && !(await waitForCredentials(applied.url, identity, true, applied.pid))) {
       ctx.err(`the server at ${applied.url} does not accept agent ${name} yet; restart \`sophont up\``);
     }
@@ -135,7 +131,7 @@ export const agentRevoke = defineCommand({
     } catch (e) {
       throw e instanceof AgentNameError ? new UsageError(e.message) : e;
     }
-    const applied = await applyAgents(ctx);
+    const applied = await applyAgents(ctx, name);
     const refused = before && applied.reloaded ? await waitForCredentials(applied.url, before, false) : undefined;
     if (v.json) return void ctx.out(JSON.stringify({ name, revoked: true, reloaded: applied.reloaded, refusedNow: refused ?? null }, null, 2));
     ctx.out(`revoked agent ${name}${applied.reloaded ? ": the server reloaded its accounts and disconnected it" : ""}`);

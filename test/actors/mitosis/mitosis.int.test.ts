@@ -75,6 +75,8 @@ describe("Mitosis approval by command", () => {
     expect(reply).toMatchObject({ ok: true, events: [{ subject: "sophont.evt.mitosis.mitosis-ac-a" }, { subject: "sophont.evt.satellite.satellite-ac-a" }] });
     const born = await waitFor("SatelliteBorn", 1);
     expect(born[0]!.data).toMatchObject({ satelliteId: "satellite-ac-a", vector: [0, 1, 0], members: 12 });
+    // Who approved is who the server authenticated: the agent's account, named in the subject.
+    expect((await waitFor("MitosisApproved", 1))[0]!.data).toMatchObject({ by: "agent:tester", automatic: false });
     const again = await sendCommand(agent, DeclineMitosis, { id: "agent-decline-1", command: { type: "DeclineMitosis", proposalId: "mitosis-ac-a", reason: "changed my mind" } });
     expect(again).toEqual({ ok: false, refusal: "mitosis proposal mitosis-ac-a was already approved" });
   });
@@ -90,7 +92,7 @@ describe("Mitosis approval by command", () => {
     expect(await main(["mitosis", "approve", "mitosis-zz", ...args], io)).toBe(1);
     expect(err.join("\n")).toMatch(/no mitosis proposal mitosis-zz/);
     const declined = await waitFor("MitosisDeclined", 1);
-    expect(declined[0]!.data).toMatchObject({ proposalId: "mitosis-ac-b", reason: "a hobby, not a field" });
+    expect(declined[0]!.data).toMatchObject({ proposalId: "mitosis-ac-b", reason: "a hobby, not a field", by: expect.stringMatching(/^cli:./) });
     expect(await collect(store.read({ types: new Set(["SatelliteBorn"]) }))).toHaveLength(1);
   });
 });

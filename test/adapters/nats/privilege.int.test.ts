@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultNatsConf } from "../../../adapters/nats/server.ts";
 import { INCLUDED_FILES, natsServerVersion, writeServerConfig } from "../../../adapters/nats/server-config.ts";
-import { newAgentIdentity } from "../../../adapters/nats/accounts.ts";
+import { newAgentIdentity } from "../../../adapters/nats/agents.ts";
 import { collect, inputReceived, pending } from "../../support/events.ts";
 
 // A hostile outside agent and a hostile replica, as real nats.js clients against the real server with
