@@ -60,6 +60,8 @@ describe("the Muscle under faults (real sshd)", () => {
     await progressed("job-cut", 5);
     const before = connections.length;
     sshd.killSessions(); // the link drops mid-training
+    // The Muscle connects again (a fast trainer can pass step 20 before the new connection: wait for it).
+    await waitFor(async () => connections.length > before || undefined, 60_000, "a new SSH connection after the kill");
     await progressed("job-cut", 20);
     expect(connections.length).toBeGreaterThan(before);
     await first.stop(); // and the Muscle dies
