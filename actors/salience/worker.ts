@@ -215,21 +215,21 @@ export class SalienceWorker {
       const all = await this.model.measure(items);
       if (all.length === items.length) return all;
     } catch (e) {
-      if (items.length === 1) return this.blame(items[0]!, e);
+      if (items.length === 1) return this.blame(e);
     }
     const out: Array<Measurement | { error: string }> = [];
     for (const item of items) {
       try {
         out.push((await this.model.measure([item]))[0]!);
       } catch (e) {
-        out.push(...(await this.blame(item, e)));
+        out.push(...(await this.blame(e)));
       }
     }
     return out;
   }
 
   /** The input's fault (with the error) when the models measure a plain sentence; else the error goes on. */
-  private async blame(_item: { text: string }, e: unknown): Promise<[{ error: string }]> {
+  private async blame(e: unknown): Promise<[{ error: string }]> {
     await this.model.measure([CANARY]).catch((canary: unknown) => {
       throw new Error(`the models fail on a plain sentence too (${messageOf(canary)}); first failure: ${messageOf(e)}`);
     });
