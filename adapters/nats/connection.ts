@@ -1,7 +1,8 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { CHECKPOINT_BUCKET, EVENT_STREAM, QUARANTINE_STREAM, allEventSubjects, QUARANTINE_PREFIX } from "../../events/subjects.ts";
+import { Objm } from "@nats-io/obj";
+import { CHECKPOINT_BLOB_BUCKET, CHECKPOINT_BUCKET, CONTENT_BUCKET, EVENT_STREAM, QUARANTINE_STREAM, allEventSubjects, QUARANTINE_PREFIX } from "../../events/subjects.ts";
 
 export interface NatsAuth {
   readonly url: string;
@@ -42,7 +43,8 @@ export interface InfrastructureOptions {
  * Idempotent; existing streams are left as they are (an update would need an explicit migration).
  */
 export const ensureInfrastructure = async (nc: NatsConnection, opts: InfrastructureOptions = {}): Promise<JetStreamManager> => {
-  const jsm = await jetstreamManager(nc);
+  // 10 s: on a cluster a request can land during a leader election (~4-5 s on 2.9.10).
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   const replicas = opts.replicas ?? 1;
   const ensure = async (name: string, subjects: string[], duplicateWindowNs: number) => {
     try {
@@ -68,5 +70,9 @@ export const ensureInfrastructure = async (nc: NatsConnection, opts: Infrastruct
   await ensure(EVENT_STREAM, [allEventSubjects], (opts.duplicateWindowHours ?? 24) * HOUR_NS);
   await ensure(QUARANTINE_STREAM, [`${QUARANTINE_PREFIX}.>`], HOUR_NS);
   await new Kvm(nc).create(CHECKPOINT_BUCKET, { history: 1, replicas });
+  // The buckets are made here with the streams' replicas; their users open what exists.
+  const objm = new Objm(nc);
+  await objm.create(CONTENT_BUCKET, { replicas, storage: StorageType.File });
+  await objm.create(CHECKPOINT_BLOB_BUCKET, { replicas, storage: StorageType.File });
   return jsm;
 };

@@ -14,6 +14,15 @@ import { OrderedPull, type PulledMessage } from "./ordered-pull.ts";
 
 const WRONG_LAST_SEQUENCE = 10071;
 
+/**
+ * JetStream API requests wait this long: on a cluster a new stream or consumer leader takes ~4-5 s
+ * to be elected after a node dies (measured on 2.9.10), and a consumer created right after a
+ * failover timed out once at the client's 5 s default.
+ */
+const API_TIMEOUT_MS = 10_000;
+/** How long a durable subscription keeps trying to reach its consumer before it gives up. */
+const CONSUMER_RETRY_MS = 120_000;
+
 /** Batches decoded but not taken yet before a read stops asking the server for more. */
 const READY_MAX = 16;
 
@@ -52,12 +61,12 @@ export class JetStreamEventStore implements EventStore {
    * @param options see StoreOptions
    */
   constructor(private readonly nc: NatsConnection, private readonly options: StoreOptions = {}) {
-    this.js = jetstream(nc);
+    this.js = jetstream(nc, { timeout: API_TIMEOUT_MS });
     this.pipe = new AckPipe(nc);
   }
 
   private jsm(): Promise<JetStreamManager> {
-    return (this.jsmP ??= jetstreamManager(this.nc, { checkAPI: false }));
+    return (this.jsmP ??= jetstreamManager(this.nc, { checkAPI: false, timeout: API_TIMEOUT_MS }));
   }
 
   async append(events: ReadonlyArray<Pending>): Promise<Appended[]> {
@@ -320,14 +329,35 @@ class DurableSubscription implements Subscription {
     }
   }
 
+  /**
+   * Delivers until stopped. A failing consumer (its leader lost with a node, a timed-out request, a
+   * restarted server) is opened again with backoff; only one that stays unreachable for
+   * CONSUMER_RETRY_MS ends the iteration with the error. Unacked messages are redelivered by the server.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    let failingSince: number | undefined;
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        yield* this.consumeOnce(() => ((failingSince = undefined), (attempt = 0)));
+      } catch (e) {
+        if (this.stopped) return;
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > CONSUMER_RETRY_MS) throw e;
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
+    }
+  }
+
+  private async *consumeOnce(onHealthy: () => void): AsyncGenerator<Delivery> {
     await this.ensureConsumer();
     const consumer = await this.js.consumers.get(EVENT_STREAM, this.options.durable);
     const msgs = await consumer.consume({ max_messages: 64 });
     this.closeMsgs = async () => void (await msgs.close());
+    if (this.stopped) return void (await msgs.close());
     const max = this.options.maxDeliveries ?? 5;
     for await (const m of msgs) {
       if (this.stopped) break;
+      onHealthy();
       const event = await this.store.decodeOrQuarantine(m, this.options.onQuarantine);
       if (!event || (this.options.types && !this.options.types.has(event.type))) {
         m.ack(); // not ours to handle: a lost ack only redelivers it, to be skipped again

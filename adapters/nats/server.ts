@@ -90,6 +90,10 @@ export interface EmbeddedServer {
   readonly durability: Durability;
   /** Stops the server (SIGTERM, then SIGKILL after a grace period) and waits for it to exit. */
   stop(): Promise<void>;
+  /** kill -9, as a crash would, and waits for the process to be gone. */
+  kill(): Promise<void>;
+  /** Resolves when the process exits, however it ends. */
+  readonly exited: Promise<void>;
 }
 
 const hasBinary = (bin: string): boolean => spawnSync(bin, ["--version"], { stdio: "ignore" }).status === 0;
@@ -158,5 +162,10 @@ export const startEmbeddedServer = async (opts: EmbeddedServerOptions): Promise<
       await exited;
       clearTimeout(timer);
     },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+    exited,
   };
 };
