@@ -1,4 +1,4 @@
-import { cosine, driftTowards, normalised } from "../actors/salience/vectors.ts";
+import { cosine, driftTowards, normalised } from "../events/vectors.ts";
 import type { Projection } from "./projection.ts";
 
 /** How far one night's accepted questions pull the Preoccupation Centroid (exponential decay of the past). */

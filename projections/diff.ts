@@ -1,5 +1,5 @@
 import type { EventStore, Until } from "../events/store.ts";
-import { cosine } from "../actors/salience/vectors.ts";
+import { cosine } from "../events/vectors.ts";
 import { centroids, type Centroids } from "./centroids.projection.ts";
 import { ledgers } from "./ledgers.projection.ts";
 import { nightSummaries } from "./night-summaries.projection.ts";

@@ -1,6 +1,6 @@
 import type { AntechamberCluster, ClusteringParams } from "../../events/antechamber.ts";
 import type { EventData } from "../../events/catalogue.ts";
-import { cosine, normalised } from "../salience/vectors.ts";
+import { cosine, normalised } from "../../events/vectors.ts";
 import { hdbscan } from "./hdbscan/index.ts";
 import { matchIdentities, type FoundCluster } from "./identity.ts";
 import type { RejectedQuestion } from "./ports.ts";

@@ -1,5 +1,5 @@
 import type { AntechamberCluster, ClusteringParams } from "../../events/antechamber.ts";
-import { cosine } from "../salience/vectors.ts";
+import { cosine } from "../../events/vectors.ts";
 
 /** A cluster found tonight, before it has an identity. */
 export interface FoundCluster {

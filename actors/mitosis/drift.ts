@@ -1,5 +1,5 @@
 import type { Centroid } from "../../projections/centroids.projection.ts";
-import { cosine } from "../salience/vectors.ts";
+import { cosine } from "../../events/vectors.ts";
 
 /** Drift thresholds (cosine distances): crossing either gives DriftDetected. */
 export interface DriftThresholds {

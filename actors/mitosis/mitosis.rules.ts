@@ -1,7 +1,7 @@
 import type { AntechamberCluster, MitosisThresholds } from "../../events/antechamber.ts";
 import type { EventData } from "../../events/catalogue.ts";
 import type { Centroids } from "../../projections/centroids.projection.ts";
-import { cosine } from "../salience/vectors.ts";
+import { cosine } from "../../events/vectors.ts";
 
 export const defaultMitosisThresholds: MitosisThresholds = { minNights: 3, minMembers: 10, minStability: 20, maxSimilarity: 0.6, approval: "auto" };
 

@@ -5,7 +5,7 @@ import { centroids, PREOCCUPATION, type Centroids } from "../../projections/cent
 import type { Decision } from "../decider.ts";
 import type { Measurement, ModelIds } from "./ports.ts";
 import { coherenceFallback, decideInput, surpriseOf, type Baseline, type ModelOutput } from "./salience.policy.ts";
-import { cosine } from "./vectors.ts";
+import { cosine } from "../../events/vectors.ts";
 
 /** How many earlier nights make the surprise baseline. */
 export const BASELINE_NIGHTS = 7;

@@ -3,7 +3,7 @@ import type { PolicyValues } from "../../events/salience.ts";
 import type { EventStore } from "../../events/store.ts";
 import type { ContentStore, SalienceModel } from "./ports.ts";
 import { coherenceFallback, decideInput, type ModelOutput, type Scored } from "./salience.policy.ts";
-import { cosine } from "./vectors.ts";
+import { cosine } from "../../events/vectors.ts";
 
 /** One decision that would come out differently today, and why. */
 export interface Finding {

@@ -1,7 +1,7 @@
 import { defineCommand } from "../command.ts";
 import { parsePosition, table } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
-import { cosine } from "../../../actors/salience/vectors.ts";
+import { cosine } from "../../../events/vectors.ts";
 import { centroids as centroidsProjection, PREOCCUPATION } from "../../../projections/centroids.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 
