@@ -9,6 +9,8 @@ export interface NightSummary {
   readonly completedSeq?: number;
   readonly counts?: { accepted: number; rejected: number; shadow: number; refused: number; dropped: number };
   readonly durationMs?: number;
+  /** Rejections of this night by cause, counted as they are decided (the night's own `NightCompleted` has only the total). */
+  readonly rejectedByCause: Readonly<Record<string, number>>;
 }
 
 export type NightSummaries = Record<string, NightSummary>;
@@ -16,21 +18,27 @@ export type NightSummaries = Record<string, NightSummary>;
 /** One row per night: when it started, what it decided, how long it took. */
 export const nightSummaries: Projection<NightSummaries> = {
   name: "night-summaries",
-  // 2: counts carry `dropped` (NightCompleted v2).
-  version: 2,
-  canHandle: ["NightStarted", "NightCompleted"],
+  // 2: counts carry `dropped` (NightCompleted v2). 3: rejections by cause.
+  version: 3,
+  canHandle: ["NightStarted", "NightCompleted", "InputRejected"],
   initialState: () => ({}),
   evolve: (state, event) => {
     switch (event.type) {
       case "NightStarted": {
         const d = event.data as { nightId: string; day: string; trigger: string };
-        return { ...state, [d.nightId]: { nightId: d.nightId, day: d.day, trigger: d.trigger, startedSeq: event.seq, startedAt: event.metadata.time } };
+        return { ...state, [d.nightId]: { nightId: d.nightId, day: d.day, trigger: d.trigger, startedSeq: event.seq, startedAt: event.metadata.time, rejectedByCause: state[d.nightId]?.rejectedByCause ?? {} } };
       }
       case "NightCompleted": {
         const d = event.data as { nightId: string; counts: NightSummary["counts"]; durationMs: number };
         const night = state[d.nightId];
         if (!night) return state;
         return { ...state, [d.nightId]: { ...night, completedSeq: event.seq, counts: d.counts!, durationMs: d.durationMs } };
+      }
+      case "InputRejected": {
+        const { nightId, cause } = event.data as { nightId: string; cause: string };
+        const night = state[nightId];
+        if (!night) return state;
+        return { ...state, [nightId]: { ...night, rejectedByCause: { ...night.rejectedByCause, [cause]: (night.rejectedByCause[cause] ?? 0) + 1 } } };
       }
       default:
         return state;

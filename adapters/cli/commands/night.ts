@@ -85,7 +85,7 @@ export const night = defineCommand({
           ctx.err(`Salience stopped: ${failed}. The night stays open; run \`sophont night --day ${day}\` or \`sophont up\` to resume it.`);
           return 1;
         }
-        return await report(rt, say, ctx.out, json, day, n, open);
+        return await report(say, ctx.out, json, day, n, open);
       }
       if (!reply.ok && open) {
         say(`night ${day} is open on the running Soul (event seq ${before!.startedSeq}); its Salience resumes it where it stopped: following it, Ctrl-C detaches`);
@@ -95,7 +95,7 @@ export const night = defineCommand({
       } else {
         say(`night ${day} started on the running Soul (event seq ${reply.events.map((e) => e.seq).join(", ")}); following it, Ctrl-C detaches`);
       }
-      return await report(rt, say, ctx.out, json, day, await waitForNight(rt, day, ctx.signal, () => false), open);
+      return await report(say, ctx.out, json, day, await waitForNight(rt, day, ctx.signal, () => false), open);
     } finally {
       await local?.stop();
       await models?.close();
@@ -104,7 +104,7 @@ export const night = defineCommand({
   },
 });
 
-/** What a night decided, by cause, read from its decision events. */
+/** What a night decided, by cause: the night-summaries projection's counts, no scan of the log. */
 export interface NightCounts {
   readonly accepted: number;
   readonly rejected: number;
@@ -115,28 +115,18 @@ export interface NightCounts {
   readonly dropped: number;
 }
 
-export const countNight = async (rt: Runtime, nightId: string, refused: number): Promise<NightCounts> => {
-  const counts = { accepted: 0, rejected: 0, rejectedByCause: {} as Record<string, number>, shadow: 0, refused, dropped: 0 };
-  for await (const e of rt.store.read({ types: new Set(["InputAccepted", "InputRejected", "ShadowRecorded", "InputDropped"]) })) {
-    if ((e.data as { nightId: string }).nightId !== nightId) continue;
-    if (e.type === "InputAccepted") counts.accepted++;
-    else if (e.type === "ShadowRecorded") counts.shadow++;
-    else if (e.type === "InputDropped") counts.dropped++;
-    else if (e.type === "InputRejected") {
-      counts.rejected++;
-      counts.rejectedByCause[e.data.cause] = (counts.rejectedByCause[e.data.cause] ?? 0) + 1;
-    }
-  }
-  return counts;
+export const countNight = (n: NightSummary): NightCounts => {
+  const c = n.counts!;
+  return { accepted: c.accepted, rejected: c.rejected, rejectedByCause: { ...n.rejectedByCause }, shadow: c.shadow, refused: c.refused, dropped: c.dropped ?? 0 };
 };
 
-const report = async (rt: Runtime, say: (s: string) => void, out: (s: string) => void, json: boolean, day: string, n: NightSummary | undefined, resumed: boolean): Promise<number> => {
+const report = async (say: (s: string) => void, out: (s: string) => void, json: boolean, day: string, n: NightSummary | undefined, resumed: boolean): Promise<number> => {
   if (!n?.completedSeq) {
     if (json) out(JSON.stringify({ night: day, completed: false, resumed }));
     say(`night ${day} is still open (see \`sophont status\`)`);
     return 0;
   }
-  const c = await countNight(rt, day, n.counts!.refused);
+  const c = countNight(n);
   if (json) {
     out(JSON.stringify({ night: day, completed: true, resumed, completedSeq: n.completedSeq, durationMs: n.durationMs, counts: c }));
     return 0;
