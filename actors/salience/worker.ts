@@ -8,6 +8,7 @@ import { derivedEventId } from "../ids.ts";
 import type { ContentStore, Measurement, SalienceModel } from "./ports.ts";
 import { dropInput, evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, unmeasurable, type InputRef } from "./salience.decider.ts";
 import { eventSubject } from "../../events/subjects.ts";
+import { norm } from "../../events/vectors.ts";
 import { salienceMachine, type NightJob, type SalienceEmitted } from "./salience.machine.ts";
 import { defaultPolicy } from "./salience.policy.ts";
 import { inSpan, traceOf } from "../../events/tracing.ts";
@@ -199,7 +200,10 @@ export class SalienceWorker {
       ...drops,
       ...ready.flatMap((input, k) => {
         const m = measured[k]!;
-        return "error" in m ? unmeasurable(input, m.error, frame) : judge(input, m, frame);
+        if ("error" in m) return unmeasurable(input, m.error, frame);
+        // A vector of zeros points nowhere: it would score 0 against every centroid and poison means.
+        if (norm(m.questionVector) === 0) return unmeasurable(input, "its vector came out all zeros: no piece of it carries meaning for the embedder", frame);
+        return judge(input, m, frame);
       }),
     ];
   }

@@ -6,7 +6,7 @@ import { eventsTail } from "./events.ts";
 import { ingest } from "./ingest.ts";
 import { anchorAdd, ledgerExport } from "./ledger.ts";
 import { mitosisApprove, mitosisDecline } from "./mitosis.ts";
-import { modelMakeTiny } from "./model.ts";
+import { modelAdapt, modelMakeTiny } from "./model.ts";
 import { preoccupationSeed } from "./preoccupation.ts";
 import { night } from "./night.ts";
 import { replay } from "./replay.ts";
@@ -24,4 +24,4 @@ import { adapters, train, trainCancel } from "./train.ts";
 import { hostAdd, hostList, hostTrust } from "./host.ts";
 
 /** Every `sophont` command; `--help` and the README's CLI reference are made from this list. */
-export const commands: ReadonlyArray<Command> = [demo, up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, agentList, agentRevoke, modelMakeTiny, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList];
+export const commands: ReadonlyArray<Command> = [demo, up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, agentList, agentRevoke, modelMakeTiny, modelAdapt, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList];

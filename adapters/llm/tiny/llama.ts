@@ -14,6 +14,8 @@ export interface TinyLlamaSpec {
   readonly tokenEmbedding: Float32Array;
   /** output.weight, row-major [vocab][dim]; omitted means tied to the token embedding. */
   readonly output?: Float32Array;
+  /** Storage of output.weight (default F32). */
+  readonly outputType?: "F32" | "F16";
   /** output_norm.weight, one value per hidden unit. */
   readonly outputNorm: Float32Array;
   readonly contextLength: number;
@@ -21,6 +23,11 @@ export interface TinyLlamaSpec {
   readonly pooling?: "mean";
   readonly rmsEpsilon: number;
   readonly extraMetadata?: ReadonlyArray<readonly [string, GgufValue]>;
+  /**
+   * SentencePiece vocabulary for llama.cpp's "llama" tokenizer (scores and token types from the
+   * SentencePiece model, byte-fallback pieces <0x00>..<0xFF>); omitted: the WordPiece ("bert") one.
+   */
+  readonly sentencePiece?: { readonly scores: readonly number[] };
 }
 
 const zeros = (n: number) => new Float32Array(n);
@@ -51,15 +58,17 @@ export const tinyLlamaMetadata = (spec: TinyLlamaSpec): Map<string, GgufValue> =
     ["llama.vocab_size", gv.u32(vocab.tokens.length)],
   ]);
   if (spec.pooling === "mean") m.set("llama.pooling_type", gv.u32(1));
-  m.set("tokenizer.ggml.model", gv.str("bert"));
+  const spm = spec.sentencePiece;
+  m.set("tokenizer.ggml.model", gv.str(spm ? "llama" : "bert"));
   m.set("tokenizer.ggml.tokens", gv.strs(vocab.tokens));
   m.set("tokenizer.ggml.token_type", gv.i32s(vocab.types));
-  m.set("tokenizer.ggml.scores", gv.f32s(vocab.tokens.map(() => 0)));
-  m.set("tokenizer.ggml.padding_token_id", gv.u32(vocab.pad));
+  m.set("tokenizer.ggml.scores", gv.f32s(spm ? spm.scores : vocab.tokens.map(() => 0)));
+  if (!spm) m.set("tokenizer.ggml.padding_token_id", gv.u32(vocab.pad));
   m.set("tokenizer.ggml.unknown_token_id", gv.u32(vocab.unk));
   m.set("tokenizer.ggml.bos_token_id", gv.u32(vocab.bos));
   m.set("tokenizer.ggml.eos_token_id", gv.u32(vocab.eos));
-  m.set("tokenizer.ggml.seperator_token_id", gv.u32(vocab.eos));
+  if (!spm) m.set("tokenizer.ggml.seperator_token_id", gv.u32(vocab.eos));
+  else m.set("tokenizer.ggml.add_space_prefix", gv.bool(true));
   // llama.cpp ends generation on end-of-generation ids; [SEP] must be one or a grammar that has
   // closed its JSON leaves the sampler no token at all.
   m.set("tokenizer.ggml.eot_token_id", gv.u32(vocab.eos));
@@ -88,7 +97,7 @@ export const tinyLlamaTensors = (spec: TinyLlamaSpec): GgufTensor[] => {
     { name: "blk.0.ffn_down.weight", shape: [w, d], type: "F32", data: zeros(d * w) },
     { name: "output_norm.weight", shape: [d], type: "F32", data: spec.outputNorm },
   ];
-  if (spec.output !== undefined) t.push({ name: "output.weight", shape: [d, v], type: "F32", data: spec.output });
+  if (spec.output !== undefined) t.push({ name: "output.weight", shape: [d, v], type: spec.outputType ?? "F32", data: spec.output });
   return t;
 };
 

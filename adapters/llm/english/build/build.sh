@@ -1,0 +1,14 @@
+#!/bin/sh
+# Rebuilds adapters/llm/english/{lm,embedder}.gguf from Debian packages (see ../SOURCES.md).
+# Needs: apt-get install python3-sentencepiece wordnet-base dict-devil dict-jargon python3.11-doc \
+#        postgresql-doc-15 sqlite3-doc ; Debian's python3-numpy and python3-torch (/usr/bin/python3).
+# Deterministic on one machine: fixed seeds, single-threaded SentencePiece, 2 torch threads.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+work=${1:-/tmp/sophont-english-build}
+mkdir -p "$work"
+/usr/bin/python3 "$here/corpus.py" "$work/corpus"
+/usr/bin/python3 "$here/tokenizer.py" "$work/corpus" 8192
+/usr/bin/python3 "$here/weights.py" "$work/corpus" "$work/weights"
+cd "$here/../../../.." && npx tsx adapters/llm/english/build/write.ts "$work/weights" adapters/llm/english
+sha256sum adapters/llm/english/lm.gguf adapters/llm/english/embedder.gguf
