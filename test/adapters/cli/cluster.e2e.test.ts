@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -12,7 +12,7 @@ import type { WrittenNode } from "../../../adapters/nats/cluster.ts";
 import { CHECKPOINT_BUCKET, CONTENT_BUCKET, EVENT_STREAM } from "../../../events/subjects.ts";
 import { freeClusterPorts, startCluster, type TestCluster } from "../../support/cluster.ts";
 import { collect } from "../../support/events.ts";
-import { corpusLines, TOPICS } from "../llm/support.ts";
+import { corpusLines, tinyModels, TOPICS } from "../llm/support.ts";
 
 // The README's "A cluster" recipe, followed step by step with the real binary: `sophont cluster conf`,
 // each node started from the files it wrote (`env $(cat nN.env) nats-server -c nN.conf`), config.json
@@ -45,6 +45,9 @@ let nc: NatsConnection;
 let store: JetStreamEventStore;
 
 beforeAll(async () => {
+  // The tiny models other test files build once, where this home's `sophont` looks for them.
+  const tiny = tinyModels();
+  cpSync(tiny.dir, join(home, "models", "tiny", basename(tiny.dir)), { recursive: true });
   const p = await freeClusterPorts();
   const conf = await sophont("cluster", "conf", "--json", "--port", String(p.port), "--cluster-port", String(p.clusterPort), "--monitor-port", String(p.monitorPort));
   expect(conf.code, conf.err).toBe(0);
@@ -142,7 +145,7 @@ describe("Sophont on a three-node JetStream cluster (nats-server 2.9.10), nodes 
     expect(seeded.code, seeded.err).toBe(0);
     const jsm = await jetstreamManager(nc);
     for (const s of [EVENT_STREAM, `KV_${CHECKPOINT_BUCKET}`, `OBJ_${CONTENT_BUCKET}`]) expect((await jsm.streams.info(s)).config.num_replicas, s).toBe(3);
-  });
+  }, 300_000);
 
   it("a night rides out a kill -9 of the event stream's leader and its restart: every input decided once, counts match", async () => {
     await ingestDay("2026-11-28", 0);
