@@ -107,7 +107,9 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
     writeFileSync(serverFile, JSON.stringify({ pid: embedded.pid, url, confPath: embedded.confPath, version: embedded.durability.serverVersion } satisfies ServerFile) + "\n");
     running = { pid: embedded.pid, url, confPath: embedded.confPath, version: embedded.durability.serverVersion };
   }
-  const password = config.natsUrl ? config.natsPassword : secrets[config.natsUser as keyof typeof secrets];
+  // An external server (a cluster made by `sophont cluster conf`) that runs this home's nats.conf has
+  // the home's passwords: they are the default when SOPHONT_NATS_PASSWORD is not set.
+  const password = (config.natsUrl ? config.natsPassword : undefined) ?? secrets[config.natsUser as keyof typeof secrets];
   const auth = { url, user: config.natsUser, ...(password ? { pass: password } : {}), name: `sophont-cli-${process.pid}` };
   const nc = await connectNats(auth);
   const version = nc.info?.version ?? running?.version ?? "unknown";

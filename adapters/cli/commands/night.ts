@@ -11,10 +11,26 @@ import { projectAt } from "../../../projections/runner.ts";
 import { nightSummaries, type NightSummary } from "../../../projections/night-summaries.projection.ts";
 import { centroids } from "../../../projections/centroids.projection.ts";
 
+/**
+ * Runs a read again while it fails for up to two minutes: on a cluster a read that lands during a
+ * leader election (a node killed) times out once or twice before the new leader answers.
+ */
+const readThroughElections = async <T>(read: () => Promise<T>): Promise<T> => {
+  const since = Date.now();
+  for (;;) {
+    try {
+      return await read();
+    } catch (e) {
+      if (Date.now() - since > 120_000) throw e;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+};
+
 /** Follows the log until the night completes, the signal aborts, or `stalled` says nothing more will come. */
 export const waitForNight = async (rt: Runtime, nightId: string, signal: AbortSignal, stalled: () => boolean): Promise<NightSummary | undefined> => {
   while (!signal.aborted) {
-    const night = (await projectAt(rt.store, nightSummaries, "now"))[nightId];
+    const night = (await readThroughElections(() => projectAt(rt.store, nightSummaries, "now")))[nightId];
     if (night?.completedSeq || stalled()) return night;
     await new Promise((r) => setTimeout(r, 250));
   }

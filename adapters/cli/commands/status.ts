@@ -1,4 +1,5 @@
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { defineCommand } from "../command.ts";
 import { table } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
@@ -25,10 +26,12 @@ export const status = defineCommand({
         consumers.push({ name: c.name, pending: c.num_pending, ackPending: c.num_ack_pending, ackFloor: c.ack_floor.stream_seq });
       }
       const projections = await new ProjectionRunner(rt.store, rt.checkpoints, allProjections).positions();
+      const cluster = clusterView(rt.nc, s);
       const report = {
         server: rt.server,
         stream: { name: EVENT_STREAM, events: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, lastTime: s.state.last_ts, replicas: s.config.num_replicas },
         quarantine: { messages: q.state.messages },
+        ...(cluster ? { cluster } : {}),
         durability: rt.server.durability
           ? [rt.server.durability.summary, replicationNote(s.config.num_replicas, rt.server.durability)].filter(Boolean).join(". ")
           : undefined,
@@ -39,6 +42,11 @@ export const status = defineCommand({
       ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"}, nats-server ${report.server.durability?.serverVersion ?? "unknown"})`);
       ctx.out(`durability  ${report.durability ?? "unknown"}`);
       ctx.out(`stream      ${EVENT_STREAM}: ${s.state.messages} events, ${(s.state.bytes / 1e6).toFixed(1)} MB, seq ${s.state.first_seq}..${s.state.last_seq}, R${s.config.num_replicas}`);
+      if (cluster) {
+        const peers = cluster.replicas.map((r) => `${r.name} ${r.current ? "current" : `behind by ${r.lag}`}${r.offline ? " (offline)" : ""}`);
+        ctx.out(`cluster     ${cluster.name}: ${cluster.nodes.length} node(s) ${cluster.nodes.join(" ")}; connected to ${cluster.connectedTo}`);
+        ctx.out(`            ${EVENT_STREAM} leader ${cluster.leader ?? "none (an election is running)"}; replicas ${peers.join(", ") || "none"}`);
+      }
       ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
       ctx.out("\nconsumers");
       ctx.out(table([["name", "pending", "ack pending", "ack floor"], ...consumers.map((c) => [c.name, c.pending, c.ackPending, c.ackFloor])]));
@@ -49,3 +57,22 @@ export const status = defineCommand({
     }
   },
 });
+
+/**
+ * The cluster the event stream lives on, as the server reports it: the nodes clients may use (the
+ * one this process is connected to and the ones it announced), the stream's leader and how current
+ * each other replica is. Undefined on a single server.
+ */
+const clusterView = (nc: NatsConnection, s: StreamInfo) => {
+  if (!s.cluster?.name) return undefined;
+  const info = nc.info;
+  const here = info ? `${info.host}:${info.port}` : "";
+  const nodes = [...new Set([here, ...(info?.connect_urls ?? [])].filter(Boolean))].sort();
+  return {
+    name: s.cluster.name,
+    nodes,
+    connectedTo: `${info?.server_name ?? "?"} (${here})`,
+    leader: s.cluster.leader,
+    replicas: (s.cluster.replicas ?? []).map((r) => ({ name: r.name, current: r.current, lag: r.lag ?? 0, offline: r.offline === true })),
+  };
+};
