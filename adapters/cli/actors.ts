@@ -15,7 +15,7 @@ import { serveCommands, type CommandHandler } from "../nats/commands.ts";
 import { ObjectContentStore } from "../nats/content-store.ts";
 import type { OpenModels } from "./models.ts";
 import type { Runtime } from "./runtime.ts";
-import { startTraining } from "./training.ts";
+import { serveFromLog, startTraining } from "./training.ts";
 import { trainingDecider } from "../../actors/soul/training.decider.ts";
 import type { TrainingRuleSettings } from "../../actors/soul/training.rule.ts";
 
@@ -40,6 +40,8 @@ export interface ActorOptions {
   readonly trainingHome?: string;
   /** With settings, the Soul requests training by itself after each night (on its own durable consumer). */
   readonly trainingRule?: TrainingRuleSettings;
+  /** The Sophont home: with models, the serving adapter is loaded from the log before anything is scored. */
+  readonly home?: string;
   /** The actors' clock (a test clock in tests; default: the system's). */
   readonly clock?: () => Date;
 }
@@ -52,6 +54,8 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
   await trainingRule?.start();
   const forget = new ForgetReactor(rt.store, new ObjectContentStore(rt.nc));
   await forget.start();
+  const home = opts.trainingHome ?? opts.home;
+  if (opts.models && home) await serveFromLog(rt, opts.models.lm, home);
   const salience = opts.models
     ? new SalienceWorker(rt.store, new ObjectContentStore(rt.nc), opts.models.salience, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
     : undefined;
