@@ -16,6 +16,8 @@ export const NightStarted = defineEvent({
     trigger: NightTrigger,
     /** Inputs stored at or before this sequence belong to the night's window. */
     untilSeq: Schema.Finite,
+    /** When the night must stop (ISO time, from config.json's night window); absent: no deadline. */
+    deadlineAt: Schema.optional(Schema.String),
   }),
   entity: (d) => d.nightId,
   past: [

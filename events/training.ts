@@ -40,6 +40,24 @@ export const LedgerSnapshot = Schema.Struct({
 });
 export type LedgerSnapshot = typeof LedgerSnapshot.Type;
 
+/** What the Soul's training rule saw when it decided: new ledger rows, the thresholds, the budget. */
+export const RuleNumbers = Schema.Struct({
+  /** SFT Ledger entries no promoted adapter has seen, and the threshold. */
+  newSft: Schema.Finite,
+  minNewSft: Schema.Finite,
+  /** Preference pairs (corrected Shadow entries) no promoted adapter has seen, and the threshold. */
+  newPairs: Schema.Finite,
+  minNewPairs: Schema.Finite,
+  /** Jobs requested today (UTC day of the decision), and the budget. */
+  jobsToday: Schema.Finite,
+  maxJobsPerDay: Schema.Finite,
+  /** Jobs requested and not yet over (no verdict, no failure). */
+  running: Schema.Finite,
+  /** Milliseconds left before the night's deadline (null: no deadline configured). */
+  msToDeadline: Schema.NullOr(Schema.Finite),
+});
+export type RuleNumbers = typeof RuleNumbers.Type;
+
 export const TrainingRequested = defineEvent({
   type: "TrainingRequested",
   family: "training",
@@ -55,8 +73,24 @@ export const TrainingRequested = defineEvent({
     mergeWith: Schema.Array(Schema.String),
     deadlineMs: Schema.Finite,
     requestedBy: Schema.String,
+    /** Why the Soul asked for it (absent when a person or a script did): the rule that fired, with its numbers. */
+    rule: Schema.optional(Schema.Struct({ name: Schema.String, nightId: Schema.String, numbers: RuleNumbers })),
   }),
   entity: byJob,
+});
+
+export const TrainingDeferred = defineEvent({
+  type: "TrainingDeferred",
+  family: "training",
+  description: "The Soul's training rule would request a job but cannot now: a job is running, the day's budget is spent, or the night's deadline has passed.",
+  schema: Schema.Struct({
+    nightId: Schema.String,
+    rule: Schema.String,
+    reason: Schema.Literals(["job-running", "daily-budget", "past-deadline"]),
+    detail: Schema.String,
+    numbers: RuleNumbers,
+  }),
+  entity: (d) => `deferred-${d.nightId}`,
 });
 
 export const TrainingCancelRequested = defineEvent({
@@ -223,6 +257,6 @@ export const HostReleased = defineEvent({
 
 /** Every training event, in the order a job writes them, for the catalogue. */
 export const trainingDefinitions = [
-  TrainingRequested, TrainingCancelRequested, HostProvisioned, DatasetUploaded, TrainingStarted, TrainingProgressed,
+  TrainingRequested, TrainingDeferred, TrainingCancelRequested, HostProvisioned, DatasetUploaded, TrainingStarted, TrainingProgressed,
   TrainingFailed, AdapterTrained, AdapterEvaluated, AdapterPromoted, AdapterRolledBack, HostReleased,
 ] as const;

@@ -9,7 +9,11 @@ export interface LineageEntry {
   readonly host: string | null;
   readonly recipe: EventData<"TrainingRequested">["recipe"];
   /** The ledger entries it learned from, by id and sequence. */
-  readonly ledger: { readonly atSeq: number; readonly sft: number; readonly heldOut: number; readonly anchor: number; readonly shadow: number; readonly sftIds: readonly string[] };
+  readonly ledger: { readonly atSeq: number; readonly sft: number; readonly heldOut: number; readonly anchor: number; readonly shadow: number; readonly sftIds: readonly string[]; readonly heldOutIds: readonly string[]; readonly shadowIds: readonly string[] };
+  /** Who asked for it (cli, soul, demo ...). */
+  readonly requestedBy: string;
+  /** How long it may take from its request. */
+  readonly deadlineMs: number;
   readonly mergeWith: readonly string[];
   status: "requested" | "running" | "trained" | "failed" | "promoted" | "rolled-back";
   provisioned?: { readonly host: string; readonly provider: string };
@@ -34,7 +38,7 @@ export interface Lineage {
  */
 export const lineage: Projection<Lineage> = {
   name: "lineage",
-  version: 1,
+  version: 2,
   canHandle: ["TrainingRequested", "HostProvisioned", "TrainingProgressed", "TrainingFailed", "AdapterTrained", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "HostReleased"],
   initialState: () => ({ jobs: new Map(), serving: null, promotedMicro: [] }),
   evolve: (s, e) => {
@@ -42,7 +46,8 @@ export const lineage: Projection<Lineage> = {
       const d = e.data;
       s.jobs.set(d.jobId, {
         jobId: d.jobId, requestedSeq: e.seq, requestedAt: e.metadata.time, host: d.host, recipe: d.recipe, mergeWith: d.mergeWith, status: "requested", released: false,
-        ledger: { atSeq: d.ledger.atSeq, sft: d.ledger.sft.length, heldOut: d.ledger.heldOut.length, anchor: d.ledger.anchor.length, shadow: d.ledger.shadow.length, sftIds: d.ledger.sft.map((x) => x.id) },
+        ledger: { atSeq: d.ledger.atSeq, sft: d.ledger.sft.length, heldOut: d.ledger.heldOut.length, anchor: d.ledger.anchor.length, shadow: d.ledger.shadow.length, sftIds: d.ledger.sft.map((x) => x.id), heldOutIds: d.ledger.heldOut.map((x) => x.id), shadowIds: d.ledger.shadow.map((x) => x.id) },
+        requestedBy: d.requestedBy, deadlineMs: d.deadlineMs,
       });
       return s;
     }

@@ -7,16 +7,13 @@ import { lineage } from "../../projections/lineage.projection.ts";
 import { projectAt } from "../../projections/runner.ts";
 import { derivedEventId } from "../ids.ts";
 import type { ContentStore } from "../ports.ts";
+import { restoreServing, type ServingModel } from "./serving.ts";
 import { defaultBounds, judgeAdapter, pooled, type SetScore } from "./evaluation.ts";
 
 /** What the evaluation needs of the serving model: scoring under the active adapter, and swapping it. */
-export interface EvaluationModel {
+export interface EvaluationModel extends ServingModel {
   /** Mean NLL and scored tokens per text, under the active adapter. */
   score(texts: readonly string[]): Promise<ReadonlyArray<{ readonly meanNll: number; readonly tokenCount: number }>>;
-  /** Makes an adapter (GGUF LoRA bytes, named by their sha256) ready to use. */
-  load(sha256: string, bytes: Uint8Array): Promise<void>;
-  /** Serves with this adapter (null: the base model), live. */
-  use(sha256: string | null): Promise<void>;
   active(): string | null;
 }
 
@@ -41,9 +38,7 @@ export class EvaluationWorker {
   constructor(private readonly store: EventStore, private readonly content: ContentStore, private readonly model: EvaluationModel, private readonly options: EvaluationOptions = {}) {}
 
   async start(): Promise<void> {
-    const serving = (await projectAt(this.store, lineage, "now")).serving;
-    if (serving) await this.ensure(serving.sha256);
-    await this.model.use(serving?.sha256 ?? null);
+    await restoreServing(this.store, this.content, this.model);
     const sub = this.store.subscribe({ durable: this.options.durable ?? "actor-soul-evaluation", types: new Set(["AdapterTrained"]), ackWaitMs: this.options.ackWaitMs ?? 120_000 });
     this.subscription = sub;
     void eachDelivery(sub, (d) => this.evaluate(d));

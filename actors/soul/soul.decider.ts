@@ -118,8 +118,10 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "SatelliteBorn":
     case "DriftDetected":
       return state;
-    // Training jobs: the Soul's evaluation and promotion run in actors/soul/evaluation.worker.ts.
+    // Training jobs: the Soul's requests are decided in training.decider.ts, its evaluation and
+    // promotion in evaluation.worker.ts.
     case "TrainingRequested":
+    case "TrainingDeferred":
     case "TrainingCancelRequested":
     case "HostProvisioned":
     case "DatasetUploaded":

@@ -15,7 +15,9 @@ import { serveCommands, type CommandHandler } from "../nats/commands.ts";
 import { ObjectContentStore } from "../nats/content-store.ts";
 import type { OpenModels } from "./models.ts";
 import type { Runtime } from "./runtime.ts";
-import { startTraining } from "./training.ts";
+import { serveFromLog, startTraining } from "./training.ts";
+import { trainingDecider } from "../../actors/soul/training.decider.ts";
+import type { TrainingRuleSettings } from "../../actors/soul/training.rule.ts";
 
 /** The actors of this process, wired to the runtime's store, and the command subjects they answer. */
 export interface RunningActors {
@@ -36,13 +38,24 @@ export interface ActorOptions {
   readonly antechamber?: AntechamberSettings;
   /** With models and a home, the Muscle and the Soul's evaluation run here too (files under `<home>/muscle`). */
   readonly trainingHome?: string;
+  /** With settings, the Soul requests training by itself after each night (on its own durable consumer). */
+  readonly trainingRule?: TrainingRuleSettings;
+  /** The Sophont home: with models, the serving adapter is loaded from the log before anything is scored. */
+  readonly home?: string;
+  /** The actors' clock (a test clock in tests; default: the system's). */
+  readonly clock?: () => Date;
 }
 
 export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise<RunningActors> => {
-  const soul = new ActorHost(rt.store, soulDecider);
+  const clock = opts.clock ? { clock: opts.clock } : {};
+  const soul = new ActorHost(rt.store, soulDecider, clock);
   await soul.start();
+  const trainingRule = opts.trainingRule ? new ActorHost(rt.store, trainingDecider(opts.trainingRule), { durable: "actor-soul-training", ...clock }) : undefined;
+  await trainingRule?.start();
   const forget = new ForgetReactor(rt.store, new ObjectContentStore(rt.nc));
   await forget.start();
+  const home = opts.trainingHome ?? opts.home;
+  if (opts.models && home) await serveFromLog(rt, opts.models.lm, home);
   const salience = opts.models
     ? new SalienceWorker(rt.store, new ObjectContentStore(rt.nc), opts.models.salience, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
     : undefined;
@@ -89,6 +102,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
       await within(antechamber?.stop());
       await within(mitosis.stop());
       await within(forget.stop());
+      await within(trainingRule?.stop());
       await within(soul.stop());
     },
   };

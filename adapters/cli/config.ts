@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import type { PolicyValues } from "../../events/salience.ts";
 import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
+import { trainingFrom, type TrainingConfig } from "./training-config.ts";
 
 /**
  * Everything Sophont reads from its surroundings, read in one place: flags, then `SOPHONT_*`
@@ -29,6 +30,8 @@ export interface Config {
   readonly gpu: false | "auto";
   /** Salience's thresholds: the defaults, overridden by `salience` in config.json. */
   readonly policy: PolicyValues;
+  /** When the Soul asks for training by itself, where it runs, the recipe (config.json `training`). */
+  readonly training: TrainingConfig;
   readonly file: Record<string, unknown>;
 }
 
@@ -71,6 +74,7 @@ const FILE_KEYS: Record<string, { readonly what: string; readonly ok: (v: unknow
   antechamber: { what: "an object", ok: isObject },
   mitosis: { what: "an object", ok: isObject },
   drift: { what: "an object", ok: isObject },
+  training: { what: "an object", ok: isObject },
 };
 
 const shown = (v: unknown) => (JSON.stringify(v) ?? String(v)).slice(0, 60);
@@ -105,6 +109,7 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     threads,
     gpu: (env.SOPHONT_GPU ?? file.gpu) === "auto" ? "auto" : false,
     policy: policyFrom(file.salience),
+    training: trainingFrom(file.training, (m) => new ConfigError(`${join(home, "config.json")}: ${m}`)),
     file,
   };
 };

@@ -2,6 +2,7 @@
 // machine) and the Soul's evaluation, both on the serving model.
 import path from "node:path";
 import { MuscleWorker, type MuscleOptions } from "../../actors/muscle/worker.ts";
+import { restoreServing } from "../../actors/soul/serving.ts";
 import { EvaluationWorker, type EvaluationOptions } from "../../actors/soul/evaluation.worker.ts";
 import { LocalProvider } from "../local/provider.ts";
 import type { OpenLanguageModel } from "../llm/model.ts";
@@ -11,6 +12,10 @@ import { StaticSshProvider } from "../ssh/provider.ts";
 import { evaluationModel } from "../training/evaluation-model.ts";
 import { trainingMaterials } from "../training/materials.ts";
 import type { Runtime } from "./runtime.ts";
+
+/** Loads the adapter the log says serves into `lm` (its files under `<home>/muscle/adapters`); returns its sha256. */
+export const serveFromLog = (rt: Runtime, lm: OpenLanguageModel, home: string): Promise<string | null> =>
+  restoreServing(rt.store, new ObjectContentStore(rt.nc), evaluationModel(lm, path.join(home, "muscle", "adapters")));
 
 export interface TrainingActors {
   readonly muscle: MuscleWorker;

@@ -80,10 +80,12 @@ export const night = defineCommand({
         let failed: string | undefined;
         local = await startActors(rt, {
           models,
+          home: ctx.config.home,
           policy: ctx.config.policy,
           antechamber: antechamberSettings(ctx.config),
           onSalience: (e) => (e.type === "progress" ? bar.update(e.done, e.total) : e.type === "failed" ? (failed = e.error) : bar.done()),
         });
+        ctx.err(`scoring with ${models.lm.activeAdapter ? `the serving adapter ${models.lm.activeAdapter.slice(0, 12)}` : "the base model (no adapter promoted)"}`);
         if (open) {
           resuming();
         } else {

@@ -1,5 +1,6 @@
 import { defineCommand, type CliContext } from "../command.ts";
 import { openModels } from "../models.ts";
+import { serveFromLog } from "../training.ts";
 import { ObjectContentStore } from "../../nats/content-store.ts";
 import { verifyDecisions } from "../../../actors/salience/verify.ts";
 import { parsePosition, progress, UsageError } from "../format.ts";
@@ -64,6 +65,8 @@ const verify = async (ctx: CliContext, night: string | undefined, json: boolean)
   const rt = await openRuntime(ctx.config, ctx.err);
   const models = await openModels(ctx.config, ctx.err);
   try {
+    const serving = await serveFromLog(rt, models.lm, ctx.config.home);
+    ctx.err(`measuring with ${serving ? `the serving adapter ${serving.slice(0, 12)}` : "the base model (no adapter promoted)"}`);
     const r = await verifyDecisions({ store: rt.store, content: new ObjectContentStore(rt.nc), model: models.salience }, ctx.config.policy, night);
     if (json) ctx.out(JSON.stringify(r, null, 2));
     else {

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Refusal } from "../../../actors/decider.ts";
-import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
+import { requestTraining } from "../../../actors/muscle/request.ts";
+import { recipeFrom } from "../training-config.ts";
+import { narrateTraining } from "../training-narration.ts";
 import type { DomainEvent } from "../../../events/catalogue.ts";
 import type { Recipe } from "../../../events/training.ts";
 import { ledgers } from "../../../projections/ledgers.projection.ts";
@@ -14,17 +16,15 @@ import { openModels } from "../models.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
 import { startTraining } from "../training.ts";
 
-const readRecipe = (file: string | undefined): Recipe => {
-  if (!file) return tinyRecipe;
+const readRecipe = (file: string | undefined, base: Recipe): Recipe => {
+  if (!file) return base;
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
     throw new UsageError(`cannot read the recipe ${file}: ${(e as Error).message}`);
   }
-  const unknown = Object.keys(raw as object).filter((k) => !(k in tinyRecipe));
-  if (unknown.length) throw new UsageError(`${file}: unknown recipe key(s) ${unknown.join(", ")} (known: ${Object.keys(tinyRecipe).join(", ")})`);
-  return { ...tinyRecipe, ...(raw as Partial<Recipe>) };
+  return recipeFrom(raw, (m) => new UsageError(`${file}: ${m}`), "recipe", base);
 };
 
 const append = (rt: Runtime, event: DomainEvent, correlationId: string) =>
@@ -35,14 +35,11 @@ const follow = async (rt: Runtime, jobId: string, out: (s: string) => void, sign
   for await (const e of rt.store.read({ follow: true, signal })) {
     const d = e.data as { jobId?: string };
     if (d.jobId !== jobId) continue;
-    switch (e.type) {
-      case "TrainingProgressed": out(`  ${e.data.phase} step ${e.data.step}/${e.data.of} loss ${e.data.loss?.toFixed(4) ?? "-"}`); break;
-      case "AdapterEvaluated": out(`evaluated: held-out perplexity ${e.data.heldOut.before.toFixed(2)} -> ${e.data.heldOut.after.toFixed(2)} (gain ${(e.data.gain * 100).toFixed(1)}%), anchor ${e.data.anchor.before.toFixed(2)} -> ${e.data.anchor.after.toFixed(2)} (forgetting ${(e.data.forgetting * 100).toFixed(1)}%)`); break;
-      case "AdapterPromoted": out(`promoted: ${e.data.adapterSha256} now serves`); return 0;
-      case "AdapterRolledBack": out(`rolled back: ${e.data.reason}; ${e.data.servingSha256 ?? "the base model"} keeps serving`); return 3;
-      case "TrainingFailed": out(`failed at ${e.data.stage} (${e.data.kind}): ${e.data.error}\n${e.data.lastLines.slice(-5).map((l) => `  | ${l}`).join("\n")}`); return 4;
-      default: out(`${e.type}`);
-    }
+    const line = narrateTraining(e);
+    out(line ?? e.type);
+    if (e.type === "AdapterPromoted") return 0;
+    if (e.type === "AdapterRolledBack") return 3;
+    if (e.type === "TrainingFailed") return (out(e.data.lastLines.slice(-5).map((l) => `  | ${l}`).join("\n")), 4);
   }
   return 130;
 };
@@ -61,7 +58,7 @@ export const train = defineCommand({
   options: { host: { type: "string" }, local: { type: "boolean" }, recipe: { type: "string" }, deadline: { type: "string" } },
   run: async (ctx, v): Promise<number> => {
     if (v.host && v.local) throw new UsageError("name a --host or --local, not both");
-    const recipe = readRecipe(v.recipe as string | undefined);
+    const recipe = readRecipe(v.recipe as string | undefined, ctx.config.training.recipe);
     const deadlineMs = Number(v.deadline ?? 60) * 60_000;
     if (!(deadlineMs > 0)) throw new UsageError("--deadline takes a positive number of minutes");
     const rt = await openRuntime(ctx.config, ctx.err);

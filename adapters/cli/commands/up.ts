@@ -1,6 +1,7 @@
 import { defineCommand } from "../command.ts";
 import { antechamberSettings } from "./antechamber-settings.ts";
-import { openRuntime } from "../runtime.ts";
+import { openRuntime, type Runtime } from "../runtime.ts";
+import { narrateTraining } from "../training-narration.ts";
 import { newCommandId, startActors, today } from "../actors.ts";
 import { openModels } from "../models.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
@@ -12,6 +13,20 @@ const msUntil = (hhmm: string, now = new Date()): number => {
   next.setHours(h!, m!, 0, 0);
   if (next <= now) next.setDate(next.getDate() + 1);
   return next.getTime() - now.getTime();
+};
+
+const TRAINING_LINES = new Set(["TrainingRequested", "TrainingDeferred", "TrainingProgressed", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "TrainingFailed"]);
+
+/** Prints the training loop's events as they come: the Soul's requests and deferrals, progress, verdicts. */
+const narrate = async (rt: Runtime, after: number, out: (s: string) => void, signal: AbortSignal): Promise<void> => {
+  try {
+    for await (const e of rt.store.read({ from: { seq: after + 1 }, follow: true, types: TRAINING_LINES, signal })) {
+      const line = narrateTraining(e);
+      if (line) out(line);
+    }
+  } catch {
+    // Stopping: the follow ends with the signal.
+  }
 };
 
 export const up = defineCommand({
@@ -33,6 +48,7 @@ export const up = defineCommand({
       policy: ctx.config.policy,
       antechamber: antechamberSettings(ctx.config),
       trainingHome: ctx.config.home,
+      ...(ctx.config.training.auto ? { trainingRule: { ...ctx.config.training, baseModelSha256: models.lm.identity.sha256 } } : {}),
       onSalience: (e) => ctx.out(e.type === "progress" ? `night ${e.job.nightId}: ${e.done}/${e.total} inputs judged` : e.type === "finished" ? `night ${e.job.nightId}: Salience done` : `night ${e.job.nightId}: Salience stopped: ${e.error}`),
     });
     const runner = new ProjectionRunner(rt.store, rt.checkpoints, allProjections);
@@ -55,6 +71,7 @@ export const up = defineCommand({
       }, msUntil(nightAt));
     };
     schedule();
+    void narrate(rt, await rt.store.lastSeq(), ctx.out, ctx.signal);
     while (!ctx.signal.aborted) {
       await runner.catchUp().catch((e: Error) => ctx.err(`projections: ${e.message}`));
       await new Promise((r) => setTimeout(r, 1000));

@@ -30,11 +30,24 @@ describe("config.json", () => {
     ['{"natsUrl":"localhost"}', /"natsUrl" must be a NATS URL/],
     ['{"salience":[]}', /"salience" must be an object/],
     ['{"treads":4}', /unknown key "treads"; known keys: .*threads/],
+    ['{"training":{"minNewSft":1}}', /training.minNewSft must be a whole number of at least 2/],
+    ['{"training":{"maxJobsPerDay":"two"}}', /training.maxJobsPerDay must be a whole number/],
+    ['{"training":{"minNewSfts":4}}', /training.minNewSfts is not a setting; known: .*minNewSft/],
+    ['{"training":{"host":""}}', /training.host must be a host name/],
+    ['{"training":{"recipe":{"sftStep":4}}}', /training.recipe.sftStep is not a recipe key/],
+    ['{"training":{"recipe":{"lr":"fast"}}}', /training.recipe.lr must be a finite number/],
     ["[1,2]", /must hold a JSON object/],
     ["{", /not valid JSON/],
   ])("refuses %s, naming the key", (json, message) => {
     expect(withConfig(json)).toThrow(ConfigError);
     expect(withConfig(json)).toThrow(message);
+  });
+
+  it("reads the training rule's settings over their defaults", () => {
+    const c = withConfig(JSON.stringify({ training: { minNewSft: 30, host: "local", recipe: { sftSteps: 8 } } }))();
+    expect(c.training).toMatchObject({ auto: true, minNewSft: 30, minNewPairs: 8, maxJobsPerDay: 2, host: null });
+    expect(c.training.recipe.sftSteps).toBe(8);
+    expect(withConfig(JSON.stringify({ training: { host: "gpu1", auto: false } }))().training).toMatchObject({ host: "gpu1", auto: false });
   });
 
   it("checks the variables that override it", () => {

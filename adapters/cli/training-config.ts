@@ -1,0 +1,54 @@
+// config.json's `training` object: when the Soul asks for a job by itself, where it runs, the recipe.
+import { tinyRecipe } from "../../actors/muscle/request.ts";
+import { defaultRuleThresholds } from "../../actors/soul/training.rule.ts";
+import type { Recipe } from "../../events/training.ts";
+
+export interface TrainingConfig {
+  /** Whether the Soul under `sophont up` requests jobs by itself (default true). */
+  readonly auto: boolean;
+  readonly minNewSft: number;
+  readonly minNewPairs: number;
+  readonly maxJobsPerDay: number;
+  readonly jobMinutes: number;
+  /** A host of the hosts file; null: the local provider (this machine). */
+  readonly host: string | null;
+  /** The recipe jobs get: the tiny recipe's keys, overridden by `training.recipe`. */
+  readonly recipe: Recipe;
+}
+
+const WHOLE: Record<string, number> = { minNewSft: 2, minNewPairs: 1, maxJobsPerDay: 1 };
+
+/** Checks `training` key by key; each error names the key and what it must be. */
+export const trainingFrom = (raw: unknown, fail: (msg: string) => Error): TrainingConfig => {
+  const o = (raw ?? {}) as Record<string, unknown>;
+  if (typeof o !== "object" || Array.isArray(o)) throw fail("`training` must be an object");
+  const known = ["auto", "jobMinutes", "host", "recipe", ...Object.keys(WHOLE)];
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw fail(`training.${k} is not a setting; known: ${known.join(", ")}`);
+  const out: Record<string, unknown> = { ...defaultRuleThresholds, auto: true, host: null };
+  for (const [k, min] of Object.entries(WHOLE)) {
+    if (o[k] === undefined) continue;
+    if (!Number.isInteger(o[k]) || (o[k] as number) < min) throw fail(`training.${k} must be a whole number of at least ${min}, got ${JSON.stringify(o[k])}`);
+    out[k] = o[k];
+  }
+  if (o.auto !== undefined && typeof o.auto !== "boolean") throw fail(`training.auto must be true or false, got ${JSON.stringify(o.auto)}`);
+  if (o.auto !== undefined) out.auto = o.auto;
+  if (o.jobMinutes !== undefined && !(typeof o.jobMinutes === "number" && o.jobMinutes > 0 && o.jobMinutes <= 7 * 24 * 60)) throw fail(`training.jobMinutes must be a number of minutes above 0 (at most a week), got ${JSON.stringify(o.jobMinutes)}`);
+  if (o.jobMinutes !== undefined) out.jobMinutes = o.jobMinutes;
+  if (o.host !== undefined && !(o.host === null || (typeof o.host === "string" && o.host.length > 0))) throw fail(`training.host must be a host name of \`sophont host list\`, "local" or null, got ${JSON.stringify(o.host)}`);
+  if (typeof o.host === "string") out.host = o.host === "local" ? null : o.host;
+  return { ...(out as Omit<TrainingConfig, "recipe">), recipe: recipeFrom(o.recipe, fail) };
+};
+
+/** The tiny recipe overridden key by key; a key it lacks, or a value of another type, is refused. */
+export const recipeFrom = (raw: unknown, fail: (msg: string) => Error, where = "training.recipe", base: Recipe = tinyRecipe): Recipe => {
+  if (raw === undefined) return base;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw fail(`${where} must be an object`);
+  const keys = base as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(raw)) {
+    if (!(k in keys)) throw fail(`${where}.${k} is not a recipe key; known: ${Object.keys(keys).join(", ")}`);
+    const want = Array.isArray(keys[k]) ? "array" : typeof keys[k];
+    const got = Array.isArray(v) ? "array" : typeof v;
+    if (want !== got || (got === "number" && !Number.isFinite(v))) throw fail(`${where}.${k} must be a ${want === "number" ? "finite number" : want}, got ${JSON.stringify(v)}`);
+  }
+  return { ...base, ...(raw as Partial<Recipe>) };
+};

@@ -1,0 +1,31 @@
+// One line per training event, as `sophont train` and `sophont up` print them.
+import type { DomainEvent } from "../../events/catalogue.ts";
+import type { RuleNumbers } from "../../events/training.ts";
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const numbersOf = (n: RuleNumbers) =>
+  `${n.newSft} new SFT (needs ${n.minNewSft}), ${n.newPairs} new pairs (needs ${n.minNewPairs}), ${n.jobsToday}/${n.maxJobsPerDay} jobs today, ${n.running} running`;
+
+/** What a person reads for a training event (undefined: not worth a line). */
+export const narrateTraining = (e: DomainEvent): string | undefined => {
+  switch (e.type) {
+    case "TrainingRequested":
+      return e.data.rule
+        ? `the Soul requested ${e.data.jobId} after night ${e.data.rule.nightId} (rule ${e.data.rule.name}: ${numbersOf(e.data.rule.numbers)})`
+        : `${e.data.jobId} requested by ${e.data.requestedBy}`;
+    case "TrainingDeferred":
+      return `night ${e.data.nightId}: training deferred (${e.data.reason}: ${e.data.detail}; ${numbersOf(e.data.numbers)})`;
+    case "TrainingProgressed":
+      return `  ${e.data.jobId} ${e.data.phase} step ${e.data.step}/${e.data.of} loss ${e.data.loss?.toFixed(4) ?? "-"}`;
+    case "AdapterEvaluated":
+      return `${e.data.jobId} evaluated: held-out perplexity ${e.data.heldOut.before.toFixed(2)} -> ${e.data.heldOut.after.toFixed(2)} (gain ${pct(e.data.gain)}), anchor ${e.data.anchor.before.toFixed(2)} -> ${e.data.anchor.after.toFixed(2)} (forgetting ${pct(e.data.forgetting)})`;
+    case "AdapterPromoted":
+      return `${e.data.jobId} promoted: ${e.data.adapterSha256} now serves`;
+    case "AdapterRolledBack":
+      return `${e.data.jobId} rolled back: ${e.data.reason}; ${e.data.servingSha256 ?? "the base model"} keeps serving`;
+    case "TrainingFailed":
+      return `${e.data.jobId} failed at ${e.data.stage} (${e.data.kind}): ${e.data.error}`;
+    default:
+      return undefined;
+  }
+};
