@@ -4,7 +4,6 @@ import type { CliContext, Command } from "./command.ts";
 import { commands } from "./commands/index.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { NotFoundError, UsageError } from "./format.ts";
-import { startTelemetry } from "../telemetry/setup.ts";
 import { inSpan } from "../../events/tracing.ts";
 
 const globalOptions = {
@@ -88,7 +87,7 @@ export const main = async (argv: string[], io = { out: (s: string) => console.lo
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const ctx: CliContext = { config, out: io.out, err: io.err, signal: controller.signal };
-    const telemetry = command.path[0] === "trace" ? undefined : startTelemetry({ home: command.traceHome?.(config.home) ?? config.home });
+    const telemetry = command.path[0] === "trace" ? undefined : (await import("../telemetry/setup.ts")).startTelemetry({ home: command.traceHome?.(config.home) ?? config.home });
     try {
       const name = `cli ${command.path.join(" ")}`;
       return (await inSpan(name, undefined, { "sophont.actor": "cli", "sophont.cli.args": parsed.positionals.join(" ") }, async () => command.run(ctx, v, parsed.positionals))) ?? 0;

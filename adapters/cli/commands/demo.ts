@@ -9,7 +9,6 @@ import { startActors } from "../actors.ts";
 import { antechamberSettings } from "./antechamber-settings.ts";
 import { waitForNight } from "./night.ts";
 import { demoAnchors, demoDays, DEMO_QUESTIONS } from "../demo/scenario.ts";
-import { demoTrainer, torchAvailable, TORCH_HINT } from "../demo/training.ts";
 import { policyFrom, type Config } from "../config.ts";
 import { ingestFiles } from "../../ingest/ingest.ts";
 import { seedPreoccupation } from "../../ingest/preoccupation.ts";
@@ -113,6 +112,7 @@ const runDemo = async (ctx: CliContext, config: Config, nights: number, train: b
         if (e.type === "DriftDetected") say(`  drift: ${e.data.centroidId} moved ${e.data.fromPrevious.toFixed(4)} since the last night`);
       }
     }
+    const { torchAvailable, TORCH_HINT } = await import("../demo/training.ts");
     if (train && !torchAvailable()) say(`\n${TORCH_HINT}`);
     else if (train) await trainTwice(rt, models, config.home, say);
     return await summary(rt, config.home, say, json ? ctx.out : undefined);
@@ -124,7 +124,7 @@ const runDemo = async (ctx: CliContext, config: Config, nights: number, train: b
 };
 
 const trainTwice = async (rt: Runtime, models: Awaited<ReturnType<typeof openModels>>, home: string, say: (s: string) => void) => {
-  const trainer = await demoTrainer(rt, models, home, say);
+  const trainer = await (await import("../demo/training.ts")).demoTrainer(rt, models, home, say);
   try {
     for (const [jobId, recipe, what] of [["demo-job-1", trainer.goodRecipe, "the SFT Ledger, the Golden Anchor mixed in"], ["demo-job-2", trainer.harmfulRecipe, "a harmful recipe (learning rate 5)"]] as const) {
       say(`\ntraining ${jobId} on ${what}, on the local provider`);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { findHost, hostsFilePath, loadHosts, trustHost } from "../../ssh/hosts.ts";
+// ssh2 is loaded by the host commands when they run, not for `--help`.
+const sshHosts = () => import("../../ssh/hosts.ts");
 import { defineCommand } from "../command.ts";
 import { printResult, table, UsageError } from "../format.ts";
 
@@ -24,6 +25,7 @@ export const hostAdd = defineCommand({
   run: async (ctx, v, args) => {
     const [name] = args;
     if (!name || args.length > 1 || !v.host || !v.user || !v.key) throw new UsageError("usage: sophont host add NAME --host ADDRESS --user USER --key PATH");
+    const { hostsFilePath, findHost, loadHosts } = await sshHosts();
     const file = hostsFilePath(ctx.config.home);
     const gpu = v.gpu === "cuda" ? { kind: "cuda", ...(v["min-memory"] ? { minMemoryGiB: Number(v["min-memory"]) } : {}) } : { kind: "none" };
     addEntry(file, {
@@ -43,6 +45,7 @@ export const hostTrust = defineCommand({
   options: { expect: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v, args) => {
     if (args.length !== 1) throw new UsageError("name one host");
+    const { trustHost, hostsFilePath } = await sshHosts();
     const { fingerprint, previous } = await trustHost(hostsFilePath(ctx.config.home), args[0]!, v.expect as string | undefined);
     printResult(ctx, v.json, { host: args[0], fingerprint, previous: previous ?? null }, () =>
       previous && previous !== fingerprint ? `${args[0]}: pinned ${fingerprint} (replacing ${previous})` : `${args[0]}: pinned ${fingerprint}`);
@@ -55,6 +58,7 @@ export const hostList = defineCommand({
   usage: "sophont host list [--json]",
   options: { json: { type: "boolean" } },
   run: async (ctx, v) => {
+    const { hostsFilePath, findHost, loadHosts } = await sshHosts();
     const file = hostsFilePath(ctx.config.home);
     if (!existsSync(file)) return printResult(ctx, v.json, { hosts: [] }, () => "no hosts: training runs on this machine (add one with `sophont host add`)");
     const hosts = await loadHosts(file);

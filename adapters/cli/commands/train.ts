@@ -11,7 +11,6 @@ import { defineCommand } from "../command.ts";
 import { parsePosition, percent, printResult, readable, table, UsageError } from "../format.ts";
 import { openModels } from "../models.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
-import { startTraining } from "../training.ts";
 
 const readRecipe = (file: string | undefined): Recipe => {
   if (!file) return tinyRecipe;
@@ -66,7 +65,7 @@ export const train = defineCommand({
     if (!(deadlineMs > 0)) throw new UsageError("--deadline takes a positive number of minutes");
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);
-    const actors = await startTraining(rt, models.lm, ctx.config.home);
+    const actors = await (await import("../training.ts")).startTraining(rt, models.lm, ctx.config.home);
     try {
       const jobId = `job-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
       let data;
