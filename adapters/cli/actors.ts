@@ -9,7 +9,6 @@ import type { PolicyValues } from "../../events/salience.ts";
 import { AntechamberWorker } from "../../actors/antechamber/worker.ts";
 import { defaultMitosisConfig, mitosisDecider, type MitosisCommand, type MitosisState } from "../../actors/mitosis/mitosis.decider.ts";
 import { ApproveMitosis, DeclineMitosis, ForgetInput, StartNight } from "../../events/commands.ts";
-import { LanceRejectedVectors } from "../vectors/antechamber-table.ts";
 import type { AntechamberSettings } from "./commands/antechamber-settings.ts";
 import { serveCommands, type CommandHandler } from "../nats/commands.ts";
 import { ObjectContentStore } from "../nats/content-store.ts";
@@ -63,10 +62,10 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
   const mitosis = new ActorHost(rt.store, mitosisDecider(opts.antechamber?.mitosis ?? defaultMitosisConfig));
   await mitosis.start();
   const antechamber = opts.antechamber
-    ? new AntechamberWorker(rt.store, await LanceRejectedVectors.open(opts.antechamber.dir, rt.store), { params: opts.antechamber.clustering })
+    ? new AntechamberWorker(rt.store, await (await import("../vectors/antechamber-table.ts")).LanceRejectedVectors.open(opts.antechamber.dir, rt.store), { params: opts.antechamber.clustering })
     : undefined;
   await antechamber?.start();
-  const training = opts.models && opts.trainingHome ? await startTraining(rt, opts.models.lm, opts.trainingHome) : undefined;
+  const training = opts.models && opts.trainingHome ? await (await import("./training.ts")).startTraining(rt, opts.models.lm, opts.trainingHome) : undefined;
   const toMitosis: CommandHandler = (req) =>
     mitosis.command({
       id: req.id,

@@ -2,6 +2,7 @@ import type { DomainEvent, EventData } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import type { EventStore, Until } from "../../events/store.ts";
 import { eventSubject } from "../../events/subjects.ts";
+import { NotFoundError, resolveId } from "./format.ts";
 
 type Of<T extends DomainEvent["type"]> = Extract<Recorded<DomainEvent>, { type: T }>;
 
@@ -21,14 +22,21 @@ export interface AdapterAudit {
   readonly outcome: { type: "AdapterPromoted" | "AdapterRolledBack" | "TrainingFailed"; seq: number; by: string; detail: string } | null;
 }
 
-/** Finds the job by id, or by its adapter's sha256 (a prefix will do), and tells its story. */
+/** Finds the job by id, or by its adapter's sha256 (a prefix of 6 or more will do), and tells its story. */
 export const auditAdapter = async (store: EventStore, key: string, until: Until = "now"): Promise<AdapterAudit | undefined> => {
-  let jobId: string | undefined;
+  // Every name of a job (its id, its adapter's and micro-adapter's sha256) -> the job; a prefix naming two jobs is refused.
+  const names = new Map<string, string>();
   for await (const e of store.read({ until, types: new Set(["TrainingRequested", "AdapterTrained"]) })) {
-    if (e.type === "TrainingRequested" && e.data.jobId === key) jobId = key;
-    if (e.type === "AdapterTrained" && (e.data.adapterSha256.startsWith(key) || e.data.microSha256.startsWith(key))) jobId = e.data.jobId;
+    if (e.type === "TrainingRequested") names.set(e.data.jobId, e.data.jobId);
+    if (e.type === "AdapterTrained") names.set(e.data.adapterSha256, e.data.jobId).set(e.data.microSha256, e.data.jobId);
   }
-  if (!jobId) return undefined;
+  let jobId: string;
+  try {
+    jobId = resolveId(key, names, "adapter or job");
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  }
   const events: Recorded<DomainEvent>[] = [];
   for await (const e of store.read({ subject: eventSubject("training", jobId), until })) events.push(e);
   const req = events.find((e): e is Of<"TrainingRequested"> => e.type === "TrainingRequested");

@@ -19,6 +19,8 @@ export interface Command {
   /** More lines for `--help`: what it does, examples. */
   readonly details?: string;
   readonly options: NonNullable<ParseArgsConfig["options"]>;
+  /** The home whose trace file gets this command's spans, when not the configured one (the demo's own home). */
+  readonly traceHome?: (home: string) => string;
   run(ctx: CliContext, values: OptionValues, positionals: string[]): Promise<number | void>;
 }
 

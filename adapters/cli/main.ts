@@ -3,8 +3,7 @@ import { parseArgs } from "node:util";
 import type { CliContext, Command } from "./command.ts";
 import { commands } from "./commands/index.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { UsageError } from "./format.ts";
-import { startTelemetry } from "../telemetry/setup.ts";
+import { NotFoundError, UsageError } from "./format.ts";
 import { inSpan } from "../../events/tracing.ts";
 
 const globalOptions = {
@@ -88,7 +87,7 @@ export const main = async (argv: string[], io = { out: (s: string) => console.lo
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const ctx: CliContext = { config, out: io.out, err: io.err, signal: controller.signal };
-    const telemetry = command.path[0] === "trace" ? undefined : startTelemetry({ home: config.home });
+    const telemetry = command.path[0] === "trace" ? undefined : (await import("../telemetry/setup.ts")).startTelemetry({ home: command.traceHome?.(config.home) ?? config.home });
     try {
       const name = `cli ${command.path.join(" ")}`;
       return (await inSpan(name, undefined, { "sophont.actor": "cli", "sophont.cli.args": parsed.positionals.join(" ") }, async () => command.run(ctx, v, parsed.positionals))) ?? 0;
@@ -103,6 +102,10 @@ export const main = async (argv: string[], io = { out: (s: string) => console.lo
       io.err(`sophont: ${err.message}`);
       io.err(command ? `usage: ${command.usage}  (sophont ${command.path.join(" ")} --help)` : "see sophont --help");
       return 2;
+    }
+    if (err instanceof NotFoundError) {
+      io.err(`sophont: ${err.message}`);
+      return 1;
     }
     if (err instanceof ConfigError) {
       io.err(`sophont: configuration: ${err.message}`);

@@ -2,9 +2,8 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Effect } from "effect";
 import type { SalienceModel } from "../../actors/salience/ports.ts";
-import { openEmbedder, type OpenEmbedder } from "../llm/embedding.ts";
-import { openLanguageModel, type OpenLanguageModel } from "../llm/model.ts";
-import { salienceModelOn } from "../llm/salience-model.ts";
+import type { OpenEmbedder } from "../llm/embedding.ts";
+import type { OpenLanguageModel } from "../llm/model.ts";
 import { makeTinyModels, shippedCorpusDir } from "../llm/tiny/factory.ts";
 import type { Config } from "./config.ts";
 
@@ -33,6 +32,8 @@ export const openModels = async (config: Config, log: (s: string) => void): Prom
     tiny = true;
   }
   const threads = config.threads ?? (tiny ? 1 : Math.max(1, Math.floor(availableParallelism() / 2)));
+  // node-llama-cpp is loaded here, by the commands that judge, never for `--help` or `status`.
+  const [{ openLanguageModel }, { openEmbedder }, { salienceModelOn }] = await Promise.all([import("../llm/model.ts"), import("../llm/embedding.ts"), import("../llm/salience-model.ts")]);
   const lm = await Effect.runPromise(openLanguageModel({ modelPath, threads, gpu: config.gpu }));
   const embedder = await Effect.runPromise(openEmbedder({ modelPath: embedderPath ?? modelPath, threads, gpu: config.gpu }));
   return {

@@ -38,6 +38,7 @@ export class FileSpanExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
     try {
+      mkdirSync(dirname(this.path), { recursive: true }); // the home may have been cleaned since (the demo starts clean)
       appendFileSync(this.path, spans.map((s) => JSON.stringify(toRecord(s))).join("\n") + "\n");
       done({ code: 0 });
     } catch (e) {

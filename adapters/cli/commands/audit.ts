@@ -1,5 +1,7 @@
 import { defineCommand } from "../command.ts";
-import { parsePosition, UsageError } from "../format.ts";
+import { parsePosition, percent, printResult, UsageError } from "../format.ts";
+import { resolveInputId } from "../ids.ts";
+import { ObjectContentStore } from "../../nats/content-store.ts";
 import { openRuntime } from "../runtime.ts";
 import type { DomainEvent } from "../../../events/catalogue.ts";
 import type { Recorded } from "../../../events/envelope.ts";
@@ -43,21 +45,23 @@ export const auditInput = defineCommand({
   usage: "sophont audit input INPUT_ID [--at SEQ|TIME] [--json]",
   options: { json: { type: "boolean" }, at: { type: "string" } },
   run: async (ctx, v, args): Promise<number> => {
-    if (args.length !== 1 || !/^[0-9a-f]{64}$/.test(args[0]!)) throw new UsageError("name one input id (64 hex digits: the sha256 of its text)");
+    if (args.length !== 1) throw new UsageError("name one input id (the sha256 of its text, or its first 12 characters)");
     const until = v.at ? parsePosition(v.at as string, "--at") : "now";
     const rt = await openRuntime(ctx.config);
     try {
+      const inputId = await resolveInputId(rt.nc, args[0]!);
       const events: Recorded<DomainEvent>[] = [];
-      for await (const e of rt.store.read({ subject: eventSubject("input", args[0]!), until })) events.push(e);
+      for await (const e of rt.store.read({ subject: eventSubject("input", inputId), until })) events.push(e);
       if (events.length === 0) {
-        ctx.err(`the log holds no input ${args[0]}`);
+        ctx.err(`the log holds no input ${inputId}${until === "now" ? "" : " at that point (--at)"}`);
         return 1;
       }
-      if (v.json) ctx.out(JSON.stringify(events.map((e) => ({ seq: e.seq, type: e.type, ...e.metadata, data: e.data })), null, 2));
-      else {
-        ctx.out(`input ${args[0]}`);
-        for (const e of events) ctx.out(`  seq ${String(e.seq).padStart(6)}  ${e.metadata.time}  ${e.metadata.actor.padEnd(9)} ${describeInputEvent(e)}`);
-      }
+      const text = await inputText(rt.nc, events);
+      printResult(ctx, v.json, { inputId, text: text.text ?? null, textState: text.state, events: events.map((e) => ({ seq: e.seq, type: e.type, ...e.metadata, data: e.data })) }, () => [
+        `input ${inputId}`,
+        ...(text.text !== undefined ? [`  text: ${indent(text.text)}`] : [`  text: ${text.state}`]),
+        ...events.map((e) => `  seq ${String(e.seq).padStart(6)}  ${e.metadata.time}  ${e.metadata.actor.padEnd(9)} ${describeInputEvent(e)}`),
+      ]);
       return 0;
     } finally {
       await rt.close();
@@ -65,7 +69,22 @@ export const auditInput = defineCommand({
   },
 });
 
-const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "∞");
+const indent = (t: string): string => t.replace(/\n/g, "\n        ");
+
+/** The input's text from the content store, or why it is not shown (forgotten, or not readable from this account). */
+const inputText = async (nc: import("@nats-io/transport-node").NatsConnection, events: ReadonlyArray<Recorded<DomainEvent>>): Promise<{ text?: string; state: string }> => {
+  if (events.some((e) => e.type === "InputForgotten")) return { state: "forgotten: only hashes and scores remain" };
+  const received = events.find((e) => e.type === "InputReceived");
+  if (received?.type !== "InputReceived") return { state: "not recorded" };
+  try {
+    const bytes = await new ObjectContentStore(nc).get(received.data.contentSha256);
+    return bytes ? { text: Buffer.from(bytes).toString("utf8"), state: "shown" } : { state: "missing from the content store" };
+  } catch (e) {
+    return { state: `not readable here (${(e as Error).message})` };
+  }
+};
+
+const pct = percent;
 
 /** The audit of a self-update, in words. */
 export const describeAdapterAudit = (a: AdapterAudit): string[] => {

@@ -2,14 +2,13 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { defineCommand, type CliContext } from "../command.ts";
-import { progress, UsageError } from "../format.ts";
+import { percent, progress, readable, UsageError } from "../format.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
 import { openModels } from "../models.ts";
 import { startActors } from "../actors.ts";
 import { antechamberSettings } from "./antechamber-settings.ts";
 import { waitForNight } from "./night.ts";
 import { demoAnchors, demoDays, DEMO_QUESTIONS } from "../demo/scenario.ts";
-import { demoTrainer, torchAvailable, TORCH_HINT } from "../demo/training.ts";
 import { policyFrom, type Config } from "../config.ts";
 import { ingestFiles } from "../../ingest/ingest.ts";
 import { seedPreoccupation } from "../../ingest/preoccupation.ts";
@@ -46,7 +45,7 @@ const waitForClustering = async (rt: Runtime, nightId: string, afterSeq: number)
 export const demo = defineCommand({
   path: ["demo"],
   summary: "see the whole machine work: simulated days, nights, a new field born, training, a promotion and a rollback",
-  usage: "sophont demo [--nights N] [--keep] [--no-train]",
+  usage: "sophont demo [--nights N] [--keep] [--no-train] [--json]",
   details: [
     "Runs on the embedded default (its own nats-server, the project's tiny models) in $SOPHONT_HOME/demo,",
     "starting clean unless --keep. Each simulated day brings astronomy notes (the domain), a few scattered",
@@ -55,7 +54,8 @@ export const demo = defineCommand({
     "as on a GPU host): it is evaluated and promoted; a second job with a harmful recipe is rolled back.",
     "It ends with a summary read from the events and an HTML report.",
   ].join("\n"),
-  options: { nights: { type: "string" }, keep: { type: "boolean" }, "no-train": { type: "boolean" } },
+  options: { nights: { type: "string" }, keep: { type: "boolean" }, "no-train": { type: "boolean" }, json: { type: "boolean" } },
+  traceHome: (home) => join(home, "demo"),
   run: async (ctx, v): Promise<number> => {
     const nights = Number(v.nights ?? 6);
     if (!Number.isInteger(nights) || nights < 1 || nights > 14) throw new UsageError("--nights takes 1 to 14");
@@ -63,12 +63,13 @@ export const demo = defineCommand({
     if (!v.keep) rmSync(home, { recursive: true, force: true });
     mkdirSync(join(home, "inbox"), { recursive: true });
     const config: Config = { ...ctx.config, home, natsUrl: undefined, modelPath: undefined, embedderPath: undefined, policy: policyFrom(DEMO_POLICY) };
-    return runDemo(ctx, config, nights, v["no-train"] !== true);
+    return runDemo(ctx, config, nights, v["no-train"] !== true, v.json === true);
   },
 });
 
-const runDemo = async (ctx: CliContext, config: Config, nights: number, train: boolean): Promise<number> => {
-  const say = ctx.out;
+const runDemo = async (ctx: CliContext, config: Config, nights: number, train: boolean, json: boolean): Promise<number> => {
+  // With --json, stdout carries only the summary object: the narration goes to stderr.
+  const say = json ? ctx.err : ctx.out;
   say(`Sophont demo in ${config.home} (${nights} simulated days)`);
   const rt = await openRuntime(config, (s) => say(`  ${s}`));
   const models = await openModels(config, (s) => say(`  ${s}`));
@@ -111,9 +112,10 @@ const runDemo = async (ctx: CliContext, config: Config, nights: number, train: b
         if (e.type === "DriftDetected") say(`  drift: ${e.data.centroidId} moved ${e.data.fromPrevious.toFixed(4)} since the last night`);
       }
     }
+    const { torchAvailable, TORCH_HINT } = await import("../demo/training.ts");
     if (train && !torchAvailable()) say(`\n${TORCH_HINT}`);
     else if (train) await trainTwice(rt, models, config.home, say);
-    return await summary(rt, config.home, say);
+    return await summary(rt, config.home, say, json ? ctx.out : undefined);
   } finally {
     await actors.stop();
     await models.close();
@@ -122,7 +124,7 @@ const runDemo = async (ctx: CliContext, config: Config, nights: number, train: b
 };
 
 const trainTwice = async (rt: Runtime, models: Awaited<ReturnType<typeof openModels>>, home: string, say: (s: string) => void) => {
-  const trainer = await demoTrainer(rt, models, home, say);
+  const trainer = await (await import("../demo/training.ts")).demoTrainer(rt, models, home, say);
   try {
     for (const [jobId, recipe, what] of [["demo-job-1", trainer.goodRecipe, "the SFT Ledger, the Golden Anchor mixed in"], ["demo-job-2", trainer.harmfulRecipe, "a harmful recipe (learning rate 5)"]] as const) {
       say(`\ntraining ${jobId} on ${what}, on the local provider`);
@@ -131,7 +133,7 @@ const trainTwice = async (rt: Runtime, models: Awaited<ReturnType<typeof openMod
         for await (const e of rt.store.read({ types: new Set(["AdapterEvaluated"]) })) if (e.type === "AdapterEvaluated" && e.data.jobId === jobId) return e.data;
         return undefined;
       })();
-      if (evaluated) say(`  evaluated: held-out perplexity ${evaluated.heldOut.before.toFixed(1)} -> ${Number.isFinite(evaluated.heldOut.after) && evaluated.heldOut.after < 1e300 ? evaluated.heldOut.after.toFixed(1) : "∞"} (gain ${(evaluated.gain * 100).toFixed(1)}%), anchor forgetting ${Number.isFinite(evaluated.forgetting) ? (evaluated.forgetting * 100).toFixed(1) + "%" : "∞"}`);
+      if (evaluated) say(`  evaluated: held-out perplexity ${readable(evaluated.heldOut.before, 1)} -> ${readable(evaluated.heldOut.after, 1)} (gain ${percent(evaluated.gain)}), anchor forgetting ${percent(evaluated.forgetting)}`);
       say(verdict.type === "AdapterPromoted" ? `  PROMOTED: adapter ${verdict.data.adapterSha256.slice(0, 12)} serves from now on` : verdict.type === "AdapterRolledBack" ? `  ROLLED BACK: ${verdict.data.reason}` : `  training failed: ${verdict.data.error}`);
     }
   } finally {
@@ -139,13 +141,40 @@ const trainTwice = async (rt: Runtime, models: Awaited<ReturnType<typeof openMod
   }
 };
 
-const summary = async (rt: Runtime, home: string, say: (s: string) => void): Promise<number> => {
+const summary = async (rt: Runtime, home: string, say: (s: string) => void, json?: (s: string) => void): Promise<number> => {
   const n = await countTypes(rt, ["NightCompleted", "InputAccepted", "InputRejected", "ShadowRecorded", "InputRefused", "SatelliteBorn", "AdapterPromoted", "AdapterRolledBack"]);
   const out = join(home, "report.html");
   writeFileSync(out, renderReport(await collectReport(rt.store, "now")));
   writeFileSync(join(home, "summary.json"), JSON.stringify(n, null, 2) + "\n");
   say(`\nsummary (read from the events): ${n.NightCompleted} nights; ${n.InputAccepted} inputs accepted, ${n.InputRejected} rejected, ${n.ShadowRecorded} shadow, ${n.InputRefused} refused; ${n.SatelliteBorn} mitosis; ${n.AdapterPromoted} promotion, ${n.AdapterRolledBack} rollback`);
   say(`report: ${out}`);
-  say(`look next: SOPHONT_HOME=${home} npx sophont events tail | antechamber | centroids | drift | adapters | trace <night> | audit input <id>`);
+  const next = await lookNext(rt, home);
+  say("\nlook next (each line runs as it is, from this checkout):");
+  for (const l of next) say(`  ${l}`);
+  json?.(JSON.stringify({ home, report: out, counts: n, lookNext: next }, null, 2));
   return 0;
+};
+
+/** A word the shell takes as it is, quoted only where it must be. */
+const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** The commands to look at what the demo did, on its own home, with a real night and input of it. */
+const lookNext = async (rt: Runtime, home: string): Promise<string[]> => {
+  let night: string | undefined;
+  let input: string | undefined;
+  for await (const e of rt.store.read({ types: new Set(["NightCompleted", "InputAccepted"]) })) {
+    if (e.type === "NightCompleted") night = e.data.nightId;
+    if (e.type === "InputAccepted") input = e.data.inputId;
+  }
+  const env = `SOPHONT_HOME=${shellWord(home)} npx sophont`;
+  return [
+    `${env} events tail --last 10`,
+    `${env} antechamber`,
+    `${env} centroids`,
+    `${env} drift`,
+    `${env} adapters`,
+    ...(night ? [`${env} trace ${night}`] : []),
+    ...(input ? [`${env} audit input ${input.slice(0, 12)}`] : []),
+    `${env} status`,
+  ];
 };

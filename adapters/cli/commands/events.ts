@@ -10,6 +10,7 @@ export const eventsTail = defineCommand({
   usage: "sophont events tail [--from SEQ|TIME] [--last N] [--type T[,T...]] [--json] [--follow]",
   details: [
     "SEQ is a stream sequence (42); TIME an ISO time (2026-11-25T02:00:00Z) or a duration back from now (2h, 3d).",
+    "--last N counts the events shown: with --type, the last N of those types.",
     "--json prints one JSON object per event with its envelope (id, causation, correlation, trace).",
   ].join("\n"),
   options: {
@@ -28,9 +29,24 @@ export const eventsTail = defineCommand({
     if (!Number.isInteger(last) || last < 0) throw new UsageError(`--last takes a whole number, got ${v.last}`);
     const rt = await openRuntime(ctx.config);
     try {
-      from ??= { seq: Math.max(1, (await rt.store.lastSeq()) - last + 1) };
       const print = v.json ? eventJson : eventLine;
-      for await (const e of rt.store.read({ from, follow: v.follow === true, signal: ctx.signal, ...(types ? { types } : {}) })) ctx.out(print(e));
+      const filter = types ? { types } : {};
+      if (!from && types) {
+        // --last counts the events of those types: filter first, then keep the last N.
+        const end = await rt.store.lastSeq();
+        const kept: Parameters<typeof print>[0][] = [];
+        if (end > 0 && last > 0) {
+          for await (const e of rt.store.read({ until: { seq: end }, signal: ctx.signal, ...filter })) {
+            kept.push(e);
+            if (kept.length > last) kept.shift();
+          }
+        }
+        for (const e of kept) ctx.out(print(e));
+        if (v.follow !== true) return;
+        from = { seq: end + 1 };
+      }
+      from ??= { seq: Math.max(1, (await rt.store.lastSeq()) - last + 1) };
+      for await (const e of rt.store.read({ from, follow: v.follow === true, signal: ctx.signal, ...filter })) ctx.out(print(e));
     } finally {
       await rt.close();
     }

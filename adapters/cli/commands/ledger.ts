@@ -63,10 +63,10 @@ export const ledgerExport = defineCommand({
 export const anchorAdd = defineCommand({
   path: ["anchor", "add"],
   summary: "add texts to the Golden Anchor set, replayed in every training job against forgetting",
-  usage: "sophont anchor add FILE...",
+  usage: "sophont anchor add FILE... [--json]",
   details: "One anchor per paragraph of a text file, per record of a JSON Lines file (field `text`), or per Markdown file.",
-  options: {},
-  run: async (ctx, _v, args) => {
+  options: { json: { type: "boolean" } },
+  run: async (ctx, v, args) => {
     if (args.length === 0) throw new UsageError("name at least one file");
     const files = args.map((p) => {
       try {
@@ -79,11 +79,15 @@ export const anchorAdd = defineCommand({
     try {
       const known = new Set((await projectAt(rt.store, ledgers, "now")).anchor.keys());
       const content = new ObjectContentStore(rt.nc);
+      const results = [];
       for (const f of files) {
         const r = await addAnchors({ store: rt.store, content, known }, f.path, f.bytes, randomUUID());
+        results.push({ path: f.path, added: r.added, known: r.known, refused: r.refused });
+        if (v.json) continue;
         ctx.out(`${f.path}: ${r.added} anchor(s) added, ${r.known} already there${r.refused.length ? `, ${r.refused.length} refused` : ""}`);
         for (const x of r.refused) ctx.err(`  refused #${x.index}: ${x.reason} (${x.detail})`);
       }
+      if (v.json) ctx.out(JSON.stringify({ files: results }, null, 2));
     } finally {
       await rt.close();
     }

@@ -4,12 +4,12 @@ import { ApproveMitosis, DeclineMitosis, type CommandDefinition } from "../../..
 import { NoResponderError, sendCommand } from "../../nats/commands.ts";
 import { newCommandId } from "../actors.ts";
 import { defineCommand, type CliContext } from "../command.ts";
-import { UsageError } from "../format.ts";
+import { printResult, UsageError } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
 import { antechamberSettings } from "./antechamber-settings.ts";
 
 /** Sends the command to a running `sophont up`; without one, the Mitosis actor decides it in this process. */
-const send = async (ctx: CliContext, def: CommandDefinition, command: MitosisCommand): Promise<number> => {
+const send = async (ctx: CliContext, def: CommandDefinition, command: MitosisCommand, json: unknown): Promise<number> => {
   const rt = await openRuntime(ctx.config, ctx.err);
   const request = { id: newCommandId(), command };
   try {
@@ -33,7 +33,9 @@ const send = async (ctx: CliContext, def: CommandDefinition, command: MitosisCom
       ctx.err(`refused: ${reply.refusal}`);
       return 1;
     }
-    ctx.out(`${command.type === "ApproveMitosis" ? "approved" : "declined"} ${command.proposalId} (event seq ${reply.events.map((e) => e.seq).join(", ")})`);
+    const decision = command.type === "ApproveMitosis" ? "approved" : "declined";
+    printResult(ctx, json, { proposalId: command.proposalId, decision, seqs: reply.events.map((e) => e.seq) }, () =>
+      `${decision} ${command.proposalId} (event seq ${reply.events.map((e) => e.seq).join(", ")})`);
     return 0;
   } finally {
     await rt.close();
@@ -48,7 +50,7 @@ const proposalOf = (positionals: string[], usage: string): string => {
 export const mitosisApprove = defineCommand({
   path: ["mitosis", "approve"],
   summary: "approve a mitosis proposal: its cluster is born as a Satellite Centroid",
-  usage: "sophont mitosis approve PROPOSAL_ID",
+  usage: "sophont mitosis approve PROPOSAL_ID [--json]",
   details: [
     "Mitosis proposes a satellite for a cluster of rejected questions that lived `mitosis.minNights` nights",
     "with at least `minMembers` members and `minStability`, below `maxSimilarity` to every centroid",
@@ -56,16 +58,16 @@ export const mitosisApprove = defineCommand({
     "\"auto\" (the default) it is approved at once; with \"command\" (SOPHONT_MITOSIS_APPROVAL=command) it",
     "waits for this command. Outside agents send it on sophont.cmd.mitosis.approve with their own user (`sophont agent add`).",
   ].join("\n"),
-  options: {},
-  run: async (ctx, _v, positionals) => send(ctx, ApproveMitosis, { type: "ApproveMitosis", proposalId: proposalOf(positionals, "mitosis approve") }),
+  options: { json: { type: "boolean" } },
+  run: async (ctx, v, positionals) => send(ctx, ApproveMitosis, { type: "ApproveMitosis", proposalId: proposalOf(positionals, "mitosis approve") }, v.json),
 });
 
 export const mitosisDecline = defineCommand({
   path: ["mitosis", "decline"],
   summary: "decline a mitosis proposal: no satellite is born of it",
-  usage: "sophont mitosis decline PROPOSAL_ID [--reason TEXT]",
+  usage: "sophont mitosis decline PROPOSAL_ID [--reason TEXT] [--json]",
   details: "Outside agents send the same command on sophont.cmd.mitosis.decline with their own NATS user (`sophont agent add`).",
-  options: { reason: { type: "string" } },
+  options: { reason: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v, positionals) =>
-    send(ctx, DeclineMitosis, { type: "DeclineMitosis", proposalId: proposalOf(positionals, "mitosis decline"), reason: (v.reason as string | undefined) ?? "declined from the command line" }),
+    send(ctx, DeclineMitosis, { type: "DeclineMitosis", proposalId: proposalOf(positionals, "mitosis decline"), reason: (v.reason as string | undefined) ?? "declined from the command line" }, v.json),
 });

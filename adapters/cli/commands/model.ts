@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { defineCommand } from "../command.ts";
-import { progress, UsageError } from "../format.ts";
+import { printResult, progress, UsageError } from "../format.ts";
 import { makeTinyModels, shippedCorpusDir } from "../../llm/tiny/factory.ts";
 import { adaptEnglishModels } from "../../llm/english/adapt.ts";
 
@@ -19,9 +19,9 @@ export const modelMakeTiny = defineCommand({
   options: { corpus: { type: "string" }, out: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v) => {
     const built = makeTinyModels({ corpusDir: resolve((v.corpus as string | undefined) ?? shippedCorpusDir), outDir: resolve((v.out as string | undefined) ?? join(ctx.config.home, "models", "tiny")) });
-    if (v.json) return void ctx.out(JSON.stringify({ lmPath: built.lmPath, embedderPath: built.embedderPath, hash: built.hash, cached: built.cached }));
-    ctx.out(`${built.cached ? "already built" : "built"}: ${built.lmPath}\n${" ".repeat(built.cached ? 15 : 7)}${built.embedderPath}`);
-    ctx.out(`to use them: SOPHONT_MODEL=${built.lmPath} SOPHONT_EMBEDDER=${built.embedderPath} (or "model"/"embedder" in config.json)`);
+    printResult(ctx, v.json, { cached: built.cached, lmPath: built.lmPath, embedderPath: built.embedderPath, hash: built.hash }, () =>
+      `${built.cached ? "already built" : "built"}: ${built.lmPath}\n${" ".repeat(built.cached ? 15 : 7)}${built.embedderPath}\n` +
+      `to use them: SOPHONT_MODEL=${built.lmPath} SOPHONT_EMBEDDER=${built.embedderPath} (or "model"/"embedder" in config.json)`);
   },
 });
 

@@ -1,7 +1,7 @@
-import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { defineCommand } from "../command.ts";
-import { parsePosition } from "../format.ts";
+import { parsePosition, printResult, UsageError } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
 import { collectReport } from "../../report/collect.ts";
 import { renderReport } from "../../report/render.ts";
@@ -9,19 +9,29 @@ import { renderReport } from "../../report/render.ts";
 export const report = defineCommand({
   path: ["report"],
   summary: "write one self-contained HTML report: nights, drift, the Antechamber, adapters, each number linked to its event",
-  usage: "sophont report [--at SEQ|TIME] [--out report.html]",
+  usage: "sophont report [--at SEQ|TIME] [--out report.html] [--json]",
   details: "Opens in any browser without a network. --at draws the log as it was then.",
-  options: { at: { type: "string" }, out: { type: "string" } },
+  options: { at: { type: "string" }, out: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v) => {
     const at = v.at ? parsePosition(v.at as string, "--at") : "now";
     const out = resolve((v.out as string | undefined) ?? "report.html");
+    checkWritable(out);
     const rt = await openRuntime(ctx.config);
     try {
       const data = await collectReport(rt.store, at);
       writeFileSync(out, renderReport(data));
-      ctx.out(`report written: ${out} (${Object.keys(data.nights).length} nights, ${data.births.length} satellite(s), ${data.adapters.length} adapter job(s))`);
+      const counts = { nights: Object.keys(data.nights).length, satellites: data.births.length, adapterJobs: data.adapters.length };
+      printResult(ctx, v.json, { out, ...counts }, () => `report written: ${out} (${counts.nights} nights, ${counts.satellites} satellite(s), ${counts.adapterJobs} adapter job(s))`);
     } finally {
       await rt.close();
     }
   },
 });
+
+/** Refuses, before any work, an output whose folder is missing or is not a folder, saying what to do. */
+export const checkWritable = (file: string): void => {
+  const dir = dirname(file);
+  if (!existsSync(dir)) throw new UsageError(`cannot write ${file}: the folder ${dir} does not exist (create it with \`mkdir -p ${dir}\`, or choose another --out)`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`cannot write ${file}: ${dir} is not a folder`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`cannot write ${file}: it is a folder; name a file, e.g. --out ${file}/report.html`);
+};

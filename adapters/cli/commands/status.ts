@@ -7,6 +7,7 @@ import { replicationNote } from "../../nats/server-config.ts";
 import { EVENT_STREAM, QUARANTINE_STREAM } from "../../../events/subjects.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
+import { readUp } from "../running.ts";
 
 export const status = defineCommand({
   path: ["status"],
@@ -27,8 +28,11 @@ export const status = defineCommand({
       }
       const projections = await new ProjectionRunner(rt.store, rt.checkpoints, allProjections).positions();
       const cluster = clusterView(rt.nc, s);
+      const up = readUp(ctx.config.home);
       const report = {
         server: rt.server,
+        /** The `sophont up` on this home (it keeps the projections caught up), or null. */
+        running: up ? { up: { pid: up.pid, since: up.since, ...(up.dashboard ? { dashboard: up.dashboard } : {}) } } : null,
         stream: { name: EVENT_STREAM, events: s.state.messages, bytes: s.state.bytes, firstSeq: s.state.first_seq, lastSeq: s.state.last_seq, lastTime: s.state.last_ts, replicas: s.config.num_replicas },
         quarantine: { messages: q.state.messages },
         ...(cluster ? { cluster } : {}),
@@ -40,6 +44,7 @@ export const status = defineCommand({
       };
       if (v.json) return void ctx.out(JSON.stringify(report, null, 2));
       ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"}, nats-server ${report.server.durability?.serverVersion ?? "unknown"})`);
+      ctx.out(`running     ${up ? `sophont up (pid ${up.pid}, since ${up.since})${up.dashboard ? `, dashboard ${up.dashboard}` : ""}` : "nothing: `sophont up` is not running on this home (projections catch up when it runs, or with `sophont replay --rebuild`)"}`);
       ctx.out(`durability  ${report.durability ?? "unknown"}`);
       ctx.out(`stream      ${EVENT_STREAM}: ${s.state.messages} events, ${(s.state.bytes / 1e6).toFixed(1)} MB, seq ${s.state.first_seq}..${s.state.last_seq}, R${s.config.num_replicas}`);
       if (cluster) {
@@ -50,8 +55,11 @@ export const status = defineCommand({
       ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
       ctx.out("\nconsumers");
       ctx.out(table([["name", "pending", "ack pending", "ack floor"], ...consumers.map((c) => [c.name, c.pending, c.ackPending, c.ackFloor])]));
-      ctx.out("\nprojections");
-      ctx.out(table([["name", "version", "last seq", "lag"], ...projections.map((p) => [p.name, p.version, p.lastSeq, p.lag])]));
+      // Without `up` nothing folds the log into the checkpoints: a lag then is not a fault, so it is not shown as one.
+      ctx.out(up ? "\nprojections" : "\nprojections (checkpoints as last saved; nothing is folding the log now)");
+      ctx.out(up
+        ? table([["name", "version", "last seq", "lag"], ...projections.map((p) => [p.name, p.version, p.lastSeq, p.lag])])
+        : table([["name", "version", "checkpoint at seq"], ...projections.map((p) => [p.name, p.version, p.lastSeq])]));
     } finally {
       await rt.close();
     }

@@ -1,6 +1,5 @@
 import { defineCommand } from "../command.ts";
 import { UsageError } from "../format.ts";
-import { traceFile } from "../../telemetry/setup.ts";
 import { readSpans, renderTrace, tracesFor } from "../../telemetry/tree.ts";
 
 export const traceCommand = defineCommand({
@@ -14,6 +13,7 @@ export const traceCommand = defineCommand({
   options: { json: { type: "boolean" } },
   run: async (ctx, v, args): Promise<number> => {
     if (args.length !== 1) throw new UsageError("name one night (YYYY-MM-DD), correlation id or trace id");
+    const { traceFile } = await import("../../telemetry/setup.ts");
     const spans = readSpans(traceFile(ctx.config.home));
     const ids = tracesFor(spans, args[0]!);
     if (ids.length === 0) {

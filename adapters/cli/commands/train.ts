@@ -10,11 +10,9 @@ import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { defineCommand } from "../command.ts";
-import { parsePosition } from "../format.ts";
-import { table, UsageError } from "../format.ts";
+import { parsePosition, percent, printResult, readable, table, UsageError } from "../format.ts";
 import { openModels } from "../models.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
-import { startTraining } from "../training.ts";
 
 const readRecipe = (file: string | undefined, base: Recipe): Recipe => {
   if (!file) return base;
@@ -31,10 +29,11 @@ const append = (rt: Runtime, event: DomainEvent, correlationId: string) =>
   rt.store.append([{ event, metadata: { id: randomUUID(), time: new Date().toISOString(), actor: "cli", causationId: null, correlationId }, expectedSubjectSeq: 0 }]);
 
 /** Prints the job's events as they come, until its verdict or its failure. */
-const follow = async (rt: Runtime, jobId: string, out: (s: string) => void, signal: AbortSignal): Promise<number> => {
+const follow = async (rt: Runtime, jobId: string, out: (s: string) => void, signal: AbortSignal, result?: (verdict: DomainEvent) => void): Promise<number> => {
   for await (const e of rt.store.read({ follow: true, signal })) {
     const d = e.data as { jobId?: string };
     if (d.jobId !== jobId) continue;
+    if (e.type === "AdapterPromoted" || e.type === "AdapterRolledBack" || e.type === "TrainingFailed") result?.(e);
     const line = narrateTraining(e);
     out(line ?? e.type);
     if (e.type === "AdapterPromoted") return 0;
@@ -47,15 +46,15 @@ const follow = async (rt: Runtime, jobId: string, out: (s: string) => void, sign
 export const train = defineCommand({
   path: ["train"],
   summary: "train a LoRA adapter on the ledgers, evaluate it, and promote or roll it back",
-  usage: "sophont train [--host NAME | --local] [--recipe FILE] [--deadline MINUTES]",
+  usage: "sophont train [--host NAME | --local] [--recipe FILE] [--deadline MINUTES] [--json]",
   details: [
     "Requests a training job on the SFT Ledger, the Shadow Ledger and the Golden Anchor set as they are now",
     "(one accepted input in four is held out to measure the gain), on a host of the hosts file (`sophont host add`)",
     "or, without --host (or with --local), as a process on this machine. Runs the Muscle and the Soul's",
     "evaluation here until the verdict. --recipe: a JSON object overriding keys of the default tiny recipe.",
-    "Exit 0: promoted; 3: rolled back; 4: the job failed.",
+    "Exit 0: promoted; 3: rolled back; 4: the job failed. --json: the narration goes to stderr, the verdict event to stdout.",
   ].join("\n"),
-  options: { host: { type: "string" }, local: { type: "boolean" }, recipe: { type: "string" }, deadline: { type: "string" } },
+  options: { host: { type: "string" }, local: { type: "boolean" }, recipe: { type: "string" }, deadline: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v): Promise<number> => {
     if (v.host && v.local) throw new UsageError("name a --host or --local, not both");
     const recipe = readRecipe(v.recipe as string | undefined, ctx.config.training.recipe);
@@ -63,7 +62,7 @@ export const train = defineCommand({
     if (!(deadlineMs > 0)) throw new UsageError("--deadline takes a positive number of minutes");
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);
-    const actors = await startTraining(rt, models.lm, ctx.config.home);
+    const actors = await (await import("../training.ts")).startTraining(rt, models.lm, ctx.config.home);
     try {
       const jobId = `job-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
       let data;
@@ -77,8 +76,9 @@ export const train = defineCommand({
         throw e;
       }
       await append(rt, { type: "TrainingRequested", data }, jobId);
-      ctx.out(`${jobId}: ${data.ledger.sft.length} SFT entries (${data.ledger.heldOut.length} held out), ${data.ledger.anchor.length} anchors, ${data.ledger.shadow.length} DPO pairs, on ${data.host ?? "this machine"}`);
-      return await follow(rt, jobId, ctx.out, ctx.signal);
+      const say = v.json ? ctx.err : ctx.out;
+      say(`${jobId}: ${data.ledger.sft.length} SFT entries (${data.ledger.heldOut.length} held out), ${data.ledger.anchor.length} anchors, ${data.ledger.shadow.length} DPO pairs, on ${data.host ?? "this machine"}`);
+      return await follow(rt, jobId, say, ctx.signal, (verdict) => v.json && ctx.out(JSON.stringify({ jobId, verdict: verdict.type, data: verdict.data }, null, 2)));
     } finally {
       await actors.stop();
       await models.close();
@@ -90,9 +90,9 @@ export const train = defineCommand({
 export const trainCancel = defineCommand({
   path: ["train", "cancel"],
   summary: "cancel a training job: its process group on the host is killed",
-  usage: "sophont train cancel JOB",
-  options: {},
-  run: async (ctx, _v, args): Promise<number> => {
+  usage: "sophont train cancel JOB [--json]",
+  options: { json: { type: "boolean" } },
+  run: async (ctx, v, args): Promise<number> => {
     if (args.length !== 1) throw new UsageError("name one job");
     const rt = await openRuntime(ctx.config, ctx.err);
     try {
@@ -100,7 +100,7 @@ export const trainCancel = defineCommand({
       if (!job) return (ctx.err(`no job ${args[0]}`), 2);
       if (job.released || job.status === "failed") return (ctx.err(`job ${job.jobId} is over (${job.status})`), 2);
       await rt.store.append([{ event: { type: "TrainingCancelRequested", data: { jobId: job.jobId, by: "cli" } }, metadata: { id: randomUUID(), time: new Date().toISOString(), actor: "cli", causationId: null, correlationId: job.jobId } }]);
-      ctx.out(`cancel requested for ${job.jobId}`);
+      printResult(ctx, v.json, { jobId: job.jobId, cancelRequested: true }, () => `cancel requested for ${job.jobId}`);
       return 0;
     } finally {
       await rt.close();
@@ -119,7 +119,7 @@ export const adapters = defineCommand({
     try {
       const l = await projectAt(rt.store, lineage, at);
       if (v.json) return void ctx.out(JSON.stringify(lineage.toJSON!(l), null, 2));
-      const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
+      const pct = percent;
       ctx.out(table([
         ["job", "status", "host", "sft/held/anchor/dpo", "adapter", "merge", "gain", "forgetting"],
         ...[...l.jobs.values()].map((j) => [

@@ -6,6 +6,7 @@ import { newCommandId, startActors, today } from "../actors.ts";
 import { openModels } from "../models.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
+import { markUp } from "../running.ts";
 
 const msUntil = (hhmm: string, now = new Date()): number => {
   const [h, m] = hhmm.split(":").map(Number);
@@ -52,6 +53,7 @@ export const up = defineCommand({
       onSalience: (e) => ctx.out(e.type === "progress" ? `night ${e.job.nightId}: ${e.done}/${e.total} inputs judged` : e.type === "finished" ? `night ${e.job.nightId}: Salience done` : `night ${e.job.nightId}: Salience stopped: ${e.error}`),
     });
     const runner = new ProjectionRunner(rt.store, rt.checkpoints, allProjections);
+    const unmark = markUp(ctx.config.home, { url: rt.server.url });
     ctx.out(`Sophont is up: NATS ${rt.server.url} (${rt.server.embedded ? "embedded" : "external"}), actors: soul, salience, antechamber, mitosis; model: ${models.description}`);
     ctx.out(nightAt ? `the Soul starts a night every day at ${nightAt}` : "no night schedule (use --night-at HH:MM, or `sophont night`)");
     ctx.out("Ctrl-C to stop");
@@ -78,6 +80,7 @@ export const up = defineCommand({
     }
     ctx.out("stopping: actors, projections, server");
     clearTimeout(timer);
+    unmark();
     await actors.stop();
     await models.close();
     await rt.close();
