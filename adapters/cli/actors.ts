@@ -16,6 +16,7 @@ import { ObjectContentStore } from "../nats/content-store.ts";
 import type { OpenModels } from "./models.ts";
 import type { Runtime } from "./runtime.ts";
 import { startTraining } from "./training.ts";
+import type { AirlockPolicy } from "../egress/policy.ts";
 
 /** The actors of this process, wired to the runtime's store, and the command subjects they answer. */
 export interface RunningActors {
@@ -36,6 +37,8 @@ export interface ActorOptions {
   readonly antechamber?: AntechamberSettings;
   /** With models and a home, the Muscle and the Soul's evaluation run here too (files under `<home>/muscle`). */
   readonly trainingHome?: string;
+  /** The privacy airlock (config.json `airlock`; default: redacted everywhere). */
+  readonly airlock?: AirlockPolicy;
 }
 
 export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise<RunningActors> => {
@@ -53,7 +56,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     ? new AntechamberWorker(rt.store, await LanceRejectedVectors.open(opts.antechamber.dir, rt.store), { params: opts.antechamber.clustering })
     : undefined;
   await antechamber?.start();
-  const training = opts.models && opts.trainingHome ? await startTraining(rt, opts.models.lm, opts.trainingHome) : undefined;
+  const training = opts.models && opts.trainingHome ? await startTraining(rt, opts.models.lm, opts.trainingHome, opts.airlock ? { airlock: opts.airlock } : {}) : undefined;
   const toMitosis: CommandHandler = (req) =>
     mitosis.command({
       id: req.id,

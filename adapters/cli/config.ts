@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import type { PolicyValues } from "../../events/salience.ts";
 import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
+import { airlockFrom, AirlockPolicyError, type AirlockPolicy } from "../egress/policy.ts";
 
 /**
  * Everything Sophont reads from its surroundings, read in one place: flags, then `SOPHONT_*`
@@ -29,6 +30,8 @@ export interface Config {
   readonly gpu: false | "auto";
   /** Salience's thresholds: the defaults, overridden by `salience` in config.json. */
   readonly policy: PolicyValues;
+  /** The privacy airlock: what may leave Node A, per destination (config.json `airlock`). */
+  readonly airlock: AirlockPolicy;
   readonly file: Record<string, unknown>;
 }
 
@@ -71,6 +74,8 @@ const FILE_KEYS: Record<string, { readonly what: string; readonly ok: (v: unknow
   antechamber: { what: "an object", ok: isObject },
   mitosis: { what: "an object", ok: isObject },
   drift: { what: "an object", ok: isObject },
+  airlock: { what: "an object { destinations, private, rules }", ok: isObject },
+  judge: { what: "an object { provider, model, apiKeyEnv, when, caps, prices }", ok: isObject },
 };
 
 const shown = (v: unknown) => (JSON.stringify(v) ?? String(v)).slice(0, 60);
@@ -105,8 +110,18 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     threads,
     gpu: (env.SOPHONT_GPU ?? file.gpu) === "auto" ? "auto" : false,
     policy: policyFrom(file.salience),
+    airlock: airlockOf(file.airlock),
     file,
   };
+};
+
+const airlockOf = (raw: unknown): AirlockPolicy => {
+  try {
+    return airlockFrom(raw);
+  } catch (e) {
+    if (e instanceof AirlockPolicyError) throw new ConfigError(`config.json: ${e.message}`);
+    throw e;
+  }
 };
 
 const POLICY_KEYS = ["acceptSimilarity", "minSurprise", "incoherentSurprise", "uniformFraction"] as const;

@@ -65,6 +65,7 @@ export const night = defineCommand({
         local = await startActors(rt, {
           models,
           policy: ctx.config.policy,
+          airlock: ctx.config.airlock,
           antechamber: antechamberSettings(ctx.config),
           onSalience: (e) => (e.type === "progress" ? bar.update(e.done, e.total) : e.type === "failed" ? (failed = e.error) : bar.done()),
         });
