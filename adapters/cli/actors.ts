@@ -16,7 +16,10 @@ import { ObjectContentStore } from "../nats/content-store.ts";
 import type { OpenModels } from "./models.ts";
 import type { Runtime } from "./runtime.ts";
 import { startTraining } from "./training.ts";
-import type { AirlockPolicy } from "../egress/policy.ts";
+import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
+import { Egress } from "../egress/egress.ts";
+import { sealedStore } from "../egress/derived.ts";
+import { isRemoteNats } from "../egress/ingest.ts";
 
 /** The actors of this process, wired to the runtime's store, and the command subjects they answer. */
 export interface RunningActors {
@@ -47,7 +50,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
   const forget = new ForgetReactor(rt.store, new ObjectContentStore(rt.nc));
   await forget.start();
   const salience = opts.models
-    ? new SalienceWorker(rt.store, new ObjectContentStore(rt.nc), opts.models.salience, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
+    ? new SalienceWorker(sealedStore(rt.store, new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "salience" }), { remote: !rt.server.embedded && isRemoteNats(rt.server.url) }), new ObjectContentStore(rt.nc), opts.models.salience, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
     : undefined;
   await salience?.start();
   const mitosis = new ActorHost(rt.store, mitosisDecider(opts.antechamber?.mitosis ?? defaultMitosisConfig));
