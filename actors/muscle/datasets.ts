@@ -23,30 +23,55 @@ export interface TrainingMaterials {
 export interface Datasets {
   readonly files: { readonly "sft.jsonl": string; readonly "anchor.jsonl": string; readonly "dpo.jsonl": string };
   readonly rows: { readonly sft: number; readonly anchor: number; readonly dpo: number };
+  /** What the airlock did to the texts (all zero when no airlock stood between). */
+  readonly airlock: { readonly redactions: Readonly<Record<string, number>>; readonly texts: number; readonly withheld: number };
 }
+
+/** The airlock's say on one text bound for the host: the text to tokenize, or null (it stays home). */
+export type Admit = (text: string, inputId: string | null) => Promise<{ readonly text: string | null; readonly redactions: Readonly<Record<string, number>> }>;
 
 const fit = (tokens: number[], max: number): number[] => tokens.slice(0, max);
 const jsonl = (rows: readonly unknown[]): string => rows.map((r) => JSON.stringify(r)).join("\n") + (rows.length ? "\n" : "");
 
-/** Tokenizes the snapshot's SFT, anchor and shadow entries into the trainer's three files. */
-export const buildDatasets = async (request: TrainingRequest, m: TrainingMaterials): Promise<Datasets> => {
-  const rowOf = async (sha: string) => ({ tokens: fit(await m.tokenize(await m.text(sha)), m.contextLength) });
-  const sft = (await Promise.all(request.ledger.sft.map((e) => rowOf(e.sha256)))).filter((r) => r.tokens.length >= 2);
-  const anchor = (await Promise.all(request.ledger.anchor.map((e) => rowOf(e.sha256)))).filter((r) => r.tokens.length >= 2);
+/**
+ * Tokenizes the snapshot's SFT, anchor and shadow entries into the trainer's three files. With
+ * `admit` (a host off this machine), every text passes the airlock first: a withheld text (private
+ * input, or policy "nothing") leaves its row out, a redacted one is tokenized as redacted.
+ */
+export const buildDatasets = async (request: TrainingRequest, m: TrainingMaterials, admit?: Admit): Promise<Datasets> => {
+  const redactions: Record<string, number> = {};
+  let texts = 0;
+  let withheld = 0;
+  const pass = async (sha: string, inputId: string | null): Promise<string | null> => {
+    const text = await m.text(sha);
+    if (!admit) return text;
+    const r = await admit(text, inputId);
+    for (const [k, n] of Object.entries(r.redactions)) redactions[k] = (redactions[k] ?? 0) + n;
+    if (r.text === null) withheld++;
+    else texts++;
+    return r.text;
+  };
+  const rowOf = async (sha: string, inputId: string | null) => {
+    const text = await pass(sha, inputId);
+    return { tokens: text === null ? [] : fit(await m.tokenize(text), m.contextLength) };
+  };
+  const sft = (await Promise.all(request.ledger.sft.map((e) => rowOf(e.sha256, e.id)))).filter((r) => r.tokens.length >= 2);
+  const anchor = (await Promise.all(request.ledger.anchor.map((e) => rowOf(e.sha256, null)))).filter((r) => r.tokens.length >= 2);
   // Responses continue their prompt, so they carry no BOS of their own.
   const bos = (await m.tokenize(""))[0];
-  const response = async (sha: string) => {
-    const tokens = await m.tokenize(await m.text(sha));
+  const response = async (text: string) => {
+    const tokens = await m.tokenize(text);
     return bos !== undefined && tokens[0] === bos ? tokens.slice(1) : tokens;
   };
-  const dpo = await Promise.all(request.ledger.shadow.map(async (e) => ({
-    prompt_tokens: await m.tokenize(await m.text(e.promptSha256)),
-    chosen_tokens: await response(e.correctedSha256),
-    rejected_tokens: await response(e.rejectedSha256),
-  })));
+  const dpo = (await Promise.all(request.ledger.shadow.map(async (e) => {
+    const [prompt, chosen, rejected] = [await pass(e.promptSha256, e.id), await pass(e.correctedSha256, e.id), await pass(e.rejectedSha256, e.id)];
+    if (prompt === null || chosen === null || rejected === null) return undefined;
+    return { prompt_tokens: await m.tokenize(prompt), chosen_tokens: await response(chosen), rejected_tokens: await response(rejected) };
+  }))).filter((r) => r !== undefined);
   return {
     files: { "sft.jsonl": jsonl(sft), "anchor.jsonl": jsonl(anchor), "dpo.jsonl": jsonl(dpo) },
     rows: { sft: sft.length, anchor: anchor.length, dpo: dpo.length },
+    airlock: { redactions, texts, withheld },
   };
 };
 

@@ -8,11 +8,18 @@ import { buildDatasets, trainerRecipe, type TrainingMaterials } from "./datasets
 import type { Ended, Failure } from "./muscle.machine.ts";
 import { adapterTrainedOf, lastLines, parseLines, progressToRecord, type JobState, type TrainerLine, type TrainingRequest } from "./muscle.decider.ts";
 import type { HostProvider, ProvisionedHost } from "./ports.ts";
+import type { Airlock } from "../ports.ts";
 
 export interface StepOptions {
   /** Providers by kind: `local` for requests without a host, `ssh` for named hosts. */
   readonly providers: { readonly local?: HostProvider; readonly ssh?: HostProvider };
   readonly materials: TrainingMaterials;
+  /**
+   * The privacy airlock for hosts off this machine (a named SSH host): texts are admitted before they
+   * are tokenized, and the upload is recorded as EgressRecorded. The local provider (the Soul itself)
+   * gets every text as it is.
+   */
+  readonly airlock?: Airlock;
   /** Scratch directory on this machine for datasets and downloaded artifacts. */
   readonly scratchDir: string;
   /** The Python that runs the trainer on the host (default /usr/bin/python3). */
@@ -74,7 +81,8 @@ export class JobSteps {
     // Files are never replaced under a trainer that was already launched (a re-attach after a drop).
     if (this.state.started || (await this.remote.jobStatus(this.jobId)).state !== "unknown") return;
     const m = this.options.materials;
-    const data = await buildDatasets(this.request, m);
+    const airlock = this.request.host !== null ? this.options.airlock : undefined;
+    const data = await buildDatasets(this.request, m, airlock && ((text, inputId) => airlock.admit("gpu-host", text, inputId)));
     const merge = await Promise.all(this.request.mergeWith.map(async (sha, i) => ({ name: `merge-${i}.gguf`, bytes: await m.artifact(sha) })));
     const files: Array<{ name: string; bytes: string | Uint8Array }> = [
       ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
@@ -87,6 +95,10 @@ export class JobSteps {
     const payload = await this.remote.uploadDir(path.join(m.trainerDir, "sophont_trainer"), `${dir}/payload/sophont_trainer`);
     const receipts = [{ name: "base.gguf", ...(await this.remote.upload(m.baseModelPath, `${dir}/base.gguf`)) }];
     for (const f of files) receipts.push({ name: f.name, ...(await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`)) });
+    if (airlock) {
+      const sent = Object.values(data.files).join("");
+      await airlock.record(`job:${this.jobId}:datasets`, { destination: "gpu-host", target: this.lease!.name, purpose: `training datasets of job ${this.jobId} (sft.jsonl, anchor.jsonl, dpo.jsonl as token ids)`, sent, ...data.airlock });
+    }
     await this.record("uploaded", { type: "DatasetUploaded", data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.length } });
   }
 

@@ -134,6 +134,11 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "AdapterRolledBack":
     case "HostReleased":
       return state;
+    // The airlock's records: what left Node A, and the policy it obeyed.
+    case "AirlockPolicySet":
+    case "InputMarkedPrivate":
+    case "EgressRecorded":
+      return state;
     default: {
       const never: never = event;
       return never;

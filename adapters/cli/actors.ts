@@ -17,6 +17,10 @@ import type { Runtime } from "./runtime.ts";
 import { serveFromLog, startTraining } from "./training.ts";
 import { trainingDecider } from "../../actors/soul/training.decider.ts";
 import type { TrainingRuleSettings } from "../../actors/soul/training.rule.ts";
+import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
+import { Egress } from "../egress/egress.ts";
+import { sealedStore } from "../egress/derived.ts";
+import { isRemoteNats } from "../egress/ingest.ts";
 
 /** The actors of this process, wired to the runtime's store, and the command subjects they answer. */
 export interface RunningActors {
@@ -43,6 +47,8 @@ export interface ActorOptions {
   readonly home?: string;
   /** The actors' clock (a test clock in tests; default: the system's). */
   readonly clock?: () => Date;
+  /** The privacy airlock (config.json `airlock`; default: redacted everywhere). */
+  readonly airlock?: AirlockPolicy;
 }
 
 export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise<RunningActors> => {
@@ -56,7 +62,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
   const home = opts.trainingHome ?? opts.home;
   if (opts.models && home) await serveFromLog(rt, opts.models.lm, home);
   const salience = opts.models
-    ? new SalienceWorker(rt.store, new ObjectContentStore(rt.nc), opts.models.salience, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
+    ? new SalienceWorker(sealedStore(rt.store, new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "salience" }), { remote: !rt.server.embedded && isRemoteNats(rt.server.url) }), new ObjectContentStore(rt.nc), opts.models.salience, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
     : undefined;
   await salience?.start();
   const mitosis = new ActorHost(rt.store, mitosisDecider(opts.antechamber?.mitosis ?? defaultMitosisConfig));
@@ -65,7 +71,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     ? new AntechamberWorker(rt.store, await (await import("../vectors/antechamber-table.ts")).LanceRejectedVectors.open(opts.antechamber.dir, rt.store), { params: opts.antechamber.clustering })
     : undefined;
   await antechamber?.start();
-  const training = opts.models && opts.trainingHome ? await (await import("./training.ts")).startTraining(rt, opts.models.lm, opts.trainingHome) : undefined;
+  const training = opts.models && opts.trainingHome ? await (await import("./training.ts")).startTraining(rt, opts.models.lm, opts.trainingHome, opts.airlock ? { airlock: opts.airlock } : {}) : undefined;
   const toMitosis: CommandHandler = (req) =>
     mitosis.command({
       id: req.id,

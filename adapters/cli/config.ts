@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import type { PolicyValues } from "../../events/salience.ts";
 import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
 import { trainingFrom, type TrainingConfig } from "./training-config.ts";
+import { airlockFrom, AirlockPolicyError, type AirlockPolicy } from "../egress/policy.ts";
 
 /**
  * Everything Sophont reads from its surroundings, read in one place: flags, then `SOPHONT_*`
@@ -32,6 +33,8 @@ export interface Config {
   readonly policy: PolicyValues;
   /** When the Soul asks for training by itself, where it runs, the recipe (config.json `training`). */
   readonly training: TrainingConfig;
+  /** The privacy airlock: what may leave Node A, per destination (config.json `airlock`). */
+  readonly airlock: AirlockPolicy;
   readonly file: Record<string, unknown>;
 }
 
@@ -75,6 +78,8 @@ const FILE_KEYS: Record<string, { readonly what: string; readonly ok: (v: unknow
   mitosis: { what: "an object", ok: isObject },
   drift: { what: "an object", ok: isObject },
   training: { what: "an object", ok: isObject },
+  airlock: { what: "an object { destinations, private, rules }", ok: isObject },
+  judge: { what: "an object { provider, model, apiKeyEnv, when, caps, prices }", ok: isObject },
 };
 
 const shown = (v: unknown) => (JSON.stringify(v) ?? String(v)).slice(0, 60);
@@ -110,8 +115,18 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     gpu: (env.SOPHONT_GPU ?? file.gpu) === "auto" ? "auto" : false,
     policy: policyFrom(file.salience),
     training: trainingFrom(file.training, (m) => new ConfigError(`${join(home, "config.json")}: ${m}`)),
+    airlock: airlockOf(file.airlock),
     file,
   };
+};
+
+const airlockOf = (raw: unknown): AirlockPolicy => {
+  try {
+    return airlockFrom(raw);
+  } catch (e) {
+    if (e instanceof AirlockPolicyError) throw new ConfigError(`config.json: ${e.message}`);
+    throw e;
+  }
 };
 
 const POLICY_KEYS = ["acceptSimilarity", "minSurprise", "incoherentSurprise", "uniformFraction"] as const;

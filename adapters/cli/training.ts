@@ -12,6 +12,8 @@ import { StaticSshProvider } from "../ssh/provider.ts";
 import { evaluationModel } from "../training/evaluation-model.ts";
 import { trainingMaterials } from "../training/materials.ts";
 import type { Runtime } from "./runtime.ts";
+import { Egress } from "../egress/egress.ts";
+import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
 
 /** Loads the adapter the log says serves into `lm` (its files under `<home>/muscle/adapters`); returns its sha256. */
 export const serveFromLog = (rt: Runtime, lm: OpenLanguageModel, home: string): Promise<string | null> =>
@@ -26,7 +28,7 @@ export interface TrainingActors {
 /** Starts the Muscle and the evaluation on this process, their files under `<home>/muscle`. */
 export const startTraining = async (
   rt: Runtime, lm: OpenLanguageModel, home: string,
-  opts: { readonly muscle?: Partial<MuscleOptions>; readonly evaluation?: EvaluationOptions } = {},
+  opts: { readonly muscle?: Partial<MuscleOptions>; readonly evaluation?: EvaluationOptions; readonly airlock?: AirlockPolicy } = {},
 ): Promise<TrainingActors> => {
   const content = new ObjectContentStore(rt.nc);
   const dir = path.join(home, "muscle");
@@ -34,6 +36,7 @@ export const startTraining = async (
     providers: { ssh: new StaticSshProvider(hostsFilePath(home)), local: new LocalProvider(path.join(dir, "local")) },
     materials: trainingMaterials(content, lm, lm.identity.path),
     scratchDir: path.join(dir, "scratch"),
+    airlock: new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "muscle" }),
     ...opts.muscle,
   });
   const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), opts.evaluation);

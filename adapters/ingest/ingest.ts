@@ -19,6 +19,21 @@ export interface IngestOptions {
   readonly maxBytes: number;
   readonly correlationId: string;
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * The airlock at ingest: which inputs are private (InputMarkedPrivate is appended for each), and,
+   * when the content store lives on a remote NATS server, what of each text may be stored there.
+   */
+  readonly privacy?: IngestPrivacy;
+}
+
+export interface IngestPrivacy {
+  /** Why an input is private (by flag, path glob or JSONL field), or undefined. */
+  readonly privateOf: (path: string, metadata: Record<string, unknown> | undefined) => { by: "flag" | "path" | "field"; detail: string } | undefined;
+  /** Set when the server is remote: the text it may hold (null: none), recorded as an egress by `recordRemote`. */
+  readonly remote?: {
+    readonly admit: (text: string, isPrivate: boolean) => { text: string | null; redactions: Readonly<Record<string, number>> };
+    readonly record: (sent: string, redactions: Readonly<Record<string, number>>, texts: number, withheld: number) => Promise<void>;
+  };
 }
 
 export interface IngestSummary {
@@ -27,6 +42,10 @@ export interface IngestSummary {
   refused: number;
   /** Already known from the same place: nothing appended. */
   unchanged: number;
+  /** Marked private (their text never leaves Node A). */
+  private: number;
+  /** Private inputs (or every input, under "nothing") not stored because the server is remote. */
+  withheld: number;
   /** The first MAX_LISTED refusals (all of them are counted in `refused` and recorded as events). */
   refusals: Array<{ path: string; index: number; reason: string; detail: string }>;
 }
@@ -64,7 +83,7 @@ export const ingestFiles = async (
   files: ReadonlyArray<IngestFile>,
   opts: IngestOptions,
 ): Promise<IngestSummary> => {
-  const summary: IngestSummary = { received: 0, repeated: 0, refused: 0, unchanged: 0, refusals: [] };
+  const summary: IngestSummary = { received: 0, repeated: 0, refused: 0, unchanged: 0, private: 0, withheld: 0, refusals: [] };
   let done = 0;
   let batch: Pending[] = [];
   const flush = async () => {
@@ -88,9 +107,26 @@ export const ingestFiles = async (
     await known.loadRefusals(pieces.flatMap((p) => ("refusal" in p ? [refusalIdOf(f.path, p)] : [])));
     // Store the texts first, a few at a time: an event may only name content that exists.
     const shas = new Map<number, string>();
-    const fresh = texts.filter((t) => !known.has(ids.get(t.index)!));
+    const privacy = new Map(texts.map((t) => [t.index, opts.privacy?.privateOf(f.path, t.metadata)]));
+    const remote = opts.privacy?.remote;
+    const sealed = new Map<number, string | null>();
+    let fresh = texts.filter((t) => !known.has(ids.get(t.index)!));
+    if (remote) {
+      const redactions: Record<string, number> = {};
+      let sent = "";
+      for (const t of fresh) {
+        const r = remote.admit(t.text, privacy.get(t.index) !== undefined);
+        sealed.set(t.index, r.text);
+        if (r.text !== null) sent += r.text;
+        for (const [k, n] of Object.entries(r.redactions)) redactions[k] = (redactions[k] ?? 0) + n;
+      }
+      const withheld = fresh.filter((t) => sealed.get(t.index) === null).length;
+      summary.withheld += withheld;
+      if (fresh.length > 0) await remote.record(sent, redactions, fresh.length - withheld, withheld);
+      fresh = fresh.filter((t) => sealed.get(t.index) !== null);
+    }
     for (let i = 0; i < fresh.length; i += 16) {
-      await Promise.all(fresh.slice(i, i + 16).map(async (t) => void shas.set(t.index, await deps.content.put(Buffer.from(t.text, "utf8")))));
+      await Promise.all(fresh.slice(i, i + 16).map(async (t) => void shas.set(t.index, await deps.content.put(Buffer.from(remote ? sealed.get(t.index)! : t.text, "utf8")))));
     }
     for (const piece of pieces) {
       done++;
@@ -109,6 +145,14 @@ export const ingestFiles = async (
         const state = known.classify(inputId, key);
         const metadata = piece.metadata && state !== "unchanged" ? await metadataOut(`${inputId}:${key}`, piece.metadata, deps.content) : undefined;
         const source = { path: f.path, format, index: piece.index, ...(metadata ? { metadata } : {}) };
+        const marked = privacy.get(piece.index);
+        if (state === "new" && remote && !shas.has(piece.index)) {
+          continue; // withheld from the remote server: counted above, never named there
+        }
+        if (marked && state !== "unchanged") {
+          summary.private++;
+          push({ type: "InputMarkedPrivate", data: { inputId, ...marked } }, `private:${inputId}`);
+        }
         if (state === "unchanged") summary.unchanged++;
         else if (state === "repeat") {
           summary.repeated++;

@@ -82,6 +82,7 @@ export const night = defineCommand({
           models,
           home: ctx.config.home,
           policy: ctx.config.policy,
+          airlock: ctx.config.airlock,
           antechamber: antechamberSettings(ctx.config),
           onSalience: (e) => (e.type === "progress" ? bar.update(e.done, e.total) : e.type === "failed" ? (failed = e.error) : bar.done()),
         });

@@ -47,6 +47,7 @@ export const up = defineCommand({
     const actors = await startActors(rt, {
       models,
       policy: ctx.config.policy,
+      airlock: ctx.config.airlock,
       antechamber: antechamberSettings(ctx.config),
       trainingHome: ctx.config.home,
       ...(ctx.config.training.auto ? { trainingRule: { ...ctx.config.training, baseModelSha256: models.lm.identity.sha256 } } : {}),
