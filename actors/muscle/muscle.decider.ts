@@ -11,6 +11,8 @@ export interface JobState {
   readonly request: TrainingRequest | null;
   readonly provisioned: EventData<"HostProvisioned"> | null;
   readonly uploaded: boolean;
+  /** The trainer payload's directory on the host, when it came from the host's cache. */
+  readonly payloadDir: string | null;
   readonly started: boolean;
   /** The last progress recorded: a re-attach resumes reading the log after it. */
   readonly progress: { readonly step: number; readonly phase: string; readonly logOffset: number; readonly at: number } | null;
@@ -21,7 +23,7 @@ export interface JobState {
 }
 
 export const initialJobState = (): JobState => ({
-  request: null, provisioned: null, uploaded: false, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false,
+  request: null, provisioned: null, uploaded: false, payloadDir: null, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false,
 });
 
 /** Folds one event of the job's subject. */
@@ -30,7 +32,7 @@ export const evolveJob = (s: JobState, e: Recorded<DomainEvent>): JobState => {
     case "TrainingRequested": return { ...s, request: e.data };
     case "TrainingCancelRequested": return { ...s, cancelRequested: true };
     case "HostProvisioned": return { ...s, provisioned: e.data };
-    case "DatasetUploaded": return { ...s, uploaded: true };
+    case "DatasetUploaded": return { ...s, uploaded: true, payloadDir: e.data.transfer?.payloadDir ?? null };
     case "TrainingStarted": return { ...s, started: true };
     case "TrainingProgressed": return { ...s, progress: { step: e.data.step, phase: e.data.phase, logOffset: e.data.logOffset, at: e.storedAt } };
     case "AdapterTrained": return { ...s, trained: e.data };

@@ -92,6 +92,50 @@ export interface RemoteHost {
   cancel(jobId: string, options?: { readonly graceMs?: number }): Promise<JobStatus>;
   /** Removes a directory under the work directory (refuses paths outside it). */
   cleanup(remoteDir: string): Promise<void>;
+  /** Files kept on the host across jobs, by sha256; absent where every job uploads afresh (this machine). */
+  readonly cache?: HostCache;
+}
+
+/** How a cached file came to be on the host for this job. */
+export type CacheSource =
+  /** Sent in full now. */
+  | "uploaded"
+  /** A partial upload left by an earlier try was completed: only the rest was sent. */
+  | "resumed"
+  /** Already in the cache, sent by an earlier job. */
+  | "cached"
+  /** The host's own copy, named in the hosts file and verified by its sha256. */
+  | "host";
+
+/** A file in the host's cache: content-addressed, verified by sha256, shared by jobs. */
+export interface CachedFile {
+  readonly sha256: string;
+  readonly bytes: number;
+  /** Absolute path on the host. */
+  readonly path: string;
+  /** Bytes that travelled for it this time. */
+  readonly sentBytes: number;
+  readonly source: CacheSource;
+  readonly seconds: number;
+  /** Why a declared host copy was not used (it hashed differently), when it was not. */
+  readonly note?: string;
+}
+
+/**
+ * The host's cache directory (`<workDir>/cache` or the hosts file's `cacheDir`, e.g. a persistent
+ * volume): `sha256/<hex>` files, each moved into place only once its hash matched, with a
+ * `<hex>.ok` stamp (size and mtime) so a reuse does not hash 60 GB again; `trees/<hash>/` for
+ * directories (the trainer payload). A partial upload is kept as `sha256/<hex>.part` and resumed.
+ */
+export interface HostCache {
+  /** The directory on the host. */
+  readonly dir: string;
+  /** Makes sure the local file (of this sha256 and size) is in the cache; sends only what is missing. */
+  file(localPath: string, expected: TransferReceipt): Promise<CachedFile>;
+  /** Makes sure the local directory is in the cache; `path` is the uploaded directory itself (its hash over names and contents). */
+  tree(localDir: string): Promise<CachedFile & { readonly files: number }>;
+  /** Verifies a file the host already holds (hashed once, then stamped); undefined when it is missing or differs, with why. */
+  adopt(remotePath: string, sha256: string): Promise<CachedFile | { readonly refused: string }>;
 }
 
 /** What a job needs of the GPU, as written in the hosts file. */
@@ -110,6 +154,8 @@ export interface ProvisionedHost {
   readonly workDir: string;
   readonly gpu: GpuExpectation;
   readonly remote: RemoteHost;
+  /** Base models the host already holds (the hosts file's `bases`), by sha256. */
+  readonly bases?: readonly { readonly path: string; readonly sha256: string }[];
 }
 
 export interface ProvisionRequest {

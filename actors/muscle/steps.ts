@@ -1,13 +1,13 @@
 // The effects of each lifecycle step, for one job at a time. Every step may run again (after a
 // dropped link or a restart) and must then do nothing twice: uploads are skipped once the trainer
 // was launched, the launch itself is idempotent on the host, and event ids derive from the job.
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { DomainEvent } from "../../events/catalogue.ts";
 import { buildDatasets, trainerRecipe, type TrainingMaterials } from "./datasets.ts";
 import type { Ended, Failure } from "./muscle.machine.ts";
 import { adapterTrainedOf, lastLines, parseLines, progressToRecord, type JobState, type TrainerLine, type TrainingRequest } from "./muscle.decider.ts";
-import type { HostProvider, ProvisionedHost } from "./ports.ts";
+import type { HostProvider, ProvisionedHost, TransferReceipt } from "./ports.ts";
 
 export interface StepOptions {
   /** Providers by kind: `local` for requests without a host, `ssh` for named hosts. */
@@ -31,6 +31,16 @@ export interface StepOptions {
 export type Record_ = (key: string, event: DomainEvent) => Promise<void>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const hashed = new Map<string, Promise<TransferReceipt>>();
+
+/** sha256 and size of a local file, hashed once per (path, size, mtime) in this process: a 60 GB base is read once. */
+const receiptOf = async (file: string, digest: (file: string) => Promise<TransferReceipt>): Promise<TransferReceipt> => {
+  const s = await stat(file);
+  const key = `${file}\0${s.size}\0${s.mtimeMs}`;
+  if (!hashed.has(key)) hashed.set(key, digest(file));
+  return hashed.get(key)!;
+};
 
 /** The running state of one job on this Muscle: the lease, the log position, the tail of the log. */
 export class JobSteps {
@@ -76,24 +86,74 @@ export class JobSteps {
     const m = this.options.materials;
     const data = await buildDatasets(this.request, m);
     const merge = await Promise.all(this.request.mergeWith.map(async (sha, i) => ({ name: `merge-${i}.gguf`, bytes: await m.artifact(sha) })));
-    const files: Array<{ name: string; bytes: string | Uint8Array }> = [
-      ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
-      ...merge,
-      { name: "recipe.json", bytes: JSON.stringify(trainerRecipe(this.request, data.rows, merge.map((f) => f.name)), null, 2) },
-    ];
     await mkdir(this.local, { recursive: true });
-    for (const f of files) await writeFile(path.join(this.local, f.name), f.bytes);
+    for (const f of merge) await writeFile(path.join(this.local, f.name), f.bytes);
     const dir = this.remote.jobDir(this.jobId);
-    const payload = await this.remote.uploadDir(path.join(m.trainerDir, "sophont_trainer"), `${dir}/payload/sophont_trainer`);
-    const receipts = [{ name: "base.gguf", ...(await this.remote.upload(m.baseModelPath, `${dir}/base.gguf`)) }];
-    for (const f of files) receipts.push({ name: f.name, ...(await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`)) });
-    await this.record("uploaded", { type: "DatasetUploaded", data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.length } });
+    const cache = this.remote.cache;
+    if (!cache) {
+      const files: Array<{ name: string; bytes: string | Uint8Array }> = [
+        ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
+        { name: "recipe.json", bytes: JSON.stringify(trainerRecipe(this.request, data.rows, merge.map((f) => f.name)), null, 2) },
+      ];
+      for (const f of files) await writeFile(path.join(this.local, f.name), f.bytes);
+      const payload = await this.remote.uploadDir(path.join(m.trainerDir, "sophont_trainer"), `${dir}/payload/sophont_trainer`);
+      const receipts = [{ name: "base.gguf", ...(await this.remote.upload(m.baseModelPath, `${dir}/base.gguf`)) }];
+      for (const f of [...merge, ...files]) receipts.push({ name: f.name, ...(await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`)) });
+      await this.record("uploaded", { type: "DatasetUploaded", data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.length } });
+      return;
+    }
+    // The base, the payload and the serving adapters go to the host's cache (sent once, shared by
+    // jobs); only the datasets and the recipe are the job's own.
+    const began = Date.now();
+    const payload = await cache.tree(path.join(m.trainerDir, "sophont_trainer"));
+    const base = await this.cachedBase(cache);
+    const merged = [];
+    for (const f of merge) merged.push({ name: f.name, ...(await cache.file(path.join(this.local, f.name), await receiptOf(path.join(this.local, f.name), m.digest))) });
+    const recipe = trainerRecipe(this.request, data.rows, merged.map((f) => f.path));
+    const files: Array<{ name: string; bytes: string }> = [
+      ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
+      { name: "recipe.json", bytes: JSON.stringify({ ...recipe, base_model: base.path }, null, 2) },
+    ];
+    const receipts = [{ name: "base.gguf", sha256: base.sha256, bytes: base.bytes }, ...merged.map((f) => ({ name: f.name, sha256: f.sha256, bytes: f.bytes }))];
+    let sentBytes = payload.sentBytes + base.sentBytes + merged.reduce((n, f) => n + f.sentBytes, 0);
+    let totalBytes = payload.bytes + base.bytes + merged.reduce((n, f) => n + f.bytes, 0);
+    for (const f of files) {
+      await writeFile(path.join(this.local, f.name), f.bytes);
+      const receipt = await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`);
+      receipts.push({ name: f.name, ...receipt });
+      sentBytes += receipt.bytes;
+      totalBytes += receipt.bytes;
+    }
+    const cached = [{ ...payload, name: "sophont_trainer" }, base, ...merged].map((c) => ({
+      name: c.name, sha256: c.sha256, bytes: c.bytes, path: c.path, sentBytes: c.sentBytes, source: c.source, seconds: c.seconds, ...(c.note ? { note: c.note } : {}),
+    }));
+    const payloadDir = path.posix.dirname(payload.path);
+    this.state = { ...this.state, payloadDir };
+    await this.record("uploaded", {
+      type: "DatasetUploaded",
+      data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.files, transfer: { sentBytes, totalBytes, seconds: (Date.now() - began) / 1000, cached, payloadDir } },
+    });
+  }
+
+  /** The base model from the host's own copy (the hosts file's `bases`) when it verifies, else from the cache. */
+  private async cachedBase(cache: NonNullable<ProvisionedHost["remote"]["cache"]>) {
+    const m = this.options.materials;
+    const local = await receiptOf(m.baseModelPath, m.digest);
+    let note: string | undefined;
+    for (const declared of this.lease?.bases ?? []) {
+      if (declared.sha256 !== local.sha256) continue;
+      const adopted = await cache.adopt(declared.path, declared.sha256);
+      if ("refused" in adopted) note = `the hosts file's base was not used: ${adopted.refused}`;
+      else return { ...adopted, name: "base.gguf" };
+    }
+    return { ...(await cache.file(m.baseModelPath, local)), name: "base.gguf", ...(note ? { note } : {}) };
   }
 
   async start(): Promise<void> {
     const python = this.options.python ?? "/usr/bin/python3";
     const dir = this.remote.jobDir(this.jobId);
-    const started = await this.remote.startDetached(this.jobId, `exec '${python.replace(/'/g, "")}' -u -m sophont_trainer train .`, { env: { PYTHONPATH: `${dir}/payload` } });
+    const payloadDir = this.state.payloadDir ?? `${dir}/payload`;
+    const started = await this.remote.startDetached(this.jobId, `exec '${python.replace(/'/g, "")}' -u -m sophont_trainer train .`, { env: { PYTHONPATH: payloadDir } });
     this.options.onLaunch?.({ jobId: this.jobId, ...started });
     this.state = { ...this.state, started: true };
     await this.record("started", { type: "TrainingStarted", data: { jobId: this.jobId, pid: started.pid } });
