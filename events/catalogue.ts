@@ -3,6 +3,7 @@ import { InputDropped, InputForgotten, InputReceived, InputRefused, InputRepeate
 import { NightCompleted, NightStarted } from "./night.ts";
 import { AntechamberClustered, DriftDetected, MitosisApproved, MitosisDeclined, MitosisProposed, SatelliteBorn } from "./antechamber.ts";
 import { trainingDefinitions } from "./training.ts";
+import { provisioningDefinitions } from "./provisioning.ts";
 import { AnchorAdded, InputAccepted, InputRejected, InputScored, PreoccupationSeeded, ShadowRecorded } from "./salience.ts";
 
 /** Every event type Sophont writes. The codec knows only these; the README's catalogue is made from them. */
@@ -27,6 +28,7 @@ export const definitions = [
   SatelliteBorn,
   DriftDetected,
   ...trainingDefinitions,
+  ...provisioningDefinitions,
 ] as const;
 
 export type DomainEvent = EventOf<(typeof definitions)[number]>;

@@ -20,6 +20,12 @@ export const Recipe = Schema.Struct({
   targetModules: Schema.Array(Schema.String),
   /** TIES: keep the top k percent of each task vector, scale the merge by lambda. */
   ties: Schema.Struct({ k: Schema.Finite, lambda: Schema.Finite }),
+  /** Longest training row in tokens (default: the model's context length, at most 2048); the memory plan sizes activations by it. */
+  seqLen: Schema.optional(Schema.Finite),
+  /** `tiny`: the trainer's own forward from the GGUF (default); `hf`: transformers + peft on an HF model folder on the host. */
+  backend: Schema.optional(Schema.Literals(["tiny", "hf"])),
+  /** The HF model folder on the host, for the `hf` backend. */
+  hfModel: Schema.optional(Schema.String),
 });
 export type Recipe = typeof Recipe.Type;
 
@@ -154,7 +160,7 @@ export const TrainingFailed = defineEvent({
   schema: Schema.Struct({
     ...job,
     stage: Schema.String,
-    kind: Schema.Literals(["host-key", "authentication", "gpu", "connection", "verification", "trainer", "deadline", "cancelled", "internal"]),
+    kind: Schema.Literals(["host-key", "authentication", "gpu", "connection", "verification", "trainer", "deadline", "cancelled", "internal", "plan", "capacity", "cost"]),
     error: Schema.String,
     exitCode: Schema.NullOr(Schema.Finite),
     lastLines: Schema.Array(Schema.String),

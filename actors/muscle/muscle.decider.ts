@@ -104,6 +104,9 @@ export const failureKindOf = (error: unknown): FailureKind => {
     case "GpuExpectationError": return "gpu";
     case "ConnectionError": return "connection";
     case "TransferVerificationError": return "verification";
+    case "PlanRefusedError": return "plan";
+    case "CapacityError": return "capacity";
+    case "CostCapError": return "cost";
     default: return "internal";
   }
 };
@@ -111,7 +114,7 @@ export const failureKindOf = (error: unknown): FailureKind => {
 /** Failures a retry cannot cure: the job fails at once instead of backing off. */
 export const isFatal = (error: unknown): boolean => {
   const kind = failureKindOf(error);
-  return kind === "host-key" || kind === "authentication" || kind === "gpu" || (error as { _tag?: unknown })?._tag === "HostsFileError";
+  return kind === "host-key" || kind === "authentication" || kind === "gpu" || kind === "plan" || kind === "capacity" || kind === "cost" || (error as { _tag?: unknown })?._tag === "HostsFileError";
 };
 
 /** What `result.json`'s merged artifact says, as AdapterTrained's payload (less the hashes the worker checked). */

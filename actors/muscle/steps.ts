@@ -8,6 +8,7 @@ import { buildDatasets, trainerRecipe, type TrainingMaterials } from "./datasets
 import type { Ended, Failure } from "./muscle.machine.ts";
 import { adapterTrainedOf, lastLines, parseLines, progressToRecord, type JobState, type TrainerLine, type TrainingRequest } from "./muscle.decider.ts";
 import type { HostProvider, ProvisionedHost, TransferReceipt } from "./ports.ts";
+import { gib, type MemoryPlan } from "./plan.ts";
 
 export interface StepOptions {
   /** Providers by kind: `local` for requests without a host, `ssh` for named hosts. */
@@ -23,6 +24,11 @@ export interface StepOptions {
   readonly progressEveryMs?: number;
   /** Remove the job directory on the host once the artifacts are home (default true). */
   readonly cleanRemote?: boolean;
+  /**
+   * The memory plan of a job where it would run (undefined: nothing is known of that device). A
+   * plan that does not fit ends the job before any host is provisioned or any money spent.
+   */
+  readonly planner?: (request: TrainingRequest) => Promise<MemoryPlan | undefined>;
   /** Told of launches and re-attaches (tests, logs). */
   readonly onLaunch?: (info: { jobId: string; outcome: "started" | "attached"; pid: number }) => void;
 }
@@ -72,7 +78,25 @@ export class JobSteps {
     void this.lease?.remote.close().catch(() => undefined);
   }
 
+  /** Records the job's memory plan; a plan that does not fit is a fatal failure, before anything is rented. */
+  async plan(): Promise<void> {
+    const plan = await this.options.planner?.(this.request);
+    if (!plan) return;
+    const { device, settings } = plan;
+    await this.record("planned", {
+      type: "TrainingPlanned",
+      data: {
+        jobId: this.jobId, device: { kind: device.kind, name: device.name, memoryBytes: device.memoryBytes, flops: device.flops },
+        settings: { ...settings, targets: [...settings.targets] }, baseBytes: plan.model.baseBytes, loraParameters: plan.lora.parameters,
+        items: plan.items.map((i) => ({ ...i })), totalBytes: plan.totalBytes, headroomBytes: plan.headroomBytes, estimatedSeconds: plan.estimatedSeconds,
+        fits: plan.fits, reasons: [...plan.reasons],
+      },
+    });
+    if (!plan.fits) throw Object.assign(new Error(`the memory plan refuses the job (${gib(plan.totalBytes)} on ${device.name} with ${gib(device.memoryBytes)}): ${plan.reasons.join("; ")}`), { _tag: "PlanRefusedError" });
+  }
+
   async provision(): Promise<void> {
+    if (!this.state.provisioned) await this.plan();
     const provider = this.request.host === null ? this.options.providers.local : this.options.providers.ssh;
     if (!provider) throw Object.assign(new Error(`no ${this.request.host === null ? "local" : "ssh"} provider is configured`), { _tag: "HostsFileError" });
     this.lease ??= await provider.provision({ jobId: this.jobId, ...(this.request.host ? { hostName: this.request.host } : {}) });

@@ -131,6 +131,10 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "AdapterPromoted":
     case "AdapterRolledBack":
     case "HostReleased":
+    case "TrainingPlanned":
+    case "ProviderChosen":
+    case "InstanceCreated":
+    case "InstanceTerminated":
       return state;
     default: {
       const never: never = event;

@@ -10,6 +10,7 @@ import { hostsFilePath } from "../ssh/hosts.ts";
 import { StaticSshProvider } from "../ssh/provider.ts";
 import { evaluationModel } from "../training/evaluation-model.ts";
 import { trainingMaterials } from "../training/materials.ts";
+import { planner } from "../training/planner.ts";
 import type { Runtime } from "./runtime.ts";
 
 export interface TrainingActors {
@@ -29,6 +30,7 @@ export const startTraining = async (
     providers: { ssh: new StaticSshProvider(hostsFilePath(home)), local: new LocalProvider(path.join(dir, "local")) },
     materials: trainingMaterials(content, lm, lm.identity.path),
     scratchDir: path.join(dir, "scratch"),
+    planner: planner({ baseModelPath: lm.identity.path, hostsFile: hostsFilePath(home) }),
     ...opts.muscle,
   });
   const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), opts.evaluation);
