@@ -10,6 +10,8 @@ export type FailureKind = EventData<"TrainingFailed">["kind"];
 export interface JobState {
   readonly request: TrainingRequest | null;
   readonly provisioned: EventData<"HostProvisioned"> | null;
+  /** The rented instance behind the job, and when it was created (ms). */
+  readonly instance: (EventData<"InstanceCreated"> & { readonly at: number }) | null;
   readonly uploaded: boolean;
   /** The trainer payload's directory on the host, when it came from the host's cache. */
   readonly payloadDir: string | null;
@@ -23,7 +25,7 @@ export interface JobState {
 }
 
 export const initialJobState = (): JobState => ({
-  request: null, provisioned: null, uploaded: false, payloadDir: null, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false,
+  request: null, provisioned: null, instance: null, uploaded: false, payloadDir: null, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false,
 });
 
 /** Folds one event of the job's subject. */
@@ -32,6 +34,7 @@ export const evolveJob = (s: JobState, e: Recorded<DomainEvent>): JobState => {
     case "TrainingRequested": return { ...s, request: e.data };
     case "TrainingCancelRequested": return { ...s, cancelRequested: true };
     case "HostProvisioned": return { ...s, provisioned: e.data };
+    case "InstanceCreated": return { ...s, instance: { ...e.data, at: e.storedAt } };
     case "DatasetUploaded": return { ...s, uploaded: true, payloadDir: e.data.transfer?.payloadDir ?? null };
     case "TrainingStarted": return { ...s, started: true };
     case "TrainingProgressed": return { ...s, progress: { step: e.data.step, phase: e.data.phase, logOffset: e.data.logOffset, at: e.storedAt } };

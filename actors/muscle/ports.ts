@@ -154,12 +154,30 @@ export interface ProvisionedHost {
   readonly workDir: string;
   readonly gpu: GpuExpectation;
   readonly remote: RemoteHost;
+  /** A rented instance behind the lease (a cloud provider's), for its events. */
+  readonly instance?: RentedInstance;
   /** Base models the host already holds (the hosts file's `bases`), by sha256. */
   readonly bases?: readonly { readonly path: string; readonly sha256: string }[];
 }
 
+/** A GPU instance rented for a job. */
+export interface RentedInstance {
+  readonly provider: string;
+  readonly instanceId: string;
+  readonly gpuType: string;
+  readonly region: string;
+  readonly pricePerHour: number;
+  /** Pinned on first contact: the API returns no host key. */
+  readonly hostKeyFingerprint: string | null;
+  readonly createdAt: number;
+  /** Offers refused (no capacity, over a cost cap) before this one. */
+  readonly attempts: readonly { readonly gpuType: string; readonly region: string; readonly error: string }[];
+}
+
 export interface ProvisionRequest {
   readonly jobId: string;
+  /** The job's deadline: a rented instance's worst-case cost is its price over this long. */
+  readonly deadlineMs?: number;
   /** A named host from the hosts file; providers that rent machines may ignore it. */
   readonly hostName?: string;
   readonly gpu?: GpuExpectation;
@@ -172,7 +190,12 @@ export interface ProvisionRequest {
 export interface HostProvider {
   readonly kind: string;
   provision(request: ProvisionRequest): Promise<ProvisionedHost>;
-  release(host: ProvisionedHost): Promise<void>;
+  /** Returns how many terminate calls failed before one succeeded, where there is such a call. */
+  release(host: ProvisionedHost): Promise<void | { readonly failedTries: number }>;
+  /** Ends a lease known only by its id (a Muscle restarted after the lease was made). */
+  releaseById?(leaseId: string): Promise<{ readonly failedTries: number }>;
+  /** Leases this provider holds whose job is not among `live` (reconciled on start). */
+  strays?(live: ReadonlySet<string>): Promise<readonly { readonly leaseId: string; readonly jobId: string }[]>;
 }
 
 /** Failures the Muscle tells apart, by `_tag`; adapters throw objects of these shapes. */

@@ -12,7 +12,10 @@ import { gib, type MemoryPlan } from "./plan.ts";
 
 export interface StepOptions {
   /** Providers by kind: `local` for requests without a host, `ssh` for named hosts. */
-  readonly providers: { readonly local?: HostProvider; readonly ssh?: HostProvider };
+  /** Providers by kind: `local` for requests without a host, `ssh` for named hosts, `cloud` for a host named `cloud` (rented per job). */
+  readonly providers: { readonly local?: HostProvider; readonly ssh?: HostProvider; readonly cloud?: HostProvider };
+  /** When no GPU can be rented, run on this machine where its plan allows (default false: the job fails and waits for the next request). */
+  readonly fallbackLocal?: boolean;
   readonly materials: TrainingMaterials;
   /** Scratch directory on this machine for datasets and downloaded artifacts. */
   readonly scratchDir: string;
@@ -51,6 +54,8 @@ const receiptOf = async (file: string, digest: (file: string) => Promise<Transfe
 /** The running state of one job on this Muscle: the lease, the log position, the tail of the log. */
 export class JobSteps {
   private lease: ProvisionedHost | undefined;
+  private chosen: HostProvider | undefined;
+  private failure: Failure | undefined;
   private offset: number;
   private tail: string[] = [];
   private lastProgress: JobState["progress"];
@@ -95,13 +100,51 @@ export class JobSteps {
     if (!plan.fits) throw Object.assign(new Error(`the memory plan refuses the job (${gib(plan.totalBytes)} on ${device.name} with ${gib(device.memoryBytes)}): ${plan.reasons.join("; ")}`), { _tag: "PlanRefusedError" });
   }
 
+  /** The provider of this job: the one that provisioned it before (a restart), else by the request's host. */
+  private providerOf(): HostProvider | undefined {
+    const p = this.options.providers;
+    if (this.chosen) return this.chosen;
+    const kind = this.state.provisioned?.provider;
+    if (kind) return [p.local, p.ssh, p.cloud].find((x) => x?.kind === kind);
+    const host = this.request.host;
+    return host === null ? p.local : host === "cloud" ? p.cloud : p.ssh;
+  }
+
   async provision(): Promise<void> {
     if (!this.state.provisioned) await this.plan();
-    const provider = this.request.host === null ? this.options.providers.local : this.options.providers.ssh;
-    if (!provider) throw Object.assign(new Error(`no ${this.request.host === null ? "local" : "ssh"} provider is configured`), { _tag: "HostsFileError" });
-    this.lease ??= await provider.provision({ jobId: this.jobId, ...(this.request.host ? { hostName: this.request.host } : {}) });
-    const { name, leaseId, workDir } = this.lease;
-    await this.record("provisioned", { type: "HostProvisioned", data: { jobId: this.jobId, host: name, provider: provider.kind, leaseId, workDir, gpus: [...(await this.remote.gpus())] } });
+    const provider = this.providerOf();
+    if (!provider) throw Object.assign(new Error(`no ${this.request.host === null ? "local" : this.request.host === "cloud" ? "cloud" : "ssh"} provider is configured`), { _tag: "HostsFileError" });
+    const ask = { jobId: this.jobId, deadlineMs: this.request.deadlineMs, ...(this.request.host && this.request.host !== "cloud" ? { hostName: this.request.host } : {}) };
+    try {
+      this.lease ??= await provider.provision(ask);
+      this.chosen = provider;
+    } catch (error) {
+      const tag = (error as { _tag?: string })._tag;
+      if (provider !== this.options.providers.cloud || (tag !== "CapacityError" && tag !== "CostCapError")) throw error;
+      await this.fallBack(error as Error);
+    }
+    const instance = this.lease!.instance;
+    if (instance) {
+      const { provider: name, instanceId, gpuType, region, pricePerHour, hostKeyFingerprint, attempts } = instance;
+      await this.record("instance-created", { type: "InstanceCreated", data: { jobId: this.jobId, provider: name, instanceId, gpuType, region, pricePerHour, hostKeyFingerprint, attempts: attempts.map((a) => ({ ...a })) } });
+      this.state = { ...this.state, instance: { jobId: this.jobId, provider: name, instanceId, gpuType, region, pricePerHour, hostKeyFingerprint, attempts: [], at: instance.createdAt } };
+    }
+    const { name, leaseId, workDir } = this.lease!;
+    await this.record("provisioned", { type: "HostProvisioned", data: { jobId: this.jobId, host: name, provider: this.chosen!.kind, leaseId, workDir, gpus: [...(await this.remote.gpus())] } });
+  }
+
+  /** No GPU to be had: this machine takes the job where the policy and its plan allow, else the job fails (to be asked again). */
+  private async fallBack(error: Error): Promise<void> {
+    const local = this.options.providers.local;
+    const passedOver = [{ provider: this.options.providers.cloud!.kind, reason: error.message }];
+    const refuse = (why: string) => Object.assign(new Error(`${error.message}; ${why}`), { _tag: (error as { _tag?: string })._tag });
+    if (!this.options.fallbackLocal || !local) throw refuse("running on this machine instead is not allowed (fallbackLocal off): the job waits for the next request");
+    const plan = await this.options.planner?.({ ...this.request, host: null });
+    if (plan && !plan.fits) throw refuse(`this machine's plan refuses it too: ${plan.reasons.join("; ")}`);
+    this.lease = await local.provision({ jobId: this.jobId });
+    this.chosen = local;
+    const device = plan ? `${plan.device.kind} ${plan.device.name}` : "this machine";
+    await this.record("provider-chosen", { type: "ProviderChosen", data: { jobId: this.jobId, provider: local.kind, device, reason: `no GPU could be rented; ${device} fits the plan`, passedOver } });
   }
 
   async upload(): Promise<void> {
@@ -235,18 +278,28 @@ export class JobSteps {
   }
 
   async fail(failure: Failure): Promise<void> {
+    this.failure = failure;
     // The log may hold lines not yet read (a trainer's last words before it failed).
     if (this.lease) await this.remote.readLog(this.jobId, this.offset, { includePartialLine: true }).then((c) => this.consume(c.text + "\n", c.nextOffset)).catch(() => undefined);
     await this.record("failed", { type: "TrainingFailed", data: { jobId: this.jobId, ...failure, lastLines: lastLines(this.tail.join("\n")) } });
   }
 
   async release(cleaned: boolean): Promise<void> {
-    const provider = this.request.host === null ? this.options.providers.local : this.options.providers.ssh;
-    const lease = this.lease ?? (this.state.provisioned ? undefined : null);
+    const provider = this.providerOf();
+    const lease = this.lease ?? (this.state.provisioned || this.state.instance ? undefined : null);
     if (lease === null) return; // never provisioned: nothing to release
-    if (lease) await provider?.release(lease);
-    const host = lease?.name ?? this.state.provisioned!.host;
-    const leaseId = lease?.leaseId ?? this.state.provisioned!.leaseId;
+    const leaseId = lease?.leaseId ?? this.state.provisioned?.leaseId ?? this.state.instance!.instanceId;
+    const released = lease ? await provider?.release(lease) : await provider?.releaseById?.(leaseId);
+    const instance = this.state.instance;
+    if (instance) {
+      const seconds = Math.max(0, (this.clock() - instance.at) / 1000);
+      const reason = this.failure?.kind ?? this.state.failed?.kind ?? (cleaned ? "done" : "failed");
+      await this.record("instance-terminated", {
+        type: "InstanceTerminated",
+        data: { jobId: this.jobId, provider: instance.provider, instanceId: instance.instanceId, seconds, cost: (seconds / 3600) * instance.pricePerHour, reason, failedTries: released?.failedTries ?? 0 },
+      });
+    }
+    const host = lease?.name ?? this.state.provisioned?.host ?? instance!.provider;
     await this.record("released", { type: "HostReleased", data: { jobId: this.jobId, host, leaseId, cleaned } });
   }
 }
