@@ -58,7 +58,9 @@ export const trainerRecipe = (request: TrainingRequest, rows: Datasets["rows"], 
   const r = request.recipe;
   return {
     base_model: "base.gguf",
-    backend: "tiny",
+    // `hf`: transformers on an HF model folder on the host (recipe.hfModel); the GGUF still goes up for the adapter's names.
+    backend: r.backend ?? "tiny",
+    ...(r.backend === "hf" && r.hfModel ? { hf_model: r.hfModel } : {}),
     rank: r.rank,
     alpha: r.alpha,
     lr: r.lr,
