@@ -4,6 +4,7 @@ import { NightCompleted, NightStarted } from "./night.ts";
 import { AntechamberClustered, DriftDetected, MitosisApproved, MitosisDeclined, MitosisProposed, SatelliteBorn } from "./antechamber.ts";
 import { trainingDefinitions } from "./training.ts";
 import { egressDefinitions } from "./egress.ts";
+import { provisioningDefinitions } from "./provisioning.ts";
 import { AnchorAdded, InputAccepted, InputRejected, InputScored, PreoccupationSeeded, ShadowRecorded } from "./salience.ts";
 
 /** Every event type Sophont writes. The codec knows only these; the README's catalogue is made from them. */
@@ -29,6 +30,7 @@ export const definitions = [
   DriftDetected,
   ...trainingDefinitions,
   ...egressDefinitions,
+  ...provisioningDefinitions,
 ] as const;
 
 export type DomainEvent = EventOf<(typeof definitions)[number]>;

@@ -20,6 +20,12 @@ export const Recipe = Schema.Struct({
   targetModules: Schema.Array(Schema.String),
   /** TIES: keep the top k percent of each task vector, scale the merge by lambda. */
   ties: Schema.Struct({ k: Schema.Finite, lambda: Schema.Finite }),
+  /** Longest training row in tokens (default: the model's context length, at most 2048); the memory plan sizes activations by it. */
+  seqLen: Schema.optional(Schema.Finite),
+  /** `tiny`: the trainer's own forward from the GGUF (default); `hf`: transformers + peft on an HF model folder on the host. */
+  backend: Schema.optional(Schema.Literals(["tiny", "hf"])),
+  /** The HF model folder on the host, for the `hf` backend. */
+  hfModel: Schema.optional(Schema.String),
 });
 export type Recipe = typeof Recipe.Type;
 
@@ -118,15 +124,41 @@ export const HostProvisioned = defineEvent({
 
 const FileReceipt = Schema.Struct({ name: Schema.String, sha256: Schema.String, bytes: Schema.Finite });
 
+/** A file the job took from the host's cache (or put there): how it got there and what travelled. */
+const CachedReceipt = Schema.Struct({
+  name: Schema.String,
+  sha256: Schema.String,
+  bytes: Schema.Finite,
+  /** Where it lies on the host. */
+  path: Schema.String,
+  sentBytes: Schema.Finite,
+  source: Schema.Literals(["uploaded", "resumed", "cached", "host"]),
+  seconds: Schema.Finite,
+  /** Why a base the hosts file names was not used, when it was not. */
+  note: Schema.optional(Schema.String),
+});
+
+/** What the upload cost: bytes that travelled against the bytes the job needs, and the time it took. */
+const UploadTransfer = Schema.Struct({
+  sentBytes: Schema.Finite,
+  totalBytes: Schema.Finite,
+  seconds: Schema.Finite,
+  cached: Schema.Array(CachedReceipt),
+  /** The directory put on the trainer's PYTHONPATH. */
+  payloadDir: Schema.String,
+});
+
 export const DatasetUploaded = defineEvent({
   type: "DatasetUploaded",
   family: "training",
-  description: "The trainer payload, the base model, the datasets and the recipe are on the host, each verified by sha256.",
+  description: "The trainer payload, the base model, the datasets and the recipe are on the host, each verified by sha256; what was reused from the host's cache and the bytes sent.",
   schema: Schema.Struct({
     ...job,
     files: Schema.Array(FileReceipt),
     rows: Schema.Struct({ sft: Schema.Finite, anchor: Schema.Finite, dpo: Schema.Finite }),
     payloadFiles: Schema.Finite,
+    /** Where the host keeps a cache: what was reused, what was sent (absent: everything was sent to the job directory). */
+    transfer: Schema.optional(UploadTransfer),
   }),
   entity: byJob,
 });
@@ -162,7 +194,7 @@ export const TrainingFailed = defineEvent({
   schema: Schema.Struct({
     ...job,
     stage: Schema.String,
-    kind: Schema.Literals(["host-key", "authentication", "gpu", "connection", "verification", "trainer", "deadline", "cancelled", "internal"]),
+    kind: Schema.Literals(["host-key", "authentication", "gpu", "connection", "verification", "trainer", "deadline", "cancelled", "internal", "plan", "capacity", "cost"]),
     error: Schema.String,
     exitCode: Schema.NullOr(Schema.Finite),
     lastLines: Schema.Array(Schema.String),

@@ -1,6 +1,7 @@
 // What goes into a job directory, built from the ledger snapshot of a TrainingRequested: the trainer
 // reads pre-tokenized rows (it never tokenizes), so the Soul's own tokenizer makes them here.
 import type { TrainingRequest } from "./muscle.decider.ts";
+import type { TransferReceipt } from "./ports.ts";
 
 /** Where the Muscle gets texts, tokens and artifacts; the composition root binds these to adapters. */
 export interface TrainingMaterials {
@@ -18,6 +19,8 @@ export interface TrainingMaterials {
   artifact(sha256: string): Promise<Uint8Array>;
   /** Keeps an artifact in the content store; returns its sha256. */
   keep(bytes: Uint8Array): Promise<string>;
+  /** sha256 and size of a file on this machine (for the host's cache, which files by hash). */
+  digest(file: string): Promise<TransferReceipt>;
 }
 
 export interface Datasets {
@@ -80,7 +83,9 @@ export const trainerRecipe = (request: TrainingRequest, rows: Datasets["rows"], 
   const r = request.recipe;
   return {
     base_model: "base.gguf",
-    backend: "tiny",
+    // `hf`: transformers on an HF model folder on the host (recipe.hfModel); the GGUF still goes up for the adapter's names.
+    backend: r.backend ?? "tiny",
+    ...(r.backend === "hf" && r.hfModel ? { hf_model: r.hfModel } : {}),
     rank: r.rank,
     alpha: r.alpha,
     lr: r.lr,

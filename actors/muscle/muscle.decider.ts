@@ -10,7 +10,11 @@ export type FailureKind = EventData<"TrainingFailed">["kind"];
 export interface JobState {
   readonly request: TrainingRequest | null;
   readonly provisioned: EventData<"HostProvisioned"> | null;
+  /** The rented instance behind the job, and when it was created (ms). */
+  readonly instance: (EventData<"InstanceCreated"> & { readonly at: number }) | null;
   readonly uploaded: boolean;
+  /** The trainer payload's directory on the host, when it came from the host's cache. */
+  readonly payloadDir: string | null;
   readonly started: boolean;
   /** The last progress recorded: a re-attach resumes reading the log after it. */
   readonly progress: { readonly step: number; readonly phase: string; readonly logOffset: number; readonly at: number } | null;
@@ -21,7 +25,7 @@ export interface JobState {
 }
 
 export const initialJobState = (): JobState => ({
-  request: null, provisioned: null, uploaded: false, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false,
+  request: null, provisioned: null, instance: null, uploaded: false, payloadDir: null, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false,
 });
 
 /** Folds one event of the job's subject. */
@@ -30,7 +34,8 @@ export const evolveJob = (s: JobState, e: Recorded<DomainEvent>): JobState => {
     case "TrainingRequested": return { ...s, request: e.data };
     case "TrainingCancelRequested": return { ...s, cancelRequested: true };
     case "HostProvisioned": return { ...s, provisioned: e.data };
-    case "DatasetUploaded": return { ...s, uploaded: true };
+    case "InstanceCreated": return { ...s, instance: { ...e.data, at: e.storedAt } };
+    case "DatasetUploaded": return { ...s, uploaded: true, payloadDir: e.data.transfer?.payloadDir ?? null };
     case "TrainingStarted": return { ...s, started: true };
     case "TrainingProgressed": return { ...s, progress: { step: e.data.step, phase: e.data.phase, logOffset: e.data.logOffset, at: e.storedAt } };
     case "AdapterTrained": return { ...s, trained: e.data };
@@ -102,6 +107,9 @@ export const failureKindOf = (error: unknown): FailureKind => {
     case "GpuExpectationError": return "gpu";
     case "ConnectionError": return "connection";
     case "TransferVerificationError": return "verification";
+    case "PlanRefusedError": return "plan";
+    case "CapacityError": return "capacity";
+    case "CostCapError": return "cost";
     default: return "internal";
   }
 };
@@ -109,7 +117,7 @@ export const failureKindOf = (error: unknown): FailureKind => {
 /** Failures a retry cannot cure: the job fails at once instead of backing off. */
 export const isFatal = (error: unknown): boolean => {
   const kind = failureKindOf(error);
-  return kind === "host-key" || kind === "authentication" || kind === "gpu" || (error as { _tag?: unknown })?._tag === "HostsFileError";
+  return kind === "host-key" || kind === "authentication" || kind === "gpu" || kind === "plan" || kind === "capacity" || kind === "cost" || (error as { _tag?: unknown })?._tag === "HostsFileError";
 };
 
 /** What `result.json`'s merged artifact says, as AdapterTrained's payload (less the hashes the worker checked). */

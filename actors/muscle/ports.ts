@@ -92,6 +92,50 @@ export interface RemoteHost {
   cancel(jobId: string, options?: { readonly graceMs?: number }): Promise<JobStatus>;
   /** Removes a directory under the work directory (refuses paths outside it). */
   cleanup(remoteDir: string): Promise<void>;
+  /** Files kept on the host across jobs, by sha256; absent where every job uploads afresh (this machine). */
+  readonly cache?: HostCache;
+}
+
+/** How a cached file came to be on the host for this job. */
+export type CacheSource =
+  /** Sent in full now. */
+  | "uploaded"
+  /** A partial upload left by an earlier try was completed: only the rest was sent. */
+  | "resumed"
+  /** Already in the cache, sent by an earlier job. */
+  | "cached"
+  /** The host's own copy, named in the hosts file and verified by its sha256. */
+  | "host";
+
+/** A file in the host's cache: content-addressed, verified by sha256, shared by jobs. */
+export interface CachedFile {
+  readonly sha256: string;
+  readonly bytes: number;
+  /** Absolute path on the host. */
+  readonly path: string;
+  /** Bytes that travelled for it this time. */
+  readonly sentBytes: number;
+  readonly source: CacheSource;
+  readonly seconds: number;
+  /** Why a declared host copy was not used (it hashed differently), when it was not. */
+  readonly note?: string;
+}
+
+/**
+ * The host's cache directory (`<workDir>/cache` or the hosts file's `cacheDir`, e.g. a persistent
+ * volume): `sha256/<hex>` files, each moved into place only once its hash matched, with a
+ * `<hex>.ok` stamp (size and mtime) so a reuse does not hash 60 GB again; `trees/<hash>/` for
+ * directories (the trainer payload). A partial upload is kept as `sha256/<hex>.part` and resumed.
+ */
+export interface HostCache {
+  /** The directory on the host. */
+  readonly dir: string;
+  /** Makes sure the local file (of this sha256 and size) is in the cache; sends only what is missing. */
+  file(localPath: string, expected: TransferReceipt): Promise<CachedFile>;
+  /** Makes sure the local directory is in the cache; `path` is the uploaded directory itself (its hash over names and contents). */
+  tree(localDir: string): Promise<CachedFile & { readonly files: number }>;
+  /** Verifies a file the host already holds (hashed once, then stamped); undefined when it is missing or differs, with why. */
+  adopt(remotePath: string, sha256: string): Promise<CachedFile | { readonly refused: string }>;
 }
 
 /** What a job needs of the GPU, as written in the hosts file. */
@@ -110,10 +154,30 @@ export interface ProvisionedHost {
   readonly workDir: string;
   readonly gpu: GpuExpectation;
   readonly remote: RemoteHost;
+  /** A rented instance behind the lease (a cloud provider's), for its events. */
+  readonly instance?: RentedInstance;
+  /** Base models the host already holds (the hosts file's `bases`), by sha256. */
+  readonly bases?: readonly { readonly path: string; readonly sha256: string }[];
+}
+
+/** A GPU instance rented for a job. */
+export interface RentedInstance {
+  readonly provider: string;
+  readonly instanceId: string;
+  readonly gpuType: string;
+  readonly region: string;
+  readonly pricePerHour: number;
+  /** Pinned on first contact: the API returns no host key. */
+  readonly hostKeyFingerprint: string | null;
+  readonly createdAt: number;
+  /** Offers refused (no capacity, over a cost cap) before this one. */
+  readonly attempts: readonly { readonly gpuType: string; readonly region: string; readonly error: string }[];
 }
 
 export interface ProvisionRequest {
   readonly jobId: string;
+  /** The job's deadline: a rented instance's worst-case cost is its price over this long. */
+  readonly deadlineMs?: number;
   /** A named host from the hosts file; providers that rent machines may ignore it. */
   readonly hostName?: string;
   readonly gpu?: GpuExpectation;
@@ -126,7 +190,12 @@ export interface ProvisionRequest {
 export interface HostProvider {
   readonly kind: string;
   provision(request: ProvisionRequest): Promise<ProvisionedHost>;
-  release(host: ProvisionedHost): Promise<void>;
+  /** Returns how many terminate calls failed before one succeeded, where there is such a call. */
+  release(host: ProvisionedHost): Promise<void | { readonly failedTries: number }>;
+  /** Ends a lease known only by its id (a Muscle restarted after the lease was made). */
+  releaseById?(leaseId: string): Promise<{ readonly failedTries: number }>;
+  /** Leases this provider holds whose job is not among `live` (reconciled on start). */
+  strays?(live: ReadonlySet<string>): Promise<readonly { readonly leaseId: string; readonly jobId: string }[]>;
 }
 
 /** Failures the Muscle tells apart, by `_tag`; adapters throw objects of these shapes. */

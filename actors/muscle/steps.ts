@@ -1,18 +1,22 @@
 // The effects of each lifecycle step, for one job at a time. Every step may run again (after a
 // dropped link or a restart) and must then do nothing twice: uploads are skipped once the trainer
 // was launched, the launch itself is idempotent on the host, and event ids derive from the job.
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { DomainEvent } from "../../events/catalogue.ts";
 import { buildDatasets, trainerRecipe, type TrainingMaterials } from "./datasets.ts";
 import type { Ended, Failure } from "./muscle.machine.ts";
 import { adapterTrainedOf, lastLines, parseLines, progressToRecord, type JobState, type TrainerLine, type TrainingRequest } from "./muscle.decider.ts";
-import type { HostProvider, ProvisionedHost } from "./ports.ts";
+import type { HostProvider, ProvisionedHost, TransferReceipt } from "./ports.ts";
 import type { Airlock } from "../ports.ts";
+import { gib, type MemoryPlan } from "./plan.ts";
 
 export interface StepOptions {
   /** Providers by kind: `local` for requests without a host, `ssh` for named hosts. */
-  readonly providers: { readonly local?: HostProvider; readonly ssh?: HostProvider };
+  /** Providers by kind: `local` for requests without a host, `ssh` for named hosts, `cloud` for a host named `cloud` (rented per job). */
+  readonly providers: { readonly local?: HostProvider; readonly ssh?: HostProvider; readonly cloud?: HostProvider };
+  /** When no GPU can be rented, run on this machine where its plan allows (default false: the job fails and waits for the next request). */
+  readonly fallbackLocal?: boolean;
   readonly materials: TrainingMaterials;
   /**
    * The privacy airlock for hosts off this machine (a named SSH host): texts are admitted before they
@@ -30,6 +34,11 @@ export interface StepOptions {
   readonly progressEveryMs?: number;
   /** Remove the job directory on the host once the artifacts are home (default true). */
   readonly cleanRemote?: boolean;
+  /**
+   * The memory plan of a job where it would run (undefined: nothing is known of that device). A
+   * plan that does not fit ends the job before any host is provisioned or any money spent.
+   */
+  readonly planner?: (request: TrainingRequest) => Promise<MemoryPlan | undefined>;
   /** Told of launches and re-attaches (tests, logs). */
   readonly onLaunch?: (info: { jobId: string; outcome: "started" | "attached"; pid: number }) => void;
 }
@@ -39,9 +48,21 @@ export type Record_ = (key: string, event: DomainEvent) => Promise<void>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const hashed = new Map<string, Promise<TransferReceipt>>();
+
+/** sha256 and size of a local file, hashed once per (path, size, mtime) in this process: a 60 GB base is read once. */
+const receiptOf = async (file: string, digest: (file: string) => Promise<TransferReceipt>): Promise<TransferReceipt> => {
+  const s = await stat(file);
+  const key = `${file}\0${s.size}\0${s.mtimeMs}`;
+  if (!hashed.has(key)) hashed.set(key, digest(file));
+  return hashed.get(key)!;
+};
+
 /** The running state of one job on this Muscle: the lease, the log position, the tail of the log. */
 export class JobSteps {
   private lease: ProvisionedHost | undefined;
+  private chosen: HostProvider | undefined;
+  private failure: Failure | undefined;
   private offset: number;
   private tail: string[] = [];
   private lastProgress: JobState["progress"];
@@ -69,12 +90,68 @@ export class JobSteps {
     void this.lease?.remote.close().catch(() => undefined);
   }
 
+  /** Records the job's memory plan; a plan that does not fit is a fatal failure, before anything is rented. */
+  async plan(): Promise<void> {
+    const plan = await this.options.planner?.(this.request);
+    if (!plan) return;
+    const { device, settings } = plan;
+    await this.record("planned", {
+      type: "TrainingPlanned",
+      data: {
+        jobId: this.jobId, device: { kind: device.kind, name: device.name, memoryBytes: device.memoryBytes, flops: device.flops },
+        settings: { ...settings, targets: [...settings.targets] }, baseBytes: plan.model.baseBytes, loraParameters: plan.lora.parameters,
+        items: plan.items.map((i) => ({ ...i })), totalBytes: plan.totalBytes, headroomBytes: plan.headroomBytes, estimatedSeconds: plan.estimatedSeconds,
+        fits: plan.fits, reasons: [...plan.reasons],
+      },
+    });
+    if (!plan.fits) throw Object.assign(new Error(`the memory plan refuses the job (${gib(plan.totalBytes)} on ${device.name} with ${gib(device.memoryBytes)}): ${plan.reasons.join("; ")}`), { _tag: "PlanRefusedError" });
+  }
+
+  /** The provider of this job: the one that provisioned it before (a restart), else by the request's host. */
+  private providerOf(): HostProvider | undefined {
+    const p = this.options.providers;
+    if (this.chosen) return this.chosen;
+    const kind = this.state.provisioned?.provider;
+    if (kind) return [p.local, p.ssh, p.cloud].find((x) => x?.kind === kind);
+    const host = this.request.host;
+    return host === null ? p.local : host === "cloud" ? p.cloud : p.ssh;
+  }
+
   async provision(): Promise<void> {
-    const provider = this.request.host === null ? this.options.providers.local : this.options.providers.ssh;
-    if (!provider) throw Object.assign(new Error(`no ${this.request.host === null ? "local" : "ssh"} provider is configured`), { _tag: "HostsFileError" });
-    this.lease ??= await provider.provision({ jobId: this.jobId, ...(this.request.host ? { hostName: this.request.host } : {}) });
-    const { name, leaseId, workDir } = this.lease;
-    await this.record("provisioned", { type: "HostProvisioned", data: { jobId: this.jobId, host: name, provider: provider.kind, leaseId, workDir, gpus: [...(await this.remote.gpus())] } });
+    if (!this.state.provisioned) await this.plan();
+    const provider = this.providerOf();
+    if (!provider) throw Object.assign(new Error(`no ${this.request.host === null ? "local" : this.request.host === "cloud" ? "cloud" : "ssh"} provider is configured`), { _tag: "HostsFileError" });
+    const ask = { jobId: this.jobId, deadlineMs: this.request.deadlineMs, ...(this.request.host && this.request.host !== "cloud" ? { hostName: this.request.host } : {}) };
+    try {
+      this.lease ??= await provider.provision(ask);
+      this.chosen = provider;
+    } catch (error) {
+      const tag = (error as { _tag?: string })._tag;
+      if (provider !== this.options.providers.cloud || (tag !== "CapacityError" && tag !== "CostCapError")) throw error;
+      await this.fallBack(error as Error);
+    }
+    const instance = this.lease!.instance;
+    if (instance) {
+      const { provider: name, instanceId, gpuType, region, pricePerHour, hostKeyFingerprint, attempts } = instance;
+      await this.record("instance-created", { type: "InstanceCreated", data: { jobId: this.jobId, provider: name, instanceId, gpuType, region, pricePerHour, hostKeyFingerprint, attempts: attempts.map((a) => ({ ...a })) } });
+      this.state = { ...this.state, instance: { jobId: this.jobId, provider: name, instanceId, gpuType, region, pricePerHour, hostKeyFingerprint, attempts: [], at: instance.createdAt } };
+    }
+    const { name, leaseId, workDir } = this.lease!;
+    await this.record("provisioned", { type: "HostProvisioned", data: { jobId: this.jobId, host: name, provider: this.chosen!.kind, leaseId, workDir, gpus: [...(await this.remote.gpus())] } });
+  }
+
+  /** No GPU to be had: this machine takes the job where the policy and its plan allow, else the job fails (to be asked again). */
+  private async fallBack(error: Error): Promise<void> {
+    const local = this.options.providers.local;
+    const passedOver = [{ provider: this.options.providers.cloud!.kind, reason: error.message }];
+    const refuse = (why: string) => Object.assign(new Error(`${error.message}; ${why}`), { _tag: (error as { _tag?: string })._tag });
+    if (!this.options.fallbackLocal || !local) throw refuse("running on this machine instead is not allowed (fallbackLocal off): the job waits for the next request");
+    const plan = await this.options.planner?.({ ...this.request, host: null });
+    if (plan && !plan.fits) throw refuse(`this machine's plan refuses it too: ${plan.reasons.join("; ")}`);
+    this.lease = await local.provision({ jobId: this.jobId });
+    this.chosen = local;
+    const device = plan ? `${plan.device.kind} ${plan.device.name}` : "this machine";
+    await this.record("provider-chosen", { type: "ProviderChosen", data: { jobId: this.jobId, provider: local.kind, device, reason: `no GPU could be rented; ${device} fits the plan`, passedOver } });
   }
 
   async upload(): Promise<void> {
@@ -84,28 +161,83 @@ export class JobSteps {
     const airlock = this.request.host !== null ? this.options.airlock : undefined;
     const data = await buildDatasets(this.request, m, airlock && ((text, inputId) => airlock.admit("gpu-host", text, inputId)));
     const merge = await Promise.all(this.request.mergeWith.map(async (sha, i) => ({ name: `merge-${i}.gguf`, bytes: await m.artifact(sha) })));
-    const files: Array<{ name: string; bytes: string | Uint8Array }> = [
-      ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
-      ...merge,
-      { name: "recipe.json", bytes: JSON.stringify(trainerRecipe(this.request, data.rows, merge.map((f) => f.name)), null, 2) },
-    ];
     await mkdir(this.local, { recursive: true });
-    for (const f of files) await writeFile(path.join(this.local, f.name), f.bytes);
+    for (const f of merge) await writeFile(path.join(this.local, f.name), f.bytes);
     const dir = this.remote.jobDir(this.jobId);
-    const payload = await this.remote.uploadDir(path.join(m.trainerDir, "sophont_trainer"), `${dir}/payload/sophont_trainer`);
-    const receipts = [{ name: "base.gguf", ...(await this.remote.upload(m.baseModelPath, `${dir}/base.gguf`)) }];
-    for (const f of files) receipts.push({ name: f.name, ...(await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`)) });
-    if (airlock) {
-      const sent = Object.values(data.files).join("");
-      await airlock.record(`job:${this.jobId}:datasets`, { destination: "gpu-host", target: this.lease!.name, purpose: `training datasets of job ${this.jobId} (sft.jsonl, anchor.jsonl, dpo.jsonl as token ids)`, sent, ...data.airlock });
+    const cache = this.remote.cache;
+    if (!cache) {
+      const files: Array<{ name: string; bytes: string | Uint8Array }> = [
+        ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
+        { name: "recipe.json", bytes: JSON.stringify(trainerRecipe(this.request, data.rows, merge.map((f) => f.name)), null, 2) },
+      ];
+      for (const f of files) await writeFile(path.join(this.local, f.name), f.bytes);
+      const payload = await this.remote.uploadDir(path.join(m.trainerDir, "sophont_trainer"), `${dir}/payload/sophont_trainer`);
+      const receipts = [{ name: "base.gguf", ...(await this.remote.upload(m.baseModelPath, `${dir}/base.gguf`)) }];
+      for (const f of [...merge, ...files]) receipts.push({ name: f.name, ...(await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`)) });
+      await this.recordEgress(airlock, data);
+      await this.record("uploaded", { type: "DatasetUploaded", data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.length } });
+      return;
     }
-    await this.record("uploaded", { type: "DatasetUploaded", data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.length } });
+    // The base, the payload and the serving adapters go to the host's cache (sent once, shared by
+    // jobs); only the datasets and the recipe are the job's own.
+    const began = Date.now();
+    const payload = await cache.tree(path.join(m.trainerDir, "sophont_trainer"));
+    const base = await this.cachedBase(cache);
+    const merged = [];
+    for (const f of merge) merged.push({ name: f.name, ...(await cache.file(path.join(this.local, f.name), await receiptOf(path.join(this.local, f.name), m.digest))) });
+    const recipe = trainerRecipe(this.request, data.rows, merged.map((f) => f.path));
+    const files: Array<{ name: string; bytes: string }> = [
+      ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
+      { name: "recipe.json", bytes: JSON.stringify({ ...recipe, base_model: base.path }, null, 2) },
+    ];
+    const receipts = [{ name: "base.gguf", sha256: base.sha256, bytes: base.bytes }, ...merged.map((f) => ({ name: f.name, sha256: f.sha256, bytes: f.bytes }))];
+    let sentBytes = payload.sentBytes + base.sentBytes + merged.reduce((n, f) => n + f.sentBytes, 0);
+    let totalBytes = payload.bytes + base.bytes + merged.reduce((n, f) => n + f.bytes, 0);
+    for (const f of files) {
+      await writeFile(path.join(this.local, f.name), f.bytes);
+      const receipt = await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`);
+      receipts.push({ name: f.name, ...receipt });
+      sentBytes += receipt.bytes;
+      totalBytes += receipt.bytes;
+    }
+    const cached = [{ ...payload, name: "sophont_trainer" }, base, ...merged].map((c) => ({
+      name: c.name, sha256: c.sha256, bytes: c.bytes, path: c.path, sentBytes: c.sentBytes, source: c.source, seconds: c.seconds, ...(c.note ? { note: c.note } : {}),
+    }));
+    const payloadDir = path.posix.dirname(payload.path);
+    this.state = { ...this.state, payloadDir };
+    await this.recordEgress(airlock, data);
+    await this.record("uploaded", {
+      type: "DatasetUploaded",
+      data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.files, transfer: { sentBytes, totalBytes, seconds: (Date.now() - began) / 1000, cached, payloadDir } },
+    });
+  }
+
+  /** What left for the GPU host, through the airlock: one EgressRecorded per job's datasets. */
+  private async recordEgress(airlock: Airlock | undefined, data: Awaited<ReturnType<typeof buildDatasets>>): Promise<void> {
+    if (!airlock) return;
+    const sent = Object.values(data.files).join("");
+    await airlock.record(`job:${this.jobId}:datasets`, { destination: "gpu-host", target: this.lease!.name, purpose: `training datasets of job ${this.jobId} (sft.jsonl, anchor.jsonl, dpo.jsonl as token ids)`, sent, ...data.airlock });
+  }
+
+  /** The base model from the host's own copy (the hosts file's `bases`) when it verifies, else from the cache. */
+  private async cachedBase(cache: NonNullable<ProvisionedHost["remote"]["cache"]>) {
+    const m = this.options.materials;
+    const local = await receiptOf(m.baseModelPath, m.digest);
+    let note: string | undefined;
+    for (const declared of this.lease?.bases ?? []) {
+      if (declared.sha256 !== local.sha256) continue;
+      const adopted = await cache.adopt(declared.path, declared.sha256);
+      if ("refused" in adopted) note = `the hosts file's base was not used: ${adopted.refused}`;
+      else return { ...adopted, name: "base.gguf" };
+    }
+    return { ...(await cache.file(m.baseModelPath, local)), name: "base.gguf", ...(note ? { note } : {}) };
   }
 
   async start(): Promise<void> {
     const python = this.options.python ?? "/usr/bin/python3";
     const dir = this.remote.jobDir(this.jobId);
-    const started = await this.remote.startDetached(this.jobId, `exec '${python.replace(/'/g, "")}' -u -m sophont_trainer train .`, { env: { PYTHONPATH: `${dir}/payload` } });
+    const payloadDir = this.state.payloadDir ?? `${dir}/payload`;
+    const started = await this.remote.startDetached(this.jobId, `exec '${python.replace(/'/g, "")}' -u -m sophont_trainer train .`, { env: { PYTHONPATH: payloadDir } });
     this.options.onLaunch?.({ jobId: this.jobId, ...started });
     this.state = { ...this.state, started: true };
     await this.record("started", { type: "TrainingStarted", data: { jobId: this.jobId, pid: started.pid } });
@@ -163,18 +295,28 @@ export class JobSteps {
   }
 
   async fail(failure: Failure): Promise<void> {
+    this.failure = failure;
     // The log may hold lines not yet read (a trainer's last words before it failed).
     if (this.lease) await this.remote.readLog(this.jobId, this.offset, { includePartialLine: true }).then((c) => this.consume(c.text + "\n", c.nextOffset)).catch(() => undefined);
     await this.record("failed", { type: "TrainingFailed", data: { jobId: this.jobId, ...failure, lastLines: lastLines(this.tail.join("\n")) } });
   }
 
   async release(cleaned: boolean): Promise<void> {
-    const provider = this.request.host === null ? this.options.providers.local : this.options.providers.ssh;
-    const lease = this.lease ?? (this.state.provisioned ? undefined : null);
+    const provider = this.providerOf();
+    const lease = this.lease ?? (this.state.provisioned || this.state.instance ? undefined : null);
     if (lease === null) return; // never provisioned: nothing to release
-    if (lease) await provider?.release(lease);
-    const host = lease?.name ?? this.state.provisioned!.host;
-    const leaseId = lease?.leaseId ?? this.state.provisioned!.leaseId;
+    const leaseId = lease?.leaseId ?? this.state.provisioned?.leaseId ?? this.state.instance!.instanceId;
+    const released = lease ? await provider?.release(lease) : await provider?.releaseById?.(leaseId);
+    const instance = this.state.instance;
+    if (instance) {
+      const seconds = Math.max(0, (this.clock() - instance.at) / 1000);
+      const reason = this.failure?.kind ?? this.state.failed?.kind ?? (cleaned ? "done" : "failed");
+      await this.record("instance-terminated", {
+        type: "InstanceTerminated",
+        data: { jobId: this.jobId, provider: instance.provider, instanceId: instance.instanceId, seconds, cost: (seconds / 3600) * instance.pricePerHour, reason, failedTries: released?.failedTries ?? 0 },
+      });
+    }
+    const host = lease?.name ?? this.state.provisioned?.host ?? instance!.provider;
     await this.record("released", { type: "HostReleased", data: { jobId: this.jobId, host, leaseId, cleaned } });
   }
 }

@@ -19,7 +19,7 @@ export interface MuscleOptions extends StepOptions {
   readonly onEvent?: (e: MuscleEmitted) => void;
 }
 
-const TRAINING = new Set(["TrainingRequested", "TrainingCancelRequested", "HostProvisioned", "DatasetUploaded", "TrainingStarted", "TrainingProgressed", "TrainingFailed", "AdapterTrained", "HostReleased"]);
+const TRAINING = new Set(["TrainingRequested", "TrainingCancelRequested", "HostProvisioned", "DatasetUploaded", "TrainingStarted", "TrainingProgressed", "TrainingFailed", "AdapterTrained", "HostReleased", "InstanceCreated", "TrainingPlanned", "ProviderChosen", "InstanceTerminated"]);
 
 /**
  * Runs the Muscle: a durable consumer of TrainingRequested, one job at a time, each driven through
@@ -67,7 +67,33 @@ export class MuscleWorker {
     return inSpan(`muscle.${name}`, job?.metadata.trace, attributes, f);
   }
 
+  /**
+   * Terminates rented instances whose job is over or unknown to the log (a Soul that crashed after
+   * renting); each is reported on its job's subject. Jobs still live keep theirs: they resume on it.
+   */
+  async reconcile(): Promise<number> {
+    const cloud = this.options.providers.cloud;
+    if (!cloud?.strays || !cloud.releaseById) return 0;
+    const states = new Map<string, JobState>();
+    for await (const e of this.store.read({ types: TRAINING })) {
+      const id = (e.data as { jobId?: string }).jobId;
+      if (id) states.set(id, evolveJob(states.get(id) ?? initialJobState(), e));
+    }
+    const live = new Set([...states].filter(([, s]) => s.request && !s.released && !s.failed).map(([id]) => id));
+    const strays = await cloud.strays(live);
+    for (const stray of strays) {
+      const { failedTries } = await cloud.releaseById(stray.leaseId);
+      const s = states.get(stray.jobId);
+      const at = s?.instance?.at;
+      const seconds = at ? Math.max(0, (this.clock().getTime() - at) / 1000) : 0;
+      const event = { type: "InstanceTerminated" as const, data: { jobId: stray.jobId, provider: cloud.kind, instanceId: stray.leaseId, seconds, cost: (seconds / 3600) * (s?.instance?.pricePerHour ?? 0), reason: "reconciled: no live job", failedTries } };
+      await this.store.append([{ event, metadata: { id: derivedEventId("muscle", stray.leaseId, "reconciled"), time: this.clock().toISOString(), actor: "muscle", causationId: null, correlationId: stray.jobId } }]);
+    }
+    return strays.length;
+  }
+
   async start(): Promise<void> {
+    await this.reconcile();
     const ackWaitMs = this.options.ackWaitMs ?? 60_000;
     const durable = this.options.durable ?? "actor-muscle";
     const jobs = this.store.subscribe({ durable, types: new Set(["TrainingRequested"]), ackWaitMs });

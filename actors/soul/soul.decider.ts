@@ -133,6 +133,10 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "AdapterPromoted":
     case "AdapterRolledBack":
     case "HostReleased":
+    case "TrainingPlanned":
+    case "ProviderChosen":
+    case "InstanceCreated":
+    case "InstanceTerminated":
       return state;
     // The airlock's records: what left Node A, and the policy it obeyed.
     case "AirlockPolicySet":

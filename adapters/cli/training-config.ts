@@ -40,13 +40,16 @@ export const trainingFrom = (raw: unknown, fail: (msg: string) => Error): Traini
 };
 
 /** The tiny recipe overridden key by key; a key it lacks, or a value of another type, is refused. */
+/** Recipe keys with no default: the sequence length the plan sizes (default: the model's context, at most 2048), the trainer's back-end and its HF model folder. */
+const OPTIONAL_RECIPE_KEYS: Record<string, "number" | "string"> = { seqLen: "number", backend: "string", hfModel: "string" };
+
 export const recipeFrom = (raw: unknown, fail: (msg: string) => Error, where = "training.recipe", base: Recipe = tinyRecipe): Recipe => {
   if (raw === undefined) return base;
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw fail(`${where} must be an object`);
   const keys = base as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(raw)) {
-    if (!(k in keys)) throw fail(`${where}.${k} is not a recipe key; known: ${Object.keys(keys).join(", ")}`);
-    const want = Array.isArray(keys[k]) ? "array" : typeof keys[k];
+    if (!(k in keys) && !(k in OPTIONAL_RECIPE_KEYS)) throw fail(`${where}.${k} is not a recipe key; known: ${[...Object.keys(keys), ...Object.keys(OPTIONAL_RECIPE_KEYS)].join(", ")}`);
+    const want = k in keys ? (Array.isArray(keys[k]) ? "array" : typeof keys[k]) : OPTIONAL_RECIPE_KEYS[k];
     const got = Array.isArray(v) ? "array" : typeof v;
     if (want !== got || (got === "number" && !Number.isFinite(v))) throw fail(`${where}.${k} must be a ${want === "number" ? "finite number" : want}, got ${JSON.stringify(v)}`);
   }

@@ -11,6 +11,7 @@ import { hostsFilePath } from "../ssh/hosts.ts";
 import { StaticSshProvider } from "../ssh/provider.ts";
 import { evaluationModel } from "../training/evaluation-model.ts";
 import { trainingMaterials } from "../training/materials.ts";
+import { planner } from "../training/planner.ts";
 import type { Runtime } from "./runtime.ts";
 import { Egress } from "../egress/egress.ts";
 import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
@@ -37,6 +38,7 @@ export const startTraining = async (
     materials: trainingMaterials(content, lm, lm.identity.path),
     scratchDir: path.join(dir, "scratch"),
     airlock: new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "muscle" }),
+    planner: planner({ baseModelPath: lm.identity.path, hostsFile: hostsFilePath(home) }),
     ...opts.muscle,
   });
   const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), opts.evaluation);

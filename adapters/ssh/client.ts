@@ -3,8 +3,9 @@
 // or a restarted Muscle picks a job up where it was and never starts it twice.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import type { GpuInfo, JobStatus, LogChunk, ReadLogOptions, RemoteHost, StartOptions, StartResult, TransferReceipt } from "../../actors/muscle/ports.ts";
+import type { GpuInfo, HostCache, JobStatus, LogChunk, ReadLogOptions, RemoteHost, StartOptions, StartResult, TransferReceipt } from "../../actors/muscle/ports.ts";
 import { execScript, withSftp } from "./channels.ts";
+import { SshHostCache } from "./cache.ts";
 import { SshConnection, type ConnectionOptions } from "./connection.ts";
 import { RemoteCommandError, TransferVerificationError } from "./errors.ts";
 import type { HostEntry } from "./hosts.ts";
@@ -42,6 +43,14 @@ export class SshRemoteHost implements RemoteHost {
 
   async connect(): Promise<void> {
     await this.ready();
+  }
+
+  /** The cache directory as a HostCache; its path is resolved against the work directory once connected. */
+  get cache(): HostCache {
+    const onUploadAttempt = this.options.onUploadAttempt;
+    return new SshHostCache(this.connection, this.name, () => this.resolve(this.entry.cacheDir ?? "cache"), this.tuning, {
+      ready: () => this.ready(), resolve: (p) => this.resolve(p), ...(onUploadAttempt ? { onUploadAttempt } : {}),
+    });
   }
 
   close(): Promise<void> {

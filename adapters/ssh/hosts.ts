@@ -13,12 +13,18 @@ export interface HostEntry extends SshTarget {
   /** Where jobs live on the host; relative paths are taken from the user's home. */
   readonly workDir: string;
   readonly gpu: GpuExpectation;
+  /** Where cached files (base models, the trainer payload) live; default `<workDir>/cache`. A persistent volume's mount belongs here. */
+  readonly cacheDir?: string;
+  /** Base models already on the host, verified by sha256 before a job uses one instead of uploading. */
+  readonly bases?: readonly { readonly path: string; readonly sha256: string }[];
+  /** Memory of the host's GPU in GiB, for the memory plan (`sophont train --plan`). */
+  readonly gpuMemoryGiB?: number;
 }
 
 /** `<home>/hosts.json`; the home itself comes from the CLI's configuration (SOPHONT_HOME). */
 export const hostsFilePath = (sophontHome: string): string => path.join(sophontHome, "hosts.json");
 
-const FIELDS = new Set(["name", "host", "port", "user", "keyPath", "passphraseEnv", "hostKeyFingerprint", "workDir", "gpu"]);
+const FIELDS = new Set(["name", "host", "port", "user", "keyPath", "passphraseEnv", "hostKeyFingerprint", "workDir", "gpu", "cacheDir", "bases", "gpuMemoryGiB"]);
 const SECRET_FIELDS = /pass(word|phrase)$|^privateKey$|^secret/i;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
@@ -47,6 +53,18 @@ const parseGpu = (issues: Issues, where: string, value: unknown): GpuExpectation
   }
   const gpuModel = text(issues, `${where}.model`, model, true);
   return { kind: kind === "cuda" ? "cuda" : "none", ...(gpuModel ? { model: gpuModel } : {}), ...(typeof minMemoryGiB === "number" ? { minMemoryGiB } : {}) };
+};
+
+const parseBases = (issues: Issues, where: string, value: unknown): { path: string; sha256: string }[] => {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return (issues.push(`${where}: expected a list like [{"path": "/models/base.gguf", "sha256": "..."}]`), []);
+  return value.flatMap((b, i) => {
+    const { path: file, sha256, ...rest } = (typeof b === "object" && b !== null ? b : {}) as Record<string, unknown>;
+    for (const key of Object.keys(rest)) issues.push(`${where}[${i}].${key}: unknown field (known: path, sha256)`);
+    const p = text(issues, `${where}[${i}].path`, file);
+    if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) return (issues.push(`${where}[${i}].sha256: expected 64 lowercase hex digits (sha256sum prints them), got ${JSON.stringify(sha256)}`), []);
+    return p ? [{ path: p, sha256 }] : [];
+  });
 };
 
 const resolveKeyPath = (keyPath: string, baseDir: string): string =>
@@ -78,9 +96,16 @@ const parseHost = (issues: Issues, where: string, raw: unknown, baseDir: string)
   if (pin && !FINGERPRINT.test(pin)) issues.push(`${where}.hostKeyFingerprint: expected "SHA256:" and 43 base64 characters (as ssh-keygen -l prints), got ${JSON.stringify(pin)}`);
   const workDir = text(issues, `${where}.workDir`, entry.workDir ?? "sophont") ?? "sophont";
   const gpu = parseGpu(issues, `${where}.gpu`, entry.gpu);
+  const cacheDir = text(issues, `${where}.cacheDir`, entry.cacheDir, true);
+  const bases = parseBases(issues, `${where}.bases`, entry.bases);
+  const gpuMemoryGiB = entry.gpuMemoryGiB;
+  if (gpuMemoryGiB !== undefined && !(typeof gpuMemoryGiB === "number" && gpuMemoryGiB > 0)) issues.push(`${where}.gpuMemoryGiB: expected a positive number of GiB, got ${JSON.stringify(gpuMemoryGiB)}`);
   if (issues.length > before || !name || !host || !user || !keyPath) return undefined;
   return {
     name, host, port: port as number, user, keyPath: resolveKeyPath(keyPath, baseDir), workDir, gpu,
+    ...(cacheDir ? { cacheDir } : {}),
+    ...(bases.length ? { bases } : {}),
+    ...(typeof gpuMemoryGiB === "number" ? { gpuMemoryGiB } : {}),
     ...(passphraseEnv ? { passphraseEnv } : {}),
     ...(pin ? { hostKeyFingerprint: pin } : {}),
   };

@@ -31,7 +31,7 @@ export class StaticSshProvider implements HostProvider {
         throw new GpuExpectationError({ host: entry.name, expected, found });
       }
     }
-    return { leaseId: entry.name, name: entry.name, workDir: remote.workDirectory, gpu: entry.gpu, remote };
+    return { leaseId: entry.name, name: entry.name, workDir: remote.workDirectory, gpu: entry.gpu, remote, ...(entry.bases ? { bases: entry.bases } : {}) };
   }
 
   async release(host: ProvisionedHost): Promise<void> {

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { ContentStore } from "../../actors/ports.ts";
 import type { TrainingMaterials } from "../../actors/muscle/datasets.ts";
 import type { LanguageModel } from "../llm/ports.ts";
+import { sha256File } from "../ssh/transfer.ts";
 
 /** The trainer payload shipped with Sophont (the directory holding `sophont_trainer/`). */
 export const trainerDir = fileURLToPath(new URL("../trainer/", import.meta.url));
@@ -24,5 +25,6 @@ export const trainingMaterials = (content: ContentStore, model: LanguageModel, b
     trainerDir,
     artifact: (sha) => bytes(sha, "artifact"),
     keep: (b) => content.put(b),
+    digest: sha256File,
   };
 };

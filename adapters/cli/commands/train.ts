@@ -13,6 +13,11 @@ import { defineCommand } from "../command.ts";
 import { parsePosition, percent, printResult, readable, table, UsageError } from "../format.ts";
 import { openModels } from "../models.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
+import { planLines } from "../../../actors/muscle/plan.ts";
+import { hostsFilePath } from "../../ssh/hosts.ts";
+import { planner } from "../../training/planner.ts";
+import { makeTinyModels, shippedCorpusDir } from "../../llm/tiny/factory.ts";
+import path from "node:path";
 
 const readRecipe = (file: string | undefined, base: Recipe): Recipe => {
   if (!file) return base;
@@ -46,20 +51,36 @@ const follow = async (rt: Runtime, jobId: string, out: (s: string) => void, sign
 export const train = defineCommand({
   path: ["train"],
   summary: "train a LoRA adapter on the ledgers, evaluate it, and promote or roll it back",
-  usage: "sophont train [--host NAME | --local] [--recipe FILE] [--deadline MINUTES] [--json]",
+  usage: "sophont train [--host NAME | --local] [--recipe FILE] [--deadline MINUTES] [--plan] [--json]",
   details: [
     "Requests a training job on the SFT Ledger, the Shadow Ledger and the Golden Anchor set as they are now",
     "(one accepted input in four is held out to measure the gain), on a host of the hosts file (`sophont host add`)",
     "or, without --host (or with --local), as a process on this machine. Runs the Muscle and the Soul's",
     "evaluation here until the verdict. --recipe: a JSON object overriding keys of the default tiny recipe.",
+    "Every job is planned first (the same plan as --plan): one that cannot fit its device's memory, or",
+    "cannot end before its deadline there, is refused before any host is provisioned.",
+    "--plan: only print the memory plan of such a job (quantized base from the GGUF's tensor types, LoRA,",
+    "optimiser, activations with per-layer checkpointing at the recipe's seqLen and batch) against the",
+    "host's GPU memory (hosts.json gpuMemoryGiB) or this machine's; exit 0 when it fits, 5 when not.",
     "Exit 0: promoted; 3: rolled back; 4: the job failed. --json: the narration goes to stderr, the verdict event to stdout.",
   ].join("\n"),
-  options: { host: { type: "string" }, local: { type: "boolean" }, recipe: { type: "string" }, deadline: { type: "string" }, json: { type: "boolean" } },
+  options: { host: { type: "string" }, local: { type: "boolean" }, recipe: { type: "string" }, deadline: { type: "string" }, plan: { type: "boolean" }, json: { type: "boolean" } },
   run: async (ctx, v): Promise<number> => {
     if (v.host && v.local) throw new UsageError("name a --host or --local, not both");
     const recipe = readRecipe(v.recipe as string | undefined, ctx.config.training.recipe);
     const deadlineMs = Number(v.deadline ?? 60) * 60_000;
     if (!(deadlineMs > 0)) throw new UsageError("--deadline takes a positive number of minutes");
+    if (v.plan) {
+      const modelPath = ctx.config.modelPath ?? makeTinyModels({ corpusDir: shippedCorpusDir, outDir: path.join(ctx.config.home, "models", "tiny") }).lmPath;
+      const host = (v.host as string | undefined) ?? null;
+      const plan = await planner({ baseModelPath: modelPath, hostsFile: hostsFilePath(ctx.config.home) })(
+        { jobId: "plan", host, recipe, deadlineMs, baseModelSha256: "", ledger: { atSeq: 0, sft: [], heldOut: [], anchor: [], shadow: [] }, mergeWith: [], requestedBy: "cli" },
+      );
+      if (!plan) return (ctx.err(`the hosts file declares no GPU memory for ${host}: add "gpuMemoryGiB" to its entry (sophont host add --help)`), 2);
+      if (v.json) ctx.out(JSON.stringify(plan, null, 2));
+      else for (const line of planLines(plan)) ctx.out(line);
+      return plan.fits ? 0 : 5;
+    }
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);
     const actors = await (await import("../training.ts")).startTraining(rt, models.lm, ctx.config.home, { airlock: ctx.config.airlock });
