@@ -12,6 +12,23 @@ import { StaticSshProvider } from "../ssh/provider.ts";
 import { evaluationModel } from "../training/evaluation-model.ts";
 import { trainingMaterials } from "../training/materials.ts";
 import { planner } from "../training/planner.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { CloudGpuProvider, type CloudOptions } from "../cloud/provider.ts";
+import type { EventStore } from "../../events/store.ts";
+
+/** `<home>/cloud.json`: a GPU cloud to rent from per job (`--host cloud`); the API key stays in the variable it names. */
+const cloudProvider = (home: string, store: EventStore): CloudGpuProvider | undefined => {
+  const file = path.join(home, "cloud.json");
+  if (!existsSync(file)) return undefined;
+  const o = JSON.parse(readFileSync(file, "utf8")) as CloudOptions;
+  const spentToday = async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    let spent = 0;
+    for await (const e of store.read({ types: new Set(["InstanceTerminated"]) })) if (e.type === "InstanceTerminated" && new Date(e.storedAt).toISOString().startsWith(day)) spent += e.data.cost;
+    return spent;
+  };
+  return new CloudGpuProvider({ ...o, spentToday });
+};
 import type { Runtime } from "./runtime.ts";
 import { Egress } from "../egress/egress.ts";
 import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
@@ -34,7 +51,10 @@ export const startTraining = async (
   const content = new ObjectContentStore(rt.nc);
   const dir = path.join(home, "muscle");
   const muscle = new MuscleWorker(rt.store, {
-    providers: { ssh: new StaticSshProvider(hostsFilePath(home)), local: new LocalProvider(path.join(dir, "local")) },
+    providers: {
+      ssh: new StaticSshProvider(hostsFilePath(home)), local: new LocalProvider(path.join(dir, "local")),
+      ...(((c) => (c ? { cloud: c } : {}))(cloudProvider(home, rt.store))),
+    },
     materials: trainingMaterials(content, lm, lm.identity.path),
     scratchDir: path.join(dir, "scratch"),
     airlock: new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "muscle" }),
