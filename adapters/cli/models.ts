@@ -1,11 +1,10 @@
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
 import { Effect } from "effect";
 import type { SalienceModel } from "../../actors/salience/ports.ts";
 import { openEmbedder, type OpenEmbedder } from "../llm/embedding.ts";
 import { openLanguageModel, type OpenLanguageModel } from "../llm/model.ts";
 import { salienceModelOn } from "../llm/salience-model.ts";
-import { makeTinyModels, shippedCorpusDir } from "../llm/tiny/factory.ts";
+import { englishModels } from "../llm/english/models.ts";
 import type { Config } from "./config.ts";
 
 export interface OpenModels {
@@ -19,20 +18,20 @@ export interface OpenModels {
 
 /**
  * Opens the Soul's models: the configured GGUF (SOPHONT_MODEL / `model` in config.json), or the
- * project's own tiny models, built once from the shipped corpus into the Sophont home and said so.
+ * project's default English models (adapters/llm/english: subword bigram LM and embedder), said so.
  */
 export const openModels = async (config: Config, log: (s: string) => void): Promise<OpenModels> => {
   let modelPath = config.modelPath;
   let embedderPath = config.embedderPath;
-  let tiny = false;
+  let small = false;
   if (!modelPath) {
-    const built = makeTinyModels({ corpusDir: shippedCorpusDir, outDir: join(config.home, "models", "tiny") });
-    log(`no model configured (SOPHONT_MODEL): using Sophont's tiny models built from its shipped corpus (${built.dir}${built.cached ? "" : ", just built"})`);
-    modelPath = built.lmPath;
-    embedderPath ??= built.embedderPath;
-    tiny = true;
+    const shipped = englishModels();
+    log(`no model configured (SOPHONT_MODEL): using Sophont's default English models (${shipped.dir})`);
+    modelPath = shipped.lmPath;
+    embedderPath ??= shipped.embedderPath;
+    small = true;
   }
-  const threads = config.threads ?? (tiny ? 1 : Math.max(1, Math.floor(availableParallelism() / 2)));
+  const threads = config.threads ?? (small ? 1 : Math.max(1, Math.floor(availableParallelism() / 2)));
   const lm = await Effect.runPromise(openLanguageModel({ modelPath, threads, gpu: config.gpu }));
   const embedder = await Effect.runPromise(openEmbedder({ modelPath: embedderPath ?? modelPath, threads, gpu: config.gpu }));
   return {
