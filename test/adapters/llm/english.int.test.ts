@@ -1,10 +1,16 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { adaptEnglishModels } from "../../../adapters/llm/english/adapt.ts";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbedder, type OpenEmbedder } from "../../../adapters/llm/embedding.ts";
 import { openLanguageModel, type OpenLanguageModel } from "../../../adapters/llm/model.ts";
 import { englishModels } from "../../../adapters/llm/english/models.ts";
 import { cosine } from "../../../events/vectors.ts";
+import type { EventStore } from "../../../events/store.ts";
+import { salienceModelOn } from "../../../adapters/llm/salience-model.ts";
+import { seedPreoccupation, ZeroVectorQuestionError } from "../../../adapters/ingest/preoccupation.ts";
 
 /**
  * The shipped default English models on real English nobody on the project wrote and the build never
@@ -73,10 +79,38 @@ describe("default English models", () => {
     expect(cosine(b1!, b2!)).toBeGreaterThan(cosine(b1!, a2!));
   });
 
-  it("embed an empty text as the zero vector, which Salience and seeding refuse", async () => {
+  it("embed an empty text as the zero vector, and seeding refuses such a question before appending anything", async () => {
     const [v] = await Effect.runPromise(embedder.embed([""]));
     expect(Math.hypot(...v!)).toBe(0);
+    const appended: unknown[] = [];
+    const store = { append: async (events: unknown[]) => (appended.push(...events), []) } as unknown as EventStore;
+    const seeding = seedPreoccupation(store, salienceModelOn(lm, embedder), ["Which stars have planets?", ""], "zero-test");
+    await expect(seeding).rejects.toBeInstanceOf(ZeroVectorQuestionError);
+    await expect(seeding).rejects.toThrow(/zero vector.*nothing was seeded/);
+    expect(appended).toEqual([]);
   });
+});
+
+describe("model adapt", () => {
+  it("fits the LM to a user's texts (lower bits per byte on more of the same) without forgetting general English", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sophont-adapt-"));
+    try {
+      const apache = paragraphs("/usr/share/common-licenses/Apache-2.0");
+      writeFileSync(join(dir, "mine.txt"), apache.filter((_, i) => i % 2 === 0).join("\n\n"));
+      const built = await adaptEnglishModels({ corpus: join(dir, "mine.txt"), outDir: dir, weight: 0.5 });
+      const adapted = await Effect.runPromise(openLanguageModel({ modelPath: built.lmPath, threads: 1, probe: false }));
+      try {
+        const bpbOn = async (m: OpenLanguageModel, texts: string[]) => {
+          const r = await Effect.runPromise(m.perplexity(texts));
+          return r.reduce((s, x) => s + x.meanNll * x.tokenCount, 0) / Math.LN2 / texts.reduce((s, t) => s + Buffer.byteLength(t), 0);
+        };
+        const sameKind = apache.filter((_, i) => i % 2 === 1);
+        const general = ["The cat sat by the fire while the rain fell on the roof of the old house.", "Birds migrate south in the autumn to find food and warmer weather."];
+        expect(await bpbOn(adapted, sameKind)).toBeLessThan(await bpbOn(lm, sameKind));
+        expect(await bpbOn(adapted, general)).toBeLessThan((await bpbOn(lm, general)) + 0.3);
+      } finally { await adapted.dispose(); }
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  }, 300_000);
 });
 
 const ENGLISH_MAX_BPB = 3;
