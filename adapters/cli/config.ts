@@ -22,11 +22,11 @@ export interface Config {
   readonly replicas: number;
   /** Local time of the Soul's nightly schedule under `sophont up` (HH:MM), if any. */
   readonly nightAt: string | undefined;
-  /** The Soul's GGUF; absent: the project's tiny models, built from the shipped corpus. */
+  /** The Soul's GGUF; absent: the project's default English models (adapters/llm/english). */
   readonly modelPath: string | undefined;
-  /** The embedding model's GGUF (default: the scoring model itself, or the tiny embedder). */
+  /** The embedding model's GGUF (default: the scoring model itself, or the default English embedder). */
   readonly embedderPath: string | undefined;
-  /** llama.cpp threads (default 1 for the tiny models, else half the cores). */
+  /** llama.cpp threads (default 1 for the default English models, else half the cores). */
   readonly threads: number | undefined;
   readonly gpu: false | "auto";
   /** Salience's thresholds: the defaults, overridden by `salience` in config.json. */

@@ -1,10 +1,9 @@
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
 import { Effect } from "effect";
 import type { SalienceModel } from "../../actors/salience/ports.ts";
 import type { OpenEmbedder } from "../llm/embedding.ts";
 import type { OpenLanguageModel } from "../llm/model.ts";
-import { makeTinyModels, shippedCorpusDir } from "../llm/tiny/factory.ts";
+import { englishModels } from "../llm/english/models.ts";
 import type { Config } from "./config.ts";
 
 export interface OpenModels {
@@ -18,20 +17,20 @@ export interface OpenModels {
 
 /**
  * Opens the Soul's models: the configured GGUF (SOPHONT_MODEL / `model` in config.json), or the
- * project's own tiny models, built once from the shipped corpus into the Sophont home and said so.
+ * project's default English models (adapters/llm/english: subword bigram LM and embedder), said so.
  */
 export const openModels = async (config: Config, log: (s: string) => void): Promise<OpenModels> => {
   let modelPath = config.modelPath;
   let embedderPath = config.embedderPath;
-  let tiny = false;
+  let small = false;
   if (!modelPath) {
-    const built = makeTinyModels({ corpusDir: shippedCorpusDir, outDir: join(config.home, "models", "tiny") });
-    log(`no model configured (SOPHONT_MODEL): using Sophont's tiny models built from its shipped corpus (${built.dir}${built.cached ? "" : ", just built"})`);
-    modelPath = built.lmPath;
-    embedderPath ??= built.embedderPath;
-    tiny = true;
+    const shipped = englishModels();
+    log(`no model configured (SOPHONT_MODEL): using Sophont's default English models (${shipped.dir})`);
+    modelPath = shipped.lmPath;
+    embedderPath ??= shipped.embedderPath;
+    small = true;
   }
-  const threads = config.threads ?? (tiny ? 1 : Math.max(1, Math.floor(availableParallelism() / 2)));
+  const threads = config.threads ?? (small ? 1 : Math.max(1, Math.floor(availableParallelism() / 2)));
   // node-llama-cpp is loaded here, by the commands that judge, never for `--help` or `status`.
   const [{ openLanguageModel }, { openEmbedder }, { salienceModelOn }] = await Promise.all([import("../llm/model.ts"), import("../llm/embedding.ts"), import("../llm/salience-model.ts")]);
   const lm = await Effect.runPromise(openLanguageModel({ modelPath, threads, gpu: config.gpu }));

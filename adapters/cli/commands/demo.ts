@@ -47,7 +47,7 @@ export const demo = defineCommand({
   summary: "see the whole machine work: simulated days, nights, a new field born, training, a promotion and a rollback",
   usage: "sophont demo [--nights N] [--keep] [--no-train] [--json]",
   details: [
-    "Runs on the embedded default (its own nats-server, the project's tiny models) in $SOPHONT_HOME/demo,",
+    "Runs on the embedded default (its own nats-server, the project's default English models) in $SOPHONT_HOME/demo,",
     "starting clean unless --keep. Each simulated day brings astronomy notes (the domain), a few scattered",
     "off-topic lines, noise and, from day 2, beekeeping: a new field that keeps arriving until Mitosis makes it",
     "a satellite. Then the Muscle trains an adapter on the local provider (the same trainer and job protocol",

@@ -43,7 +43,7 @@ export const night = defineCommand({
   usage: "sophont night [--day YYYY-MM-DD] [--json]",
   details: [
     "Sends StartNight to the Soul of a running `sophont up`; without one, runs the Soul and Salience in",
-    "this process (loading the model: SOPHONT_MODEL, or the project's tiny models) until the night is",
+    "this process (loading the model: SOPHONT_MODEL, or the project's English models) until the night is",
     "done. The day defaults to today (local time). Seed the domain's questions first:",
     "`sophont preoccupation seed FILE`. A night that stopped before its end (the process killed, the",
     "models failing) resumes with the same command, where it stopped: decided inputs are not judged",

@@ -1,6 +1,6 @@
 """Computes the English models' weights from CORPUS/train.txt and CORPUS/sp8192.model, deterministically
 (seeded, fixed thread count). Writes OUT/vocab.json and raw little-endian float32 tensors that
-write.ts turns into GGUF files. Usage: weights.py CORPUS OUT
+write.ts turns into GGUF files. Usage: weights.py CORPUS OUT [lm,emb]
 
 LM: interpolated Kneser-Ney bigram over the SentencePiece pieces (discount 0.75), then a rank-R
 factorisation of its row-centred log-probabilities (SVD weighted by each context's count):
@@ -16,7 +16,7 @@ R, K, WINDOW, SIF_A, V = 160, 128, 8, 1e-3, 8192
 def log(*a):
     print(f"[{time.strftime('%H:%M:%S')}]", *a, file=sys.stderr, flush=True)
 
-def main(corpus, out):
+def main(corpus, out, stages="lm,emb"):
     torch.manual_seed(0); torch.set_num_threads(2)
     os.makedirs(out, exist_ok=True)
     sp = spm.SentencePieceProcessor(model_file=os.path.join(corpus, f"sp{V}.model"))
@@ -37,8 +37,15 @@ def main(corpus, out):
     log("encoded", len(lines), "lines", len(flat), "pieces")
     line_of = np.repeat(np.arange(len(lens)), lens)
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    if "lm" in stages.split(","):
+        lm(flat, lens, line_of, starts, out)
+    if "emb" in stages.split(","):
+        embedder(flat, lens, line_of, starts, types, out)
+    json.dump({"V": V, "R": R, "K": K, "window": WINDOW, "sifA": SIF_A, "trainLines": len(lines), "trainPieces": int(len(flat))}, open(os.path.join(out, "meta.json"), "w"))
+
+def lm(flat, lens, line_of, starts, out):
+    torch.manual_seed(0)
     # bigrams with BOS/EOS framing
-    first = np.ones(len(flat), dtype=bool); first[starts[lens > 0]] = True
     same = np.concatenate([[False], line_of[1:] == line_of[:-1]])
     prev = np.concatenate([np.where(same, np.roll(flat, 1), 1), np.full(0, 0)])
     nxt = flat
@@ -65,6 +72,9 @@ def main(corpus, out):
     A.astype("<f4").tofile(os.path.join(out, "lm_a.f32")); B.astype("<f4").tofile(os.path.join(out, "lm_b.f32"))
     b.float().numpy().astype("<f4").tofile(os.path.join(out, "lm_bias.f32"))
     log("lm factors done")
+
+def embedder(flat, lens, line_of, starts, types, out):
+    torch.manual_seed(1)
     # embedder: windowed co-occurrence
     Cc = np.zeros(V * V, dtype=np.float64)
     for k in range(1, WINDOW + 1):
@@ -93,8 +103,7 @@ def main(corpus, out):
     proj = np.eye(K) - np.outer(u, u)
     emb = (vec - m[None, :]) @ proj
     emb.astype("<f4").tofile(os.path.join(out, "emb.f32"))
-    json.dump({"V": V, "R": R, "K": K, "window": WINDOW, "sifA": SIF_A, "trainLines": len(lines), "trainPieces": int(len(flat))}, open(os.path.join(out, "meta.json"), "w"))
     log("embedder done")
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
