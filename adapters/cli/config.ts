@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import type { PolicyValues } from "../../events/salience.ts";
 import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
 import { airlockFrom, AirlockPolicyError, type AirlockPolicy } from "../egress/policy.ts";
+import { judgeFrom, JudgeConfigError, type JudgeConfig } from "../judge/config.ts";
 
 /**
  * Everything Sophont reads from its surroundings, read in one place: flags, then `SOPHONT_*`
@@ -32,6 +33,8 @@ export interface Config {
   readonly policy: PolicyValues;
   /** The privacy airlock: what may leave Node A, per destination (config.json `airlock`). */
   readonly airlock: AirlockPolicy;
+  /** The frontier judge (config.json `judge`), opt-in; undefined: none. */
+  readonly judge: JudgeConfig | undefined;
   readonly file: Record<string, unknown>;
 }
 
@@ -111,6 +114,7 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     gpu: (env.SOPHONT_GPU ?? file.gpu) === "auto" ? "auto" : false,
     policy: policyFrom(file.salience),
     airlock: airlockOf(file.airlock),
+    judge: judgeOf(file.judge),
     file,
   };
 };
@@ -120,6 +124,15 @@ const airlockOf = (raw: unknown): AirlockPolicy => {
     return airlockFrom(raw);
   } catch (e) {
     if (e instanceof AirlockPolicyError) throw new ConfigError(`config.json: ${e.message}`);
+    throw e;
+  }
+};
+
+const judgeOf = (raw: unknown): JudgeConfig | undefined => {
+  try {
+    return judgeFrom(raw);
+  } catch (e) {
+    if (e instanceof JudgeConfigError) throw new ConfigError(`config.json: ${e.message}`);
     throw e;
   }
 };

@@ -32,6 +32,7 @@ export const up = defineCommand({
       models,
       policy: ctx.config.policy,
       airlock: ctx.config.airlock,
+      ...(ctx.config.judge ? { judge: ctx.config.judge } : {}),
       antechamber: antechamberSettings(ctx.config),
       trainingHome: ctx.config.home,
       onSalience: (e) => ctx.out(e.type === "progress" ? `night ${e.job.nightId}: ${e.done}/${e.total} inputs judged` : e.type === "finished" ? `night ${e.job.nightId}: Salience done` : `night ${e.job.nightId}: Salience stopped: ${e.error}`),
