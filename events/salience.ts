@@ -30,6 +30,22 @@ export const Models = Schema.Struct({
   embedder: Schema.String,
 });
 
+/** The frontier judge's part in a verdict: who spoke, model, request hash, tokens and cost; never the key. */
+export const JudgeRecord = Schema.Struct({
+  judge: Schema.Literals(["anthropic", "local"]),
+  model: Schema.String,
+  requestSha256: Schema.NullOr(Schema.String),
+  inputTokens: Schema.Finite,
+  outputTokens: Schema.Finite,
+  attempts: Schema.Finite,
+  costUsd: Schema.Finite,
+  /** The local verdict's confidence (the margin of its score from the coherence threshold, 0..1). */
+  confidence: Schema.Finite,
+  /** Why the local verdict stands; null when the frontier judge spoke. */
+  fallback: Schema.NullOr(Schema.String),
+});
+export type JudgeRecord = typeof JudgeRecord.Type;
+
 export const PreoccupationSeeded = defineEvent({
   type: "PreoccupationSeeded",
   family: "preoccupation",
@@ -68,6 +84,8 @@ export const InputScored = defineEvent({
     }),
     models: Models,
     policy: PolicyValues,
+    /** Which judge gave the coherence verdict when a frontier judge is configured (absent: none is). */
+    judge: Schema.optional(JudgeRecord),
   }),
   entity: (d) => d.inputId,
 });

@@ -3,6 +3,7 @@
  * adapters/nats the content store. No implementation here.
  */
 export type { ContentStore } from "../ports.ts";
+import type { JudgeRecord } from "../../events/salience.ts";
 
 /** Who judges: the scoring model, its active adapter and the embedding model, by content hash. */
 export interface ModelIds {
@@ -25,12 +26,14 @@ export interface Measurement {
   readonly coherence: { readonly coherent: boolean; readonly detail: string } | null;
   /** For the model's own outputs: a hallucination verdict from the model; null: fallback or not an output. */
   readonly hallucination: { readonly hallucinated: boolean; readonly detail: string } | null;
+  /** Set when a frontier judge was consulted on this input (see events/salience.ts JudgeRecord). */
+  readonly judge?: JudgeRecord;
 }
 
 /** The capabilities Salience uses, batched: several inputs are scored at once where the model allows. */
 export interface SalienceModel {
   ids(): ModelIds;
-  measure(items: ReadonlyArray<{ readonly text: string; readonly prompt: string | null }>): Promise<Measurement[]>;
+  measure(items: ReadonlyArray<{ readonly text: string; readonly prompt: string | null; readonly inputId?: string; readonly nightId?: string }>): Promise<Measurement[]>;
   /** Embeds questions the domain asks (preoccupation seeding). */
   embed(texts: ReadonlyArray<string>): Promise<ReadonlyArray<ReadonlyArray<number>>>;
 }

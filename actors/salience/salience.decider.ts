@@ -168,6 +168,7 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame): Decis
       nearest: nearest.id,
       nearestSimilarity: Math.max(0, nearest.similarity),
     },
+    ...(m.judge ? { judge: m.judge } : {}),
     models: { model: ids.model, adapter: ids.adapter, embedder: ids.embedder },
     policy: p,
   };

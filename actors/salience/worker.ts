@@ -181,9 +181,9 @@ export class SalienceWorker {
     const fetched = await Promise.allSettled(batch.map((i) => this.fetch(i)));
     const drops: Decision[] = [];
     const ready: InputRef[] = [];
-    const items: Array<{ text: string; prompt: string | null }> = [];
+    const items: Array<{ text: string; prompt: string | null; inputId?: string; nightId?: string }> = [];
     for (const [k, r] of fetched.entries()) {
-      if (r.status === "fulfilled") (ready.push(batch[k]!), items.push(r.value));
+      if (r.status === "fulfilled") (ready.push(batch[k]!), items.push({ ...r.value, inputId: batch[k]!.inputId, nightId: frame.nightId }));
       else if (r.reason instanceof MissingContentError) drops.push(await this.dropped(batch[k]!, frame.nightId, r.reason));
       else throw r.reason;
     }

@@ -3,6 +3,7 @@ import type { Subscription } from "@nats-io/transport-node";
 import { ActorHost } from "../../actors/host.ts";
 import { soulDecider, type SoulCommand } from "../../actors/soul/soul.decider.ts";
 import { SalienceWorker } from "../../actors/salience/worker.ts";
+import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
 import { ForgetReactor } from "../../actors/soul/forget.reactor.ts";
 import type { SalienceEmitted } from "../../actors/salience/salience.machine.ts";
 import type { PolicyValues } from "../../events/salience.ts";
@@ -21,6 +22,9 @@ import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
 import { Egress } from "../egress/egress.ts";
 import { sealedStore } from "../egress/derived.ts";
 import { isRemoteNats } from "../egress/ingest.ts";
+import { AnthropicJudge } from "../judge/anthropic.ts";
+import type { JudgeConfig } from "../judge/config.ts";
+import { judgedModel } from "../judge/judged-model.ts";
 
 /** The actors of this process, wired to the runtime's store, and the command subjects they answer. */
 export interface RunningActors {
@@ -49,6 +53,8 @@ export interface ActorOptions {
   readonly clock?: () => Date;
   /** The privacy airlock (config.json `airlock`; default: redacted everywhere). */
   readonly airlock?: AirlockPolicy;
+  /** The frontier judge (config.json `judge`); absent: the local verdict stands. */
+  readonly judge?: JudgeConfig;
 }
 
 export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise<RunningActors> => {
@@ -61,8 +67,11 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
   await forget.start();
   const home = opts.trainingHome ?? opts.home;
   if (opts.models && home) await serveFromLog(rt, opts.models.lm, home);
-  const salience = opts.models
-    ? new SalienceWorker(sealedStore(rt.store, new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "salience" }), { remote: !rt.server.embedded && isRemoteNats(rt.server.url) }), new ObjectContentStore(rt.nc), opts.models.salience, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
+  const egress = new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "salience" });
+  const local = opts.models?.salience;
+  const measured = local && opts.judge ? judgedModel(local, new AnthropicJudge(opts.judge, egress), (opts.policy ?? defaultPolicy).uniformFraction) : local;
+  const salience = measured
+    ? new SalienceWorker(sealedStore(rt.store, egress, { remote: !rt.server.embedded && isRemoteNats(rt.server.url) }), new ObjectContentStore(rt.nc), measured, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
     : undefined;
   await salience?.start();
   const mitosis = new ActorHost(rt.store, mitosisDecider(opts.antechamber?.mitosis ?? defaultMitosisConfig));

@@ -6,6 +6,7 @@ import type { PolicyValues } from "../../events/salience.ts";
 import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
 import { trainingFrom, type TrainingConfig } from "./training-config.ts";
 import { airlockFrom, AirlockPolicyError, type AirlockPolicy } from "../egress/policy.ts";
+import { judgeFrom, JudgeConfigError, type JudgeConfig } from "../judge/config.ts";
 
 /**
  * Everything Sophont reads from its surroundings, read in one place: flags, then `SOPHONT_*`
@@ -35,6 +36,8 @@ export interface Config {
   readonly training: TrainingConfig;
   /** The privacy airlock: what may leave Node A, per destination (config.json `airlock`). */
   readonly airlock: AirlockPolicy;
+  /** The frontier judge (config.json `judge`), opt-in; undefined: none. */
+  readonly judge: JudgeConfig | undefined;
   readonly file: Record<string, unknown>;
 }
 
@@ -116,6 +119,7 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     policy: policyFrom(file.salience),
     training: trainingFrom(file.training, (m) => new ConfigError(`${join(home, "config.json")}: ${m}`)),
     airlock: airlockOf(file.airlock),
+    judge: judgeOf(file.judge),
     file,
   };
 };
@@ -125,6 +129,15 @@ const airlockOf = (raw: unknown): AirlockPolicy => {
     return airlockFrom(raw);
   } catch (e) {
     if (e instanceof AirlockPolicyError) throw new ConfigError(`config.json: ${e.message}`);
+    throw e;
+  }
+};
+
+const judgeOf = (raw: unknown): JudgeConfig | undefined => {
+  try {
+    return judgeFrom(raw);
+  } catch (e) {
+    if (e instanceof JudgeConfigError) throw new ConfigError(`config.json: ${e.message}`);
     throw e;
   }
 };

@@ -78,6 +78,7 @@ const runDemo = async (ctx: CliContext, config: Config, nights: number, train: b
     models,
     policy: config.policy,
     airlock: config.airlock,
+    ...(config.judge ? { judge: config.judge } : {}),
     antechamber: antechamberSettings(config),
     onSalience: (e) => (e.type === "progress" ? bar.update(e.done, e.total) : bar.done()),
   });

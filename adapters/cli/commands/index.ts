@@ -13,6 +13,7 @@ import { replay } from "./replay.ts";
 import { status } from "./status.ts";
 import { forget } from "./forget.ts";
 import { auditAdapterCommand, auditInput } from "./audit.ts";
+import { auditEgress } from "./egress.ts";
 import { mcp } from "./mcp.ts";
 import { agentAdd, agentList, agentRevoke } from "./agent.ts";
 import { diff } from "./diff.ts";
@@ -26,4 +27,4 @@ import { clusterConf } from "./cluster.ts";
 import { completion } from "./completion.ts";
 
 /** Every `sophont` command; `--help` and the README's CLI reference are made from this list. */
-export const commands: ReadonlyArray<Command> = [demo, up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, agentList, agentRevoke, modelMakeTiny, modelAdapt, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList, clusterConf, completion];
+export const commands: ReadonlyArray<Command> = [demo, up, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, auditEgress, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, agentList, agentRevoke, modelMakeTiny, modelAdapt, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList, clusterConf, completion];

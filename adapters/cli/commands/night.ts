@@ -83,6 +83,7 @@ export const night = defineCommand({
           home: ctx.config.home,
           policy: ctx.config.policy,
           airlock: ctx.config.airlock,
+          ...(ctx.config.judge ? { judge: ctx.config.judge } : {}),
           antechamber: antechamberSettings(ctx.config),
           onSalience: (e) => (e.type === "progress" ? bar.update(e.done, e.total) : e.type === "failed" ? (failed = e.error) : bar.done()),
         });

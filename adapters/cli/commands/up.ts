@@ -48,6 +48,7 @@ export const up = defineCommand({
       models,
       policy: ctx.config.policy,
       airlock: ctx.config.airlock,
+      ...(ctx.config.judge ? { judge: ctx.config.judge } : {}),
       antechamber: antechamberSettings(ctx.config),
       trainingHome: ctx.config.home,
       ...(ctx.config.training.auto ? { trainingRule: { ...ctx.config.training, baseModelSha256: models.lm.identity.sha256 } } : {}),
