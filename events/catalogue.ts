@@ -1,7 +1,7 @@
 import type { EventDefinition, EventOf } from "./define.ts";
 import { InputDropped, InputForgotten, InputReceived, InputRefused, InputRepeated } from "./input.ts";
 import { NightCompleted, NightStarted } from "./night.ts";
-import { AntechamberClustered, DriftDetected, MitosisApproved, MitosisDeclined, MitosisProposed, SatelliteBorn } from "./antechamber.ts";
+import { AntechamberClustered, CentroidMoved, DriftDetected, MitosisApproved, MitosisDeclined, MitosisProposed, SatelliteBorn } from "./antechamber.ts";
 import { trainingDefinitions } from "./training.ts";
 import { AnchorAdded, InputAccepted, InputRejected, InputScored, PreoccupationSeeded, ShadowRecorded } from "./salience.ts";
 
@@ -26,6 +26,7 @@ export const definitions = [
   MitosisDeclined,
   SatelliteBorn,
   DriftDetected,
+  CentroidMoved,
   ...trainingDefinitions,
 ] as const;
 

@@ -117,6 +117,7 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "MitosisDeclined":
     case "SatelliteBorn":
     case "DriftDetected":
+    case "CentroidMoved":
       return state;
     // Training jobs: the Soul's evaluation and promotion run in actors/soul/evaluation.worker.ts.
     case "TrainingRequested":
