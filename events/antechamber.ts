@@ -122,3 +122,24 @@ export const DriftDetected = defineEvent({
   }),
   entity: (d) => `${d.centroidId}`,
 });
+
+export const CentroidMoved = defineEvent({
+  type: "CentroidMoved",
+  family: "drift",
+  description: "A centroid moved after a night: towards the night's accepted questions clearly inside it, bounded and anchored to its birth, with the numbers of the move.",
+  schema: Schema.Struct({
+    centroidId: Schema.String,
+    nightId: Schema.String,
+    /** Questions accepted to the centroid in the night, and those clearly inside it that moved it. */
+    accepted: Schema.Finite,
+    moved: Schema.Finite,
+    /** Cosine distances of the new vector from the previous night's and from birth. */
+    fromPrevious: Schema.Finite,
+    fromBirth: Schema.Finite,
+    /** Whether the move was cut short at maxFromBirth. */
+    anchored: Schema.Boolean,
+    prototypes: Schema.Finite,
+    limits: Schema.Struct({ rate: Schema.Finite, maxFromBirth: Schema.Finite, prototypesPerNight: Schema.Finite, maxPrototypes: Schema.Finite }),
+  }),
+  entity: (d) => `${d.centroidId}`,
+});

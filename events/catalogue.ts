@@ -1,7 +1,7 @@
 import type { EventDefinition, EventOf } from "./define.ts";
 import { InputDropped, InputForgotten, InputReceived, InputRefused, InputRepeated } from "./input.ts";
 import { NightCompleted, NightStarted } from "./night.ts";
-import { AntechamberClustered, DriftDetected, MitosisApproved, MitosisDeclined, MitosisProposed, SatelliteBorn } from "./antechamber.ts";
+import { AntechamberClustered, CentroidMoved, DriftDetected, MitosisApproved, MitosisDeclined, MitosisProposed, SatelliteBorn } from "./antechamber.ts";
 import { trainingDefinitions } from "./training.ts";
 import { egressDefinitions } from "./egress.ts";
 import { provisioningDefinitions } from "./provisioning.ts";
@@ -28,6 +28,7 @@ export const definitions = [
   MitosisDeclined,
   SatelliteBorn,
   DriftDetected,
+  CentroidMoved,
   ...trainingDefinitions,
   ...egressDefinitions,
   ...provisioningDefinitions,

@@ -18,6 +18,25 @@ export const PolicyValues = Schema.Struct({
   incoherentSurprise: Schema.Finite,
   /** Incoherent when the mean surprisal per token reaches this fraction of a uniform guess (ln V). */
   uniformFraction: Schema.Finite,
+  /**
+   * salience-2 and later: judgement calibrated against real references. Absent in older policies,
+   * which judge coherence by the uniform fraction and topic by acceptSimilarity alone.
+   */
+  calibrated: Schema.optional(Schema.Struct({
+    /** Incoherent above the references' median bits per byte plus this many robust spreads (MAD x 1.4826)... */
+    coherenceSpreads: Schema.Finite,
+    /** ...and never closer to the median than this, in bits per byte (a tight set of references is no licence to reject prose). */
+    coherenceFloor: Schema.Finite,
+    /** Similarity to a centroid is the mean cosine of the top k of its prototypes. */
+    topK: Schema.Finite,
+    /** Weights of the two topic signals, each in robust spreads from the in-domain references. */
+    weightSimilarity: Schema.Finite,
+    weightDomain: Schema.Finite,
+    /** On topic at or above this combined score (robust spreads; negative: below the references' median). */
+    minTopic: Schema.Finite,
+    /** With fewer accepted references than this, the seeded questions are the references (and acceptSimilarity the topic rule). */
+    minReferences: Schema.Finite,
+  })),
 });
 export type PolicyValues = typeof PolicyValues.Type;
 
@@ -59,10 +78,44 @@ export const PreoccupationSeeded = defineEvent({
   entity: (d) => d.questionId,
 });
 
+/** InputScored as salience-1 wrote it: mean NLL per token only, one mean vector per centroid. */
+const InputScoredV1 = Schema.Struct({
+    inputId: Schema.String,
+    nightId: Schema.String,
+    perplexity: Schema.Finite,
+    meanNll: Schema.Finite,
+    tokenCount: Schema.Finite,
+    /** (mean NLL - baseline mean) / baseline spread over recent nights. */
+    surprise: Schema.Finite,
+    baseline: Schema.Struct({ mean: Schema.Finite, std: Schema.Finite, samples: Schema.Finite }),
+    coherence: Schema.Struct({ coherent: Schema.Boolean, method: Method, detail: Schema.String }),
+    /** For outputs the model itself produced: whether it hallucinated (null for other inputs). */
+    hallucination: Schema.NullOr(Schema.Struct({ hallucinated: Schema.Boolean, method: Method, detail: Schema.String })),
+    question: Schema.Struct({ text: Schema.NullOr(Schema.String), method: Method, vector: Vector }),
+    similarity: Schema.Struct({
+      preoccupation: Schema.Finite,
+      satellites: Schema.Array(Schema.Struct({ satelliteId: Schema.String, similarity: Schema.Finite })),
+      nearest: Schema.String,
+      nearestSimilarity: Schema.Finite,
+    }),
+    models: Models,
+    policy: PolicyValues,
+});
+
+/** A signal measured against references: the references' median and robust spread, and where the value stands. */
+export const Calibration = Schema.Struct({
+  /** seeds: the seeded questions (left out one at a time); accepted: recent accepted inputs, each as scored before it joined. */
+  source: Schema.Literals(["seeds", "accepted", "none"]),
+  references: Schema.Finite,
+  median: Schema.Finite,
+  spread: Schema.Finite,
+  value: Schema.Finite,
+});
+
 export const InputScored = defineEvent({
   type: "InputScored",
   family: "input",
-  description: "Salience's measurements of one input in a night: surprise, coherence, the distilled question and its distances.",
+  description: "Salience's measurements of one input in a night: surprise, bits per byte under the general and the domain's model, coherence, the distilled question and its distances.",
   schema: Schema.Struct({
     inputId: Schema.String,
     nightId: Schema.String,
@@ -86,8 +139,26 @@ export const InputScored = defineEvent({
     policy: PolicyValues,
     /** Which judge gave the coherence verdict when a frontier judge is configured (absent: none is). */
     judge: Schema.optional(JudgeRecord),
+    /** UTF-8 bytes of the text, and the general model's bits per byte on it (null: recorded by salience-1). */
+    bytes: Schema.NullOr(Schema.Finite),
+    bitsPerByte: Schema.NullOr(Schema.Finite),
+    /**
+     * Moore & Lewis: the domain's byte 5-gram (fit on the seeds and accepted inputs up to the night)
+     * on the text, and the gain = general bits per byte - domain bits per byte (higher: more the domain's).
+     */
+    domain: Schema.NullOr(Schema.Struct({ bitsPerByte: Schema.Finite, gain: Schema.Finite, texts: Schema.Finite, bytes: Schema.Finite })),
+    /** How coherence and topic stood against their references (null: an uncalibrated policy). */
+    calibration: Schema.NullOr(Schema.Struct({
+      coherence: Calibration,
+      similarity: Calibration,
+      domain: Calibration,
+      /** weightSimilarity x z(similarity) + weightDomain x z(gain), over the weights used. */
+      topic: Schema.Finite,
+      onTopic: Schema.Boolean,
+    })),
   }),
   entity: (d) => d.inputId,
+  past: [{ version: 1, schema: InputScoredV1, upcast: (d: typeof InputScoredV1.Type) => ({ ...d, bytes: null, bitsPerByte: null, domain: null, calibration: null }) }],
 });
 
 const Decided = {

@@ -1,4 +1,5 @@
-import type { Centroid } from "../../projections/centroids.projection.ts";
+import { MAX_FROM_BIRTH, MAX_PROTOTYPES, PREOCCUPATION_NIGHT_RATE, PROTOTYPES_PER_NIGHT, type Centroid } from "../../projections/centroids.projection.ts";
+import type { EventData } from "../../events/catalogue.ts";
 import { cosine } from "../../events/vectors.ts";
 
 /** Drift thresholds (cosine distances): crossing either gives DriftDetected. */
@@ -39,4 +40,15 @@ export const driftCrossed = (c: Centroid, nightId: string, t: DriftThresholds): 
   const last = driftSeries(c).at(-1);
   if (!last || last.nightId !== nightId) return null;
   return last.fromPrevious > t.fromPrevious || last.fromBirth > t.fromBirth ? last : null;
+};
+
+/** The move a centroid made in the night just completed, as the event reports it; null when it did not move. */
+export const movedIn = (c: Centroid, nightId: string): EventData<"CentroidMoved"> | null => {
+  const last = driftSeries(c).at(-1);
+  const h = c.history.at(-1);
+  if (!last || !h || last.nightId !== nightId || h.moved === 0) return null;
+  return {
+    centroidId: c.id, nightId, accepted: h.accepted, moved: h.moved, fromPrevious: last.fromPrevious, fromBirth: last.fromBirth, anchored: h.anchored, prototypes: c.prototypes.length,
+    limits: { rate: PREOCCUPATION_NIGHT_RATE, maxFromBirth: MAX_FROM_BIRTH, prototypesPerNight: PROTOTYPES_PER_NIGHT, maxPrototypes: MAX_PROTOTYPES },
+  };
 };

@@ -3,7 +3,7 @@ import type { DomainEvent, EventData } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import { centroids as centroidsProjection, type Centroids } from "../../projections/centroids.projection.ts";
 import { Refusal, type Decider, type Decision } from "../decider.ts";
-import { defaultDriftThresholds, driftCrossed, type DriftThresholds } from "./drift.ts";
+import { defaultDriftThresholds, driftCrossed, movedIn, type DriftThresholds } from "./drift.ts";
 import { defaultMitosisThresholds, proposalsFor, satelliteIdOf } from "./mitosis.rules.ts";
 
 /** Commands from the CLI and outside agents; who sent one comes from the host (ctx.requestedBy), never from the sender's payload. */
@@ -92,9 +92,13 @@ export const mitosisDecider = (config: MitosisConfig = defaultMitosisConfig): De
         return p && p.status === "proposed" && event.data.thresholds.approval === "auto" ? approve(p, "mitosis", true) : [];
       }
       case "NightCompleted":
-        return Object.values(state.centroids).flatMap((c) => {
+        return Object.values(state.centroids).flatMap((c): Decision[] => {
           const d = driftCrossed(c, event.data.nightId, config.drift);
-          return d ? [{ event: { type: "DriftDetected", data: { centroidId: c.id, nightId: event.data.nightId, fromPrevious: d.fromPrevious, fromBirth: d.fromBirth, spread: d.spread, thresholds: { ...config.drift } } } }] : [];
+          const move = movedIn(c, event.data.nightId);
+          return [
+            ...(move ? [{ event: { type: "CentroidMoved" as const, data: move } }] : []),
+            ...(d ? [{ event: { type: "DriftDetected" as const, data: { centroidId: c.id, nightId: event.data.nightId, fromPrevious: d.fromPrevious, fromBirth: d.fromBirth, spread: d.spread, thresholds: { ...config.drift } } } }] : []),
+          ];
         });
       default:
         return [];

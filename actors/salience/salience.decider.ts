@@ -6,6 +6,13 @@ import type { Decision } from "../decider.ts";
 import type { Measurement, ModelIds } from "./ports.ts";
 import { coherenceFallback, decideInput, surpriseOf, type Baseline, type ModelOutput } from "./salience.policy.ts";
 import { cosine } from "../../events/vectors.ts";
+import { prototypeSimilarity } from "../../projections/centroids.projection.ts";
+import { calibrate, type References } from "./calibration.ts";
+import { domainBitsPerByte, type DomainModel } from "./domain-model.ts";
+import { calibratedVerdicts, MIN_SPREAD } from "./salience.policy.ts";
+
+/** How many recent accepted inputs are the references, and how many of their texts fit the domain model. */
+export const REFERENCE_INPUTS = 200;
 
 /** How many earlier nights make the surprise baseline. */
 export const BASELINE_NIGHTS = 7;
@@ -35,10 +42,25 @@ export interface SalienceState {
   readonly stats: Map<string, NightStats>;
   readonly completedOrder: string[];
   readonly centroids: Centroids;
+  /** The seeded questions' texts: the domain model's first texts and the first references. */
+  readonly seeds: string[];
+  /** Scores of inputs not yet decided, by id: an acceptance to the preoccupation makes them references. */
+  readonly scores: Map<string, Reference>;
+  /** Recent inputs accepted to the preoccupation, oldest first, each as it was scored before it joined. */
+  readonly accepted: Reference[];
+}
+
+/** A calibrated score of an accepted input: what later inputs are measured against. */
+export interface Reference {
+  readonly inputId: string;
+  readonly contentSha256: string;
+  readonly bitsPerByte: number;
+  readonly similarity: number;
+  readonly gain: number;
 }
 
 export const initialSalienceState = (): SalienceState => ({
-  inputs: new Map(), decided: new Set(), forgotten: new Set(), nights: new Map(), stats: new Map(), completedOrder: [], centroids: centroids.initialState(),
+  inputs: new Map(), decided: new Set(), forgotten: new Set(), nights: new Map(), stats: new Map(), completedOrder: [], centroids: centroids.initialState(), seeds: [], scores: new Map(), accepted: [],
 });
 
 const outputOf = (metadata: Record<string, unknown> | undefined): ModelOutput | null =>
@@ -64,6 +86,11 @@ export const evolveSalience = (s: SalienceState, e: Recorded<DomainEvent>): Sali
       return s;
     case "InputScored": {
       touch(s, e.data.inputId, e.seq);
+      const d = e.data;
+      if (d.bitsPerByte !== null && d.domain && d.similarity.nearest === PREOCCUPATION) {
+        const contentSha256 = s.inputs.get(d.inputId)?.contentSha256 ?? "";
+        s.scores.set(d.inputId, { inputId: d.inputId, contentSha256, bitsPerByte: d.bitsPerByte, similarity: d.similarity.preoccupation, gain: d.domain.gain });
+      }
       const st = s.stats.get(e.data.nightId) ?? { n: 0, sum: 0, sumSq: 0 };
       st.n++;
       st.sum += e.data.meanNll;
@@ -71,17 +98,33 @@ export const evolveSalience = (s: SalienceState, e: Recorded<DomainEvent>): Sali
       s.stats.set(e.data.nightId, st);
       return s;
     }
-    case "InputAccepted":
+    case "PreoccupationSeeded":
+      s.seeds.push(e.data.question);
+      return s;
+    case "InputAccepted": {
+      const r = s.scores.get(e.data.inputId);
+      if (r && e.data.nearest === PREOCCUPATION && !s.forgotten.has(e.data.inputId)) {
+        s.accepted.push(r);
+        if (s.accepted.length > REFERENCE_INPUTS) s.accepted.shift();
+      }
+      s.scores.delete(e.data.inputId);
+      touch(s, e.data.inputId, e.seq);
+      s.decided.add(e.data.inputId);
+      return s;
+    }
     case "InputRejected":
     case "ShadowRecorded":
     case "InputDropped":
       touch(s, e.data.inputId, e.seq);
       s.decided.add(e.data.inputId);
       return s;
-    case "InputForgotten":
+    case "InputForgotten": {
       touch(s, e.data.inputId, e.seq);
+      const k = s.accepted.findIndex((r) => r.inputId === e.data.inputId);
+      if (k >= 0) s.accepted.splice(k, 1);
       s.forgotten.add(e.data.inputId);
       return s;
+    }
     case "NightStarted":
       s.nights.set(e.data.nightId, { untilSeq: e.data.untilSeq, completed: false });
       return s;
@@ -120,15 +163,18 @@ export const baselineFor = (s: SalienceState, nightId: string): Baseline => {
 export interface NightFrame {
   readonly nightId: string;
   readonly baseline: Baseline;
-  readonly centroids: ReadonlyArray<{ readonly id: string; readonly vector: ReadonlyArray<number> }>;
+  readonly centroids: ReadonlyArray<{ readonly id: string; readonly vector: ReadonlyArray<number>; readonly prototypes: ReadonlyArray<ReadonlyArray<number>> }>;
+  /** For a calibrated policy: the domain model of the night and the references of each signal. */
+  readonly calibration: { readonly domain: DomainModel; readonly coherence: References; readonly similarity: References; readonly domainGain: References } | null;
   readonly policy: PolicyValues;
   readonly ids: ModelIds;
 }
 
-export const frameOf = (s: SalienceState, nightId: string, policy: PolicyValues, ids: ModelIds): NightFrame => ({
+export const frameOf = (s: SalienceState, nightId: string, policy: PolicyValues, ids: ModelIds, calibration: NightFrame["calibration"] = null): NightFrame => ({
   nightId,
   baseline: baselineFor(s, nightId),
-  centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector] })),
+  calibration,
+  centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector], prototypes: c.prototypes.map((p) => [...p]) })),
   policy,
   ids,
 });
@@ -140,17 +186,31 @@ export const dropInput = (input: InputRef, nightId: string, cause: "forgotten" |
 });
 
 /** One input's score and decision, as the two events Salience appends (guarded by the input's version). */
-export const judge = (input: InputRef, m: Measurement, frame: NightFrame): Decision[] => {
+export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: string): Decision[] => {
   const { policy: p, ids } = frame;
   const surprise = surpriseOf(m.meanNll, frame.baseline);
-  const coherence = m.coherence ? { ...m.coherence, method: "model" as const } : coherenceFallback(m.meanNll, surprise, ids.vocabularySize, p);
+  const k = p.calibrated?.topK ?? 1;
+  const sims = frame.centroids.map((c) => ({ id: c.id, similarity: p.calibrated ? prototypeSimilarity(c, m.questionVector, k) : c.vector.length === m.questionVector.length ? cosine(m.questionVector, c.vector) : 0 }));
+  const nearest = sims.reduce((a, b) => (b.similarity > a.similarity ? b : a), { id: PREOCCUPATION, similarity: -1 });
+  const bytes = Buffer.byteLength(text, "utf8");
+  const bitsPerByte = bytes > 0 ? (m.meanNll * m.tokenCount) / Math.LN2 / bytes : 0;
+  const cal = frame.calibration;
+  const domainBits = cal ? domainBitsPerByte(cal.domain, text) : null;
+  const domain = cal && domainBits !== null ? { bitsPerByte: domainBits, gain: bitsPerByte - domainBits, texts: cal.domain.texts, bytes: cal.domain.bytes } : null;
+  const preoccupation = sims.find((x) => x.id === PREOCCUPATION)?.similarity ?? 0;
+  const calibration = cal && domain && p.calibrated
+    ? (() => {
+        const c = { coherence: calibrate(bitsPerByte, cal.coherence, MIN_SPREAD.coherence), similarity: calibrate(preoccupation, cal.similarity, MIN_SPREAD.similarity), domain: calibrate(domain.gain, cal.domainGain, MIN_SPREAD.domain) };
+        const v = calibratedVerdicts(c, nearest, p);
+        return { ...c, topic: v.topic, onTopic: v.onTopic, coherence_: v.coherence };
+      })()
+    : null;
+  const coherence = m.coherence ? { ...m.coherence, method: "model" as const } : calibration ? calibration.coherence_ : coherenceFallback(m.meanNll, surprise, ids.vocabularySize, p);
   const hallucination = input.output
     ? m.hallucination
       ? { ...m.hallucination, method: "model" as const }
       : { hallucinated: !coherence.coherent, method: "fallback" as const, detail: `no instruction-following judge: an incoherent output counts as hallucinated (${coherence.detail})` }
     : null;
-  const sims = frame.centroids.map((c) => ({ id: c.id, similarity: c.vector.length === m.questionVector.length ? cosine(m.questionVector, c.vector) : 0 }));
-  const nearest = sims.reduce((a, b) => (b.similarity > a.similarity ? b : a), { id: PREOCCUPATION, similarity: -1 });
   const scored = {
     inputId: input.inputId,
     nightId: frame.nightId,
@@ -163,7 +223,7 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame): Decis
     hallucination,
     question: { text: m.question, method: m.question === null ? ("fallback" as const) : ("model" as const), vector: [...m.questionVector] },
     similarity: {
-      preoccupation: sims.find((x) => x.id === PREOCCUPATION)?.similarity ?? 0,
+      preoccupation,
       satellites: sims.filter((x) => x.id !== PREOCCUPATION).map((x) => ({ satelliteId: x.id, similarity: x.similarity })),
       nearest: nearest.id,
       nearestSimilarity: Math.max(0, nearest.similarity),
@@ -171,6 +231,10 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame): Decis
     ...(m.judge ? { judge: m.judge } : {}),
     models: { model: ids.model, adapter: ids.adapter, embedder: ids.embedder },
     policy: p,
+    bytes,
+    bitsPerByte,
+    domain,
+    calibration: calibration && { coherence: calibration.coherence, similarity: calibration.similarity, domain: calibration.domain, topic: calibration.topic, onTopic: calibration.onTopic },
   };
   return [
     { event: { type: "InputScored", data: scored }, expectedSubjectSeq: input.subjectSeq },

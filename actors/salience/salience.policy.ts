@@ -1,5 +1,7 @@
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { PolicyValues } from "../../events/salience.ts";
+import { PREOCCUPATION } from "../../projections/centroids.projection.ts";
+import { zOf } from "./calibration.ts";
 
 /** Running statistics of mean NLL over recent nights: the yardstick of surprise. */
 export interface Baseline {
@@ -11,7 +13,53 @@ export interface Baseline {
 /** Surprise needs a yardstick: with fewer samples than this there is none yet and surprise is 0. */
 export const MIN_BASELINE_SAMPLES = 10;
 
+/**
+ * salience-2: coherence is the general model's bits per byte against real references, topic the
+ * similarity to the centroid's prototypes and the domain model's gain (Moore & Lewis), each in robust
+ * spreads from the in-domain references. The salience-1 values stay for old decisions and the bootstrap.
+ */
+export const calibratedPolicy: PolicyValues = {
+  version: "salience-2",
+  acceptSimilarity: 0.35,
+  minSurprise: -3,
+  incoherentSurprise: 4,
+  uniformFraction: 0.85,
+  calibrated: { coherenceSpreads: 4, coherenceFloor: 0.5, topK: 3, weightSimilarity: 1, weightDomain: 1, minTopic: -2.5, minReferences: 8 },
+};
+
+/**
+ * The default stays salience-1 until salience-2 is measured on the new default models (issue 12):
+ * a home opts in with the calibrated values.
+ */
 export const defaultPolicy: PolicyValues = { version: "salience-1", acceptSimilarity: 0.35, minSurprise: -3, incoherentSurprise: 4, uniformFraction: 0.85 };
+
+/** The floors of the robust spreads: a similarity is noise below 0.01, a bit-per-byte gain below 0.02. */
+export const MIN_SPREAD = { coherence: 0.05, similarity: 0.01, domain: 0.02 } as const;
+
+type Calibrations = NonNullable<Scored["calibration"]>;
+
+/**
+ * The calibrated verdicts from the measured numbers and a policy: coherent when the bits per byte
+ * stay within the references' median plus the allowed spreads (and the floor); on topic, for the
+ * preoccupation with accepted references, when the weighted robust scores reach minTopic; with only
+ * the seeds as references, or for a satellite, when the similarity reaches acceptSimilarity.
+ */
+export const calibratedVerdicts = (
+  c: Pick<Calibrations, "coherence" | "similarity" | "domain">,
+  nearest: { readonly id: string; readonly similarity: number },
+  p: PolicyValues,
+): { coherence: { coherent: boolean; method: "fallback"; detail: string }; topic: number; onTopic: boolean } => {
+  const q = p.calibrated!;
+  const margin = Math.max(q.coherenceFloor, q.coherenceSpreads * c.coherence.spread);
+  const limit = c.coherence.median + margin;
+  const coherent = c.coherence.references === 0 || c.coherence.value <= limit;
+  const detail = `${c.coherence.value.toFixed(3)} bits/byte vs ${c.coherence.references} ${c.coherence.source} references' median ${c.coherence.median.toFixed(3)}; incoherent above ${limit.toFixed(3)} (median + max(${q.coherenceFloor}, ${q.coherenceSpreads} x spread ${c.coherence.spread.toFixed(3)}))`;
+  const wd = c.domain.references > 0 ? q.weightDomain : 0;
+  const ws = q.weightSimilarity;
+  const topic = ws + wd > 0 ? (ws * zOf(c.similarity) + wd * zOf(c.domain)) / (ws + wd) : 0;
+  const calibratedTopic = nearest.id === PREOCCUPATION && c.similarity.source === "accepted";
+  return { coherence: { coherent, method: "fallback", detail }, topic, onTopic: calibratedTopic ? topic >= q.minTopic : nearest.similarity >= p.acceptSimilarity };
+};
 
 /** (x - mean) / std, scale-free across models; 0 without a baseline. */
 export const surpriseOf = (meanNll: number, b: Baseline): number =>
@@ -56,7 +104,14 @@ export const decideInput = (s: Scored, contentSha256: string, output: ModelOutpu
   }
   const where = { nearest: s.similarity.nearest, similarity: s.similarity.nearestSimilarity, questionVector: s.question.vector };
   if (!s.coherence.coherent) return { type: "InputRejected", data: { ...base, ...where, cause: "incoherent", reason: `incoherent: ${s.coherence.detail}` } };
-  if (s.similarity.nearestSimilarity < p.acceptSimilarity) {
+  if (s.calibration && !s.calibration.onTopic) {
+    const c = s.calibration;
+    const why = c.similarity.source === "accepted" && s.similarity.nearest === PREOCCUPATION
+      ? `topic ${c.topic.toFixed(2)} < ${p.calibrated?.minTopic} robust spreads (similarity ${c.similarity.value.toFixed(3)} vs median ${c.similarity.median.toFixed(3)}, domain gain ${c.domain.value.toFixed(3)} vs median ${c.domain.median.toFixed(3)} bits/byte)`
+      : `nearest centroid ${s.similarity.nearest} at similarity ${s.similarity.nearestSimilarity.toFixed(3)} < ${p.acceptSimilarity} (${c.similarity.source} references only)`;
+    return { type: "InputRejected", data: { ...base, ...where, cause: "off-topic", reason: `off-topic: ${why}` } };
+  }
+  if (!s.calibration && s.similarity.nearestSimilarity < p.acceptSimilarity) {
     return { type: "InputRejected", data: { ...base, ...where, cause: "off-topic", reason: `nearest centroid ${s.similarity.nearest} at similarity ${s.similarity.nearestSimilarity.toFixed(3)} < ${p.acceptSimilarity}` } };
   }
   if (s.surprise < p.minSurprise) {
@@ -64,6 +119,6 @@ export const decideInput = (s: Scored, contentSha256: string, output: ModelOutpu
   }
   return {
     type: "InputAccepted",
-    data: { ...base, ...where, surprise: s.surprise, reason: `on topic (${s.similarity.nearest} at ${s.similarity.nearestSimilarity.toFixed(3)} >= ${p.acceptSimilarity}), coherent, surprise ${s.surprise.toFixed(2)} >= ${p.minSurprise}` },
+    data: { ...base, ...where, surprise: s.surprise, reason: `on topic (${s.calibration ? `topic ${s.calibration.topic.toFixed(2)}, ` : ""}${s.similarity.nearest} at ${s.similarity.nearestSimilarity.toFixed(3)}), coherent, surprise ${s.surprise.toFixed(2)} >= ${p.minSurprise}` },
   };
 };

@@ -2,7 +2,7 @@ import type { DomainEvent } from "../../events/catalogue.ts";
 import type { PolicyValues } from "../../events/salience.ts";
 import type { EventStore } from "../../events/store.ts";
 import type { ContentStore, SalienceModel } from "./ports.ts";
-import { coherenceFallback, decideInput, type ModelOutput, type Scored } from "./salience.policy.ts";
+import { calibratedVerdicts, coherenceFallback, decideInput, type ModelOutput, type Scored } from "./salience.policy.ts";
 import { cosine } from "../../events/vectors.ts";
 
 /** One decision that would come out differently today, and why. */
@@ -23,9 +23,16 @@ const TOLERANCE = 1e-6;
 
 /** A recorded score judged again under a policy: coherence fallbacks depend on the thresholds too. */
 export const rejudge = (s: Scored, policy: PolicyValues, vocabularySize: number, contentSha256: string, output: ModelOutput | null): DomainEvent => {
+  if (s.calibration && policy.calibrated) {
+    // Calibrated scores are judged again from their recorded references under the new values.
+    const v = calibratedVerdicts(s.calibration, { id: s.similarity.nearest, similarity: s.similarity.nearestSimilarity }, policy);
+    const coherence = s.coherence.method === "fallback" ? v.coherence : s.coherence;
+    const hallucination = s.hallucination && s.hallucination.method === "fallback" ? { ...s.hallucination, hallucinated: !coherence.coherent } : s.hallucination;
+    return decideInput({ ...s, coherence, hallucination, policy, calibration: { ...s.calibration, topic: v.topic, onTopic: v.onTopic } }, contentSha256, output);
+  }
   const coherence = s.coherence.method === "fallback" ? coherenceFallback(s.meanNll, s.surprise, vocabularySize, policy) : s.coherence;
   const hallucination = s.hallucination && s.hallucination.method === "fallback" ? { ...s.hallucination, hallucinated: !coherence.coherent } : s.hallucination;
-  return decideInput({ ...s, coherence, hallucination, policy }, contentSha256, output);
+  return decideInput({ ...s, coherence, hallucination, policy, calibration: null }, contentSha256, output);
 };
 
 interface Recorded {
@@ -64,7 +71,7 @@ export const verifyDecisions = async (deps: { store: EventStore; content: Conten
     const base = { inputId, nightId: s.nightId, seq: r.scored.seq, recorded: label(r.decision) };
     const now = rejudge(s, policy, ids.vocabularySize, r.contentSha256, r.output);
     if (label(now) !== base.recorded) {
-      const changed = (Object.keys(policy) as Array<keyof PolicyValues>).filter((k) => policy[k] !== s.policy[k]).map((k) => `${k} ${s.policy[k]} -> ${policy[k]}`);
+      const changed = (Object.keys(policy) as Array<keyof PolicyValues>).filter((k) => JSON.stringify(policy[k]) !== JSON.stringify(s.policy[k])).map((k) => `${k} ${JSON.stringify(s.policy[k])} -> ${JSON.stringify(policy[k])}`);
       findings.push({ ...base, why: "policy", detail: `same scores, policy changed: ${changed.join(", ") || "(same values, different rule)"}`, now: label(now) });
       continue;
     }

@@ -6,7 +6,10 @@ import { ConcurrencyError, type Delivery, type EventStore, type Subscription } f
 import type { Decision } from "../decider.ts";
 import { derivedEventId } from "../ids.ts";
 import type { ContentStore, Measurement, SalienceModel } from "./ports.ts";
-import { dropInput, evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, unmeasurable, type InputRef } from "./salience.decider.ts";
+import { dropInput, evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, unmeasurable, type InputRef, type NightFrame, type Reference, type SalienceState } from "./salience.decider.ts";
+import { PREOCCUPATION, prototypeSimilarity } from "../../projections/centroids.projection.ts";
+import type { References } from "./calibration.ts";
+import { fitDomainModel, heldOutBitsPerByte } from "./domain-model.ts";
 import { eventSubject } from "../../events/subjects.ts";
 import { norm } from "../../events/vectors.ts";
 import { salienceMachine, type NightJob, type SalienceEmitted } from "./salience.machine.ts";
@@ -133,7 +136,37 @@ export class SalienceWorker {
     let state = initialSalienceState();
     for await (const e of this.store.read()) state = evolveSalience(state, e);
     this.forgotten = state.forgotten;
-    return { frame: frameOf(state, job.nightId, this.options.policy ?? defaultPolicy, this.model.ids()), pending: pendingInputs(state, job.nightId) };
+    const policy = this.options.policy ?? defaultPolicy;
+    const calibration = policy.calibrated ? await this.calibration(state, policy.calibrated.minReferences) : null;
+    return { frame: frameOf(state, job.nightId, policy, this.model.ids(), calibration), pending: pendingInputs(state, job.nightId) };
+  }
+
+  /**
+   * The night's domain model (seeds and accepted texts still in the content store) and the references:
+   * recent accepted inputs as they were scored, or while there are too few of them, the seeded
+   * questions, each measured against the others (left out of the domain model and of the prototypes).
+   */
+  private async calibration(state: SalienceState, minReferences: number): Promise<NonNullable<NightFrame["calibration"]>> {
+    const texts = await Promise.all(state.accepted.map((r) => this.content.get(r.contentSha256).then((b) => (b ? Buffer.from(b).toString("utf8") : null), () => null)));
+    const domain = fitDomainModel([...state.seeds, ...texts.filter((t): t is string => t !== null)]);
+    if (state.accepted.length >= minReferences) {
+      const of = (f: (r: Reference) => number): References => ({ source: "accepted", values: state.accepted.map(f) });
+      return { domain, coherence: of((r) => r.bitsPerByte), similarity: of((r) => r.similarity), domainGain: of((r) => r.gain) };
+    }
+    if (state.seeds.length === 0) {
+      const none: References = { source: "none", values: [] };
+      return { domain, coherence: none, similarity: none, domainGain: none };
+    }
+    const measured = await this.model.measure(state.seeds.map((text) => ({ text, prompt: null })));
+    const bits = measured.map((m, k) => (m.meanNll * m.tokenCount) / Math.LN2 / Math.max(1, Buffer.byteLength(state.seeds[k]!, "utf8")));
+    const pre = state.centroids[PREOCCUPATION];
+    const k = (this.options.policy ?? defaultPolicy).calibrated?.topK ?? 3;
+    return {
+      domain,
+      coherence: { source: "seeds", values: bits },
+      similarity: { source: "seeds", values: pre ? measured.map((m, i) => prototypeSimilarity(pre, m.questionVector, k, i)) : [] },
+      domainGain: { source: "seeds", values: state.seeds.map((q, i) => bits[i]! - heldOutBitsPerByte(domain, q)) },
+    };
   }
 
   private async text(sha: string, what: string): Promise<string> {
@@ -203,7 +236,7 @@ export class SalienceWorker {
         if ("error" in m) return unmeasurable(input, m.error, frame);
         // A vector of zeros points nowhere: it would score 0 against every centroid and poison means.
         if (norm(m.questionVector) === 0) return unmeasurable(input, "its vector came out all zeros: no piece of it carries meaning for the embedder", frame);
-        return judge(input, m, frame);
+        return judge(input, m, frame, items[k]!.text);
       }),
     ];
   }

@@ -117,6 +117,7 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "MitosisDeclined":
     case "SatelliteBorn":
     case "DriftDetected":
+    case "CentroidMoved":
       return state;
     // Training jobs: the Soul's requests are decided in training.decider.ts, its evaluation and
     // promotion in evaluation.worker.ts.

@@ -72,6 +72,12 @@ describe("event codec", () => {
     expect(ev.data).toEqual({ nightId: "2026-01-14", day: "2026-01-14", trigger: "unknown", untilSeq: 0 });
   });
 
+  it("upcasts InputScored v1: bits per byte, the domain model and the calibration it did not measure are null", () => {
+    const ev = decodeEvent(fixture("InputScored.v1.json"), 1, "sophont.evt.input.in-1", 0);
+    expect(ev.type).toBe("InputScored");
+    expect(ev.data).toMatchObject({ inputId: "in-1", meanNll: 3.0007, bytes: null, bitsPerByte: null, domain: null, calibration: null });
+  });
+
   it("builds subjects from safe tokens only", () => {
     expect(parseEventSubject(eventSubject("input", "abc-1"))).toEqual({ family: "input", entityId: "abc-1" });
     expect(() => eventSubject("input", "a.b")).toThrow();

@@ -104,10 +104,12 @@ describe("Mitosis decider", () => {
     const state = [seeded, accepted].map(recorded).reduce(decider.evolve, decider.initialState());
     const night = recorded(completed);
     const decisions = decider.react(night, decider.evolve(structuredClone(state), night), ctx);
-    expect(decisions).toHaveLength(1);
-    expect(decisions[0]!.event).toMatchObject({ type: "DriftDetected", data: { centroidId: "preoccupation", nightId: "n1", thresholds: tight } });
-    expect(mitosisDecider({ thresholds, drift: { fromPrevious: 0.007, fromBirth: 0.5 } }).react(night, decider.evolve(structuredClone(state), night), ctx)).toEqual([]);
-    const d = decisions[0]!.event.data as EventData<"DriftDetected">;
+    // Every move is reported with its numbers; the drift only past a threshold.
+    expect(decisions.map((x) => x.event.type)).toEqual(["CentroidMoved", "DriftDetected"]);
+    expect(decisions[0]!.event).toMatchObject({ type: "CentroidMoved", data: { centroidId: "preoccupation", nightId: "n1", accepted: 1, moved: 1, anchored: false, limits: { rate: 0.1 } } });
+    expect(decisions[1]!.event).toMatchObject({ type: "DriftDetected", data: { centroidId: "preoccupation", nightId: "n1", thresholds: tight } });
+    expect(mitosisDecider({ thresholds, drift: { fromPrevious: 0.007, fromBirth: 0.5 } }).react(night, decider.evolve(structuredClone(state), night), ctx).map((x) => x.event.type)).toEqual(["CentroidMoved"]);
+    const d = decisions[1]!.event.data as EventData<"DriftDetected">;
     expect(d.fromBirth).toBeCloseTo(1 - 0.9 / Math.hypot(0.9, 0.1), 6);
     expect(d.fromPrevious).toBeCloseTo(d.fromBirth, 9);
   });
