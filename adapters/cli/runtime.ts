@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -10,6 +10,7 @@ import { loadOrCreateSecrets, startEmbeddedServer, type EmbeddedServer } from ".
 import { ensureAgentConsumers, MCP_ACCOUNT, REPLICA_ACCOUNT } from "../nats/accounts.ts";
 import { listAgents, upgradeSharedAgentRole } from "../nats/agents.ts";
 import { embeddedDurability, externalDurability, type Durability } from "../nats/server-config.ts";
+import { acquireServerLock, isAlive, watchOwner, type ServerState } from "../nats/server-lock.ts";
 import { ensureEventMirror } from "../nats/mirror.ts";
 import type { Config } from "./config.ts";
 
@@ -30,15 +31,16 @@ export interface Runtime {
     readonly confPath?: string;
     readonly pid?: number;
   };
+  /** Resolves when the home's embedded server (started here or joined) is gone; never for an external one. */
+  serverDied?(): Promise<void>;
+  /**
+   * Starts the home's embedded server again on the same URL (or joins one another process started
+   * meanwhile); the connection reconnects by itself. Throws when the URL cannot be the same.
+   */
+  restartServer?(): Promise<void>;
   close(): Promise<void>;
 }
 
-interface ServerFile {
-  readonly pid: number;
-  readonly url: string;
-  readonly confPath?: string;
-  readonly version?: string;
-}
 
 /**
  * The embedded server's port for a home: stable (so outside agents and `sophont mcp` find it again),
@@ -58,14 +60,6 @@ const portFree = (port: number): Promise<boolean> =>
     srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * Moves a home made before per-agent accounts to its new credentials (telling `log` once, when it
@@ -84,29 +78,16 @@ export const upgradeHome = (home: string, log: (s: string) => void) => {
  */
 export const openRuntime = async (config: Config, log: (s: string) => void = () => undefined): Promise<Runtime> => {
   const secrets = upgradeHome(config.home, log);
-  const serverFile = join(config.home, "nats", "server.json");
-  let embedded: EmbeddedServer | undefined;
-  let url = config.natsUrl;
-  let running: ServerFile | undefined;
-  if (!url && existsSync(serverFile)) {
-    const found = JSON.parse(readFileSync(serverFile, "utf8")) as ServerFile;
-    if (isAlive(found.pid)) {
-      url = found.url;
-      running = found;
-    }
-  }
   const isEmbedded = !config.natsUrl;
-  if (!url) {
-    log(`starting the embedded nats-server (store: ${join(config.home, "nats", "store")})`);
-    const preferred = embeddedPort(config.home);
-    const port = (await portFree(preferred)) ? preferred : undefined;
-    if (port === undefined) log(`port ${preferred} is taken: the embedded server takes a free one (set SOPHONT_NATS_PORT to choose)`);
-    embedded = await startEmbeddedServer({ storeDir: join(config.home, "nats", "store"), secrets, agents: listAgents(config.home), ...(port ? { port } : {}) });
-    url = embedded.url;
-    log(`durability: ${embedded.durability.summary}`);
-    writeFileSync(serverFile, JSON.stringify({ pid: embedded.pid, url, confPath: embedded.confPath, version: embedded.durability.serverVersion } satisfies ServerFile) + "\n");
-    running = { pid: embedded.pid, url, confPath: embedded.confPath, version: embedded.durability.serverVersion };
+  let server: EmbeddedServerHandle | undefined;
+  let url = config.natsUrl;
+  let running: ServerState | undefined;
+  if (isEmbedded) {
+    server = await embeddedServerFor(config, secrets, log);
+    url = server.state.url!;
+    running = server.state;
   }
+  url = url!;
   // An external server (a cluster made by `sophont cluster conf`) that runs this home's nats.conf has
   // the home's passwords: they are the default when SOPHONT_NATS_PASSWORD is not set.
   const password = (config.natsUrl ? config.natsPassword : undefined) ?? secrets[config.natsUser as keyof typeof secrets];
@@ -139,17 +120,76 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
     server: {
       url,
       embedded: isEmbedded,
-      ownedByThisProcess: embedded !== undefined,
+      ownedByThisProcess: server?.owned === true,
       durability,
-      ...(isEmbedded && running?.confPath ? { confPath: running.confPath, pid: running.pid } : {}),
+      ...(isEmbedded && running?.confPath ? { confPath: running.confPath, pid: running.pid! } : {}),
+    },
+    serverDied: () => server?.died ?? new Promise<void>(() => undefined),
+    restartServer: async () => {
+      if (!server) throw new Error("the server is not Sophont's embedded one: restart it yourself");
+      const port = Number(new URL(url.replace(/^nats:/, "http:")).port);
+      const next = await embeddedServerFor(config, secrets, log, port);
+      server = next;
+      if (next.state.url !== url) throw new Error(`the embedded server came back on ${next.state.url}, not ${url}: restart \`sophont up\``);
     },
     close: async () => {
       store.close();
       await nc.drain().catch(() => undefined);
-      if (embedded) {
-        await embedded.stop();
-        rmSync(serverFile, { force: true });
-      }
+      await server?.stop();
+    },
+  };
+};
+
+/** The home's embedded server as this process holds it: started here (and stopped by close) or joined. */
+interface EmbeddedServerHandle {
+  readonly state: ServerState;
+  readonly owned: boolean;
+  /** Resolves when the server process is gone, however it ends. */
+  readonly died: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Where the home's server state and lock live. */
+export const serverStateFile = (home: string): string => join(home, "nats", "server.json");
+
+const pollDeath = (pid: number): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setInterval(() => (isAlive(pid) ? undefined : (clearInterval(t), resolve())), 500);
+    t.unref();
+  });
+
+/**
+ * Joins the home's running embedded server, or takes its lock and starts one (on the home's stable
+ * port when free), watched so that it dies with this process even after a kill -9.
+ */
+export const embeddedServerFor = async (config: Config, secrets: ReturnType<typeof upgradeHome>, log: (s: string) => void, port?: number): Promise<EmbeddedServerHandle> => {
+  mkdirSync(join(config.home, "nats"), { recursive: true });
+  const lock = await acquireServerLock(serverStateFile(config.home), log);
+  if (lock.kind === "running") return { state: lock.state, owned: false, died: pollDeath(lock.state.pid), stop: async () => undefined };
+  let embedded: EmbeddedServer;
+  try {
+    log(`starting the embedded nats-server (store: ${join(config.home, "nats", "store")})`);
+    const preferred = port ?? embeddedPort(config.home);
+    const free = (await portFree(preferred)) ? preferred : undefined;
+    if (free === undefined) log(`port ${preferred} is taken: the embedded server takes a free one (set SOPHONT_NATS_PORT to choose)`);
+    embedded = await startEmbeddedServer({ storeDir: join(config.home, "nats", "store"), secrets, agents: listAgents(config.home), ...(free ? { port: free } : {}) });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  log(`durability: ${embedded.durability.summary}`);
+  const state = { pid: embedded.pid, url: embedded.url, confPath: embedded.confPath, version: embedded.durability.serverVersion };
+  lock.record(state);
+  const watchdog = watchOwner(process.pid, embedded.pid);
+  void embedded.exited.then(() => lock.release());
+  return {
+    state: { ownerPid: process.pid, ...state },
+    owned: true,
+    died: embedded.exited,
+    stop: async () => {
+      watchdog.stop();
+      await embedded.stop();
+      lock.release();
     },
   };
 };

@@ -40,7 +40,7 @@ export const up = defineCommand({
     "Soul start a night every day at that local time.",
   ].join("\n"),
   options: { "night-at": { type: "string" } },
-  run: async (ctx, v) => {
+  run: async (ctx, v): Promise<number> => {
     const nightAt = (v["night-at"] as string | undefined) ?? ctx.config.nightAt;
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);
@@ -76,15 +76,40 @@ export const up = defineCommand({
     };
     schedule();
     void narrate(rt, await rt.store.lastSeq(), ctx.out, ctx.signal);
+    // The embedded server is supervised: when it dies, it is started again on the same URL (the
+    // connection and the actors' consumers come back by themselves); if that fails, up stops cleanly.
+    let serverGone = false;
+    const watch = () => void rt.serverDied?.().then(() => (serverGone = true));
+    watch();
+    const restarts: number[] = [];
+    let code = 0;
     while (!ctx.signal.aborted) {
+      if (serverGone) {
+        restarts.push(Date.now());
+        ctx.err("the embedded nats-server is gone: starting it again");
+        try {
+          if (restarts.filter((t) => t > Date.now() - 60_000).length > 5) throw new Error("it died 5 times within a minute");
+          await rt.restartServer!();
+          serverGone = false;
+          watch();
+          ctx.out(`nats-server restarted on ${rt.server.url}`);
+        } catch (e) {
+          ctx.err(`cannot restart the embedded nats-server: ${(e as Error).message}. Stopping; see the server log, then run \`sophont up\` again.`);
+          code = 1;
+          break;
+        }
+      }
       await runner.catchUp().catch((e: Error) => ctx.err(`projections: ${e.message}`));
       await new Promise((r) => setTimeout(r, 1000));
     }
     ctx.out("stopping: actors, projections, server");
     clearTimeout(timer);
     unmark();
-    await actors.stop();
-    await models.close();
-    await rt.close();
+    // Bounded: with the server gone for good, a clean stop must not wait on it forever.
+    const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 15_000).unref())]);
+    await bounded(actors.stop());
+    await bounded(models.close());
+    await bounded(rt.close());
+    return code;
   },
 });

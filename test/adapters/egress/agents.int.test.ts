@@ -29,7 +29,7 @@ const scored = (inputId: string, question: string): DomainEvent => ({
     hallucination: null,
     question: { text: question, method: "model", vector: [0.6, 0.8] },
     similarity: { preoccupation: 0.5, satellites: [], nearest: "preoccupation", nearestSimilarity: 0.5 },
-    models, policy: defaultPolicy,
+    models, policy: defaultPolicy, bytes: null, bitsPerByte: null, domain: null, calibration: null,
   },
 });
 const rejected = (inputId: string, reason: string): DomainEvent => ({
