@@ -67,7 +67,7 @@ export const driftSvg = (trajectories: ReadonlyArray<Trajectory>, title: string,
     const pts = moves[k]!.map((v) => px(xy(v)));
     const circles = pts.map(([x, y], i) => `<circle cx="${x}" cy="${y}" r="${i === pts.length - 1 ? 5 : 3}" fill="${colour}"><title>${esc(`${t.id} ${t.points[i]!.label}`)}</title></circle>`);
     const [lx, ly] = (pts.at(-1) ?? ["0", "0"]).map(Number) as [number, number];
-    // The label stays inside the picture: anchored at its end on the right half, never above the title.
+    // Both axes share one scale (a move is as long across as up), so each end value sits where it is. The label stays inside the picture: anchored at its end on the right half, never above the title.
     const anchor = lx > size / 2 ? "end" : "start";
     const label = `<text x="${(anchor === "end" ? Math.min(lx, size - 8) : Math.max(lx, 8)).toFixed(1)}" y="${Math.max(ly - 10, 48).toFixed(1)}" font-size="13" fill="${colour}" text-anchor="${anchor}">${esc(t.id)}</text>`;
     return [`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map((p) => p.join(",")).join(" ")}"/>`, ...circles, label].join("\n");
@@ -77,10 +77,10 @@ export const driftSvg = (trajectories: ReadonlyArray<Trajectory>, title: string,
     `<line x1="${pad}" y1="${size - pad}" x2="${size - pad}" y2="${size - pad}" stroke="#444"/>`,
     `<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${size - pad}" stroke="#444"/>`,
     `<text x="${pad}" y="${size - pad + 16}" font-size="11" fill="#444">${x0.toFixed(3)}</text>`,
-    `<text x="${size - pad}" y="${size - pad + 16}" font-size="11" fill="#444" text-anchor="end">${x1.toFixed(3)}</text>`,
+    `<text x="${(pad + (x1 - x0) * scale).toFixed(1)}" y="${size - pad + 16}" font-size="11" fill="#444" text-anchor="end">${x1.toFixed(3)}</text>`,
     `<text x="${size / 2}" y="${size - pad + 30}" font-size="12" fill="#222" text-anchor="middle">first principal axis of the moves</text>`,
     `<text x="${pad - 6}" y="${size - pad}" font-size="11" fill="#444" text-anchor="end">${y0.toFixed(3)}</text>`,
-    `<text x="${pad - 6}" y="${pad + 10}" font-size="11" fill="#444" text-anchor="end">${y1.toFixed(3)}</text>`,
+    `<text x="${pad - 6}" y="${(size - pad - (y1 - y0) * scale + 4).toFixed(1)}" font-size="11" fill="#444" text-anchor="end">${y1.toFixed(3)}</text>`,
     `<text x="16" y="${size / 2}" font-size="12" fill="#222" text-anchor="middle" transform="rotate(-90 16 ${size / 2})">second principal axis</text>`,
   ];
   return [
