@@ -66,15 +66,30 @@ export const driftSvg = (trajectories: ReadonlyArray<Trajectory>, title: string,
     const colour = COLOURS[k % COLOURS.length]!;
     const pts = moves[k]!.map((v) => px(xy(v)));
     const circles = pts.map(([x, y], i) => `<circle cx="${x}" cy="${y}" r="${i === pts.length - 1 ? 5 : 3}" fill="${colour}"><title>${esc(`${t.id} ${t.points[i]!.label}`)}</title></circle>`);
-    const [lx, ly] = pts.at(-1) ?? ["0", "0"];
-    return [`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map((p) => p.join(",")).join(" ")}"/>`, ...circles, `<text x="${lx}" y="${Number(ly) - 10}" font-size="13" fill="${colour}">${esc(t.id)}</text>`].join("\n");
+    const [lx, ly] = (pts.at(-1) ?? ["0", "0"]).map(Number) as [number, number];
+    // Both axes share one scale (a move is as long across as up), so each end value sits where it is. The label stays inside the picture: anchored at its end on the right half, never above the title.
+    const anchor = lx > size / 2 ? "end" : "start";
+    const label = `<text x="${(anchor === "end" ? Math.min(lx, size - 8) : Math.max(lx, 8)).toFixed(1)}" y="${Math.max(ly - 10, 48).toFixed(1)}" font-size="13" fill="${colour}" text-anchor="${anchor}">${esc(t.id)}</text>`;
+    return [`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map((p) => p.join(",")).join(" ")}"/>`, ...circles, label].join("\n");
   });
+  const nights = Math.max(0, ...trajectories.map((t) => t.points.length));
+  const axes = [
+    `<line x1="${pad}" y1="${size - pad}" x2="${size - pad}" y2="${size - pad}" stroke="#444"/>`,
+    `<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${size - pad}" stroke="#444"/>`,
+    `<text x="${pad}" y="${size - pad + 16}" font-size="11" fill="#444">${x0.toFixed(3)}</text>`,
+    `<text x="${(pad + (x1 - x0) * scale).toFixed(1)}" y="${size - pad + 16}" font-size="11" fill="#444" text-anchor="end">${x1.toFixed(3)}</text>`,
+    `<text x="${size / 2}" y="${size - pad + 30}" font-size="12" fill="#222" text-anchor="middle">first principal axis of the moves</text>`,
+    `<text x="${pad - 6}" y="${size - pad}" font-size="11" fill="#444" text-anchor="end">${y0.toFixed(3)}</text>`,
+    `<text x="${pad - 6}" y="${(size - pad - (y1 - y0) * scale + 4).toFixed(1)}" font-size="11" fill="#444" text-anchor="end">${y1.toFixed(3)}</text>`,
+    `<text x="16" y="${size / 2}" font-size="12" fill="#222" text-anchor="middle" transform="rotate(-90 16 ${size / 2})">second principal axis</text>`,
+  ];
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${pad}" y="30" font-size="16">${esc(title)}</text>`,
-    `<text x="${pad}" y="${size - 20}" font-size="11" fill="#666">each centroid from its birth (origin); axes: first two principal components of the moves; dots are nights</text>`,
-    ...body,
+    ...(nights < 2
+      ? [`<text x="${size / 2}" y="${size / 2}" font-size="14" fill="#444" text-anchor="middle">${nights === 0 ? "no centroid yet" : "one night so far: drift is drawn from the second night on"}</text>`]
+      : [...axes, ...body, `<text x="${pad}" y="${size - 8}" font-size="11" fill="#666">each centroid from its birth (origin); dots are nights, the large one the latest</text>`]),
     `</svg>`,
   ].join("\n");
 };

@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
@@ -34,6 +35,32 @@ export const startTelemetry = (opts: { home: string; serviceName?: string; expor
   sdk.start();
   return {
     destination: opts.exporter ? "a test exporter" : fromEnv ? "the OTEL_* exporter" : traceFile(opts.home),
-    shutdown: () => sdk.shutdown(),
+    shutdown: () => (fromEnv ? boundedShutdown(sdk, opts.home, env) : sdk.shutdown()),
   };
+};
+
+/** How long a command waits at its end for an OTLP exporter to take its spans. */
+export const EXPORT_BOUND_MS = 1_500;
+
+/**
+ * Flushes to an OTLP endpoint for at most EXPORT_BOUND_MS: an endpoint that does not answer never
+ * delays a command by its exporter's own timeouts. Said once per endpoint (a mark in the home's
+ * traces folder), not at every command.
+ */
+const boundedShutdown = async (sdk: NodeSDK, home: string, env: NodeJS.ProcessEnv): Promise<void> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), EXPORT_BOUND_MS)));
+  const outcome = await Promise.race([sdk.shutdown().then(() => "done" as const, () => "failed" as const), late]);
+  clearTimeout(timer);
+  if (outcome === "done") return;
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "the OTEL_* exporter";
+  const mark = join(home, "traces", `unreachable-${Buffer.from(endpoint).toString("hex").slice(0, 64)}`);
+  if (existsSync(mark)) return;
+  try {
+    mkdirSync(join(home, "traces"), { recursive: true });
+    writeFileSync(mark, `${new Date().toISOString()} ${endpoint}\n`);
+  } catch {
+    // an unwritable home only means it is said again next time
+  }
+  process.stderr.write(`sophont: the trace exporter (${endpoint}) did not take this command's spans within ${EXPORT_BOUND_MS / 1000} s; commands do not wait for it (said once for this endpoint)\n`);
 };
