@@ -11,6 +11,7 @@ import { hostsFilePath } from "../ssh/hosts.ts";
 import { StaticSshProvider } from "../ssh/provider.ts";
 import { evaluationModel } from "../training/evaluation-model.ts";
 import { trainingMaterials } from "../training/materials.ts";
+import { loadProbe } from "../training/probe.ts";
 import type { Runtime } from "./runtime.ts";
 
 /** Loads the adapter the log says serves into `lm` (its files under `<home>/muscle/adapters`); returns its sha256. */
@@ -36,7 +37,7 @@ export const startTraining = async (
     scratchDir: path.join(dir, "scratch"),
     ...opts.muscle,
   });
-  const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), opts.evaluation);
+  const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), { probe: loadProbe(lm.identity.path), ...opts.evaluation });
   await evaluation.start();
   await muscle.start();
   return { muscle, evaluation, stop: async () => (await muscle.stop(), await evaluation.stop()) };

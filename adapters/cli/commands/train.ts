@@ -63,7 +63,7 @@ export const train = defineCommand({
     if (!(deadlineMs > 0)) throw new UsageError("--deadline takes a positive number of minutes");
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);
-    const actors = await startTraining(rt, models.lm, ctx.config.home);
+    const actors = await startTraining(rt, models.lm, ctx.config.home, { evaluation: { bounds: ctx.config.training.bounds } });
     try {
       const jobId = `job-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
       let data;

@@ -80,7 +80,9 @@ describe("the whole loop on the tiny models over a real sshd", () => {
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress.at(-1)).toMatchObject({ phase: "sft", step: tinyRecipe.sftSteps, of: tinyRecipe.sftSteps });
     const uploaded = (await one("job-good", "DatasetUploaded")) as EventData<"DatasetUploaded">;
-    expect(uploaded.rows).toEqual({ sft: asked.ledger.sft.length, anchor: 9, dpo: 0 });
+    // Only the replay part of the Golden Anchor is uploaded: its evaluation part never leaves for training.
+    expect(uploaded.rows).toEqual({ sft: asked.ledger.sft.length, anchor: asked.ledger.anchor.length, dpo: 0 });
+    expect(asked.ledger.anchor.length + asked.ledger.anchorEval!.length).toBe(9);
     expect(uploaded.files.map((f) => f.name)).toEqual(expect.arrayContaining(["base.gguf", "sft.jsonl", "anchor.jsonl", "recipe.json"]));
     const trained = (await one("job-good", "AdapterTrained")) as EventData<"AdapterTrained">;
     expect(trained.merge).toMatchObject({ method: "none", reconstructionError: 0 });
