@@ -40,7 +40,12 @@ export const LedgerSnapshot = Schema.Struct({
   sft: Schema.Array(TextRef),
   /** SFT Ledger entries kept out of training: the evaluation's gain is measured on them. */
   heldOut: Schema.Array(TextRef),
+  /** Golden Anchor entries replayed in training (the replay part of the split). */
   anchor: Schema.Array(TextRef),
+  /** Golden Anchor entries never uploaded: forgetting is measured on them (absent in jobs before the split). */
+  anchorEval: Schema.optional(Schema.Array(TextRef)),
+  /** The recorded rule that split the anchor into replay and evaluation parts. */
+  anchorSplit: Schema.optional(Schema.String),
   /** Shadow Ledger entries with a known correction (DPO pairs). */
   shadow: Schema.Array(ShadowRef),
 });
@@ -238,6 +243,8 @@ export const EvaluationBounds = Schema.Struct({
   minGain: Schema.Finite,
   /** The anchor perplexity may rise by at most this fraction. */
   maxForgetting: Schema.Finite,
+  /** The general probe set's perplexity may rise by at most this fraction (absent before the probe set). */
+  maxProbeRise: Schema.optional(Schema.Finite),
 });
 export type EvaluationBounds = typeof EvaluationBounds.Type;
 
@@ -252,7 +259,10 @@ export const AdapterEvaluated = defineEvent({
     baselineSha256: Schema.NullOr(Schema.String),
     trained: Compared,
     heldOut: Compared,
+    /** Forgetting is measured on the anchor's evaluation part (never trained on). */
     anchor: Compared,
+    /** The shipped general-English probe set, with the share of its tokens the model does not know. */
+    probe: Schema.optional(Schema.Struct({ texts: Schema.Finite, tokens: Schema.Finite, before: Schema.Finite, after: Schema.Finite, rise: Schema.Finite, unknownShare: Schema.NullOr(Schema.Finite) })),
     /** 1 - after/before on the held-out set. */
     gain: Schema.Finite,
     /** after/before - 1 on the anchor set. */

@@ -4,6 +4,7 @@ import type { EventData } from "../../events/catalogue.ts";
 import type { Recipe } from "../../events/training.ts";
 import type { Ledgers } from "../../projections/ledgers.projection.ts";
 import type { Lineage } from "../../projections/lineage.projection.ts";
+import { createHash } from "node:crypto";
 import { Refusal } from "../decider.ts";
 
 /** A small recipe for the project's tiny models on a CPU: the bigram logits live in `output`. */
@@ -24,6 +25,10 @@ export interface TrainingAsk {
   readonly holdOutOneIn?: number;
 }
 
+/** The recorded rule of the Golden Anchor's split: half by the hash of the entry's id, never by chance. */
+export const ANCHOR_SPLIT = "sha256(anchorId) first byte even: evaluation (never uploaded); odd: replay";
+export const isAnchorEval = (anchorId: string): boolean => createHash("sha256").update(anchorId).digest()[0]! % 2 === 0;
+
 const bucket = (id: string, n: number): number => parseInt(id.replace(/[^0-9a-f]/gi, "").slice(0, 8) || "0", 16) % n;
 
 /**
@@ -40,6 +45,7 @@ export const requestTraining = (l: Ledgers, lin: Lineage, ask: TrainingAsk): Eve
   if (heldOut.length === 0) heldOut = [sft[sft.length - 1]!];
   if (heldOut.length === sft.length) heldOut = heldOut.slice(0, -1);
   const held = new Set(heldOut.map((e) => e.id));
+  const anchors = [...l.anchor.values()].sort((a, b) => a.seq - b.seq).map((e) => ({ id: e.anchorId, seq: e.seq, sha256: e.contentSha256 }));
   return {
     jobId: ask.jobId,
     host: ask.host,
@@ -49,7 +55,9 @@ export const requestTraining = (l: Ledgers, lin: Lineage, ask: TrainingAsk): Eve
       atSeq: ask.atSeq,
       sft: sft.filter((e) => !held.has(e.id)),
       heldOut,
-      anchor: [...l.anchor.values()].sort((a, b) => a.seq - b.seq).map((e) => ({ id: e.anchorId, seq: e.seq, sha256: e.contentSha256 })),
+      anchor: anchors.filter((e) => !isAnchorEval(e.id)),
+      anchorEval: anchors.filter((e) => isAnchorEval(e.id)),
+      anchorSplit: ANCHOR_SPLIT,
       shadow: [...l.shadow.values()].flatMap((e) => (e.correctedSha256 ? [{ id: e.inputId, seq: e.seq, promptSha256: e.promptSha256, rejectedSha256: e.rejectedSha256, correctedSha256: e.correctedSha256 }] : [])),
     },
     mergeWith: [...lin.promotedMicro],

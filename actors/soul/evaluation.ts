@@ -4,7 +4,12 @@ import type { EventData } from "../../events/catalogue.ts";
 import type { EvaluationBounds } from "../../events/training.ts";
 import type { Decision } from "../decider.ts";
 
-/** Default bounds: the held-out perplexity must not rise, the anchor's may rise by at most 10%. */
+/**
+ * Default bounds: the held-out perplexity must not rise, the anchor's evaluation part may rise by at
+ * most 10%. The general probe set is always measured and recorded; its bound (`maxProbeRise`) is set
+ * in config.json: at 2% the tiny recipe's good job of the loop test was rolled back, so a default
+ * waits for a recipe that keeps general language (see the loop test's numbers).
+ */
 export const defaultBounds: EvaluationBounds = { minGain: 0, maxForgetting: 0.1 };
 
 /** Mean negative log-likelihood over a set of texts, with the tokens it was taken on. */
@@ -30,6 +35,8 @@ export interface Measured {
   readonly trained: { readonly before: SetScore; readonly after: SetScore };
   readonly heldOut: { readonly before: SetScore; readonly after: SetScore };
   readonly anchor: { readonly before: SetScore; readonly after: SetScore };
+  /** The general probe set, with the share of its tokens the model does not know (null: not known). */
+  readonly probe?: { readonly before: SetScore; readonly after: SetScore; readonly unknownShare: number | null };
 }
 
 /**
@@ -45,28 +52,33 @@ export const judgeAdapter = (m: Measured, bounds: EvaluationBounds): Decision[] 
   const ratio = (c: { before: number; after: number; tokens: number }) => (c.tokens === 0 ? 1 : c.after / c.before);
   const rawGain = 1 - ratio(heldOut);
   const rawForgetting = ratio(anchor) - 1;
-  const finite = [trained.after, heldOut.after, anchor.after, rawGain, rawForgetting].every(Number.isFinite);
+  const probeSet = m.probe ? compared(m.probe.before, m.probe.after) : undefined;
+  const rawRise = probeSet ? ratio(probeSet) - 1 : 0;
+  const finite = [trained.after, heldOut.after, anchor.after, rawGain, rawForgetting, rawRise].every(Number.isFinite);
   // The log holds finite numbers only: a diverged adapter is recorded with the worst value we can write.
   const gain = Number.isFinite(rawGain) ? rawGain : -Number.MAX_VALUE;
   const forgetting = Number.isFinite(rawForgetting) ? rawForgetting : Number.MAX_VALUE;
   const cap = (c: typeof trained) => ({ ...c, after: Number.isFinite(c.after) ? c.after : Number.MAX_VALUE });
-  const withinBounds = finite && gain >= bounds.minGain && forgetting <= bounds.maxForgetting;
+  const rise = Number.isFinite(rawRise) ? rawRise : Number.MAX_VALUE;
+  const withinBounds = finite && gain >= bounds.minGain && forgetting <= bounds.maxForgetting && (bounds.maxProbeRise === undefined || rise <= bounds.maxProbeRise);
   const evaluated: EventData<"AdapterEvaluated"> = {
     jobId: m.jobId, adapterSha256: m.adapterSha256, baselineSha256: m.baselineSha256,
     trained: cap(trained), heldOut: cap(heldOut), anchor: cap(anchor), gain, forgetting, bounds, withinBounds,
+    ...(probeSet && m.probe ? { probe: { ...cap(probeSet), rise, unknownShare: m.probe.unknownShare } } : {}),
   };
   const verdict: Decision = withinBounds
     ? { event: { type: "AdapterPromoted", data: { jobId: m.jobId, adapterSha256: m.adapterSha256, previousSha256: m.baselineSha256 } } }
-    : { event: { type: "AdapterRolledBack", data: { jobId: m.jobId, adapterSha256: m.adapterSha256, servingSha256: m.baselineSha256, reason: reasonOf(gain, forgetting, bounds, finite) } } };
+    : { event: { type: "AdapterRolledBack", data: { jobId: m.jobId, adapterSha256: m.adapterSha256, servingSha256: m.baselineSha256, reason: reasonOf(gain, forgetting, rise, bounds, finite) } } };
   return [{ event: { type: "AdapterEvaluated", data: evaluated } }, verdict];
 };
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-const reasonOf = (gain: number, forgetting: number, bounds: EvaluationBounds, finite: boolean): string => {
+const reasonOf = (gain: number, forgetting: number, rise: number, bounds: EvaluationBounds, finite: boolean): string => {
   if (!finite) return "the candidate's perplexity is not finite (the adapter diverged)";
   const why = [];
   if (gain < bounds.minGain) why.push(`held-out gain ${pct(gain)} is below the minimum ${pct(bounds.minGain)}`);
   if (forgetting > bounds.maxForgetting) why.push(`anchor forgetting ${pct(forgetting)} exceeds the maximum ${pct(bounds.maxForgetting)}`);
+  if (bounds.maxProbeRise !== undefined && rise > bounds.maxProbeRise) why.push(`general probe perplexity rose ${pct(rise)}, more than the maximum ${pct(bounds.maxProbeRise)}`);
   return why.join("; ");
 };

@@ -19,6 +19,8 @@ export interface EvaluationModel extends ServingModel {
 
 export interface EvaluationOptions {
   readonly bounds?: EvaluationBounds;
+  /** General texts outside every domain (the shipped probe set), with the share of their tokens the model does not know. */
+  readonly probe?: { readonly texts: readonly string[]; readonly unknownShare: number | null };
   readonly durable?: string;
   readonly ackWaitMs?: number;
   readonly clock?: () => Date;
@@ -73,7 +75,8 @@ export class EvaluationWorker {
     const baseline = now.serving?.sha256 ?? null;
     const heartbeat = setInterval(() => d.working(), 5_000);
     try {
-      const sets = [await this.texts(request.ledger.sft), await this.texts(request.ledger.heldOut), await this.texts(request.ledger.anchor)];
+      // Forgetting is measured on the anchor's evaluation part (jobs before the split had none: their replay part).
+      const sets = [await this.texts(request.ledger.sft), await this.texts(request.ledger.heldOut), await this.texts(request.ledger.anchorEval ?? request.ledger.anchor), [...(this.options.probe?.texts ?? [])]];
       await this.model.use(baseline);
       const before = await this.scoreAll(sets);
       await this.ensure(adapterSha256);
@@ -82,6 +85,7 @@ export class EvaluationWorker {
       const decisions = judgeAdapter({
         jobId, adapterSha256, baselineSha256: baseline,
         trained: { before: before[0]!, after: after[0]! }, heldOut: { before: before[1]!, after: after[1]! }, anchor: { before: before[2]!, after: after[2]! },
+        ...(this.options.probe ? { probe: { before: before[3]!, after: after[3]!, unknownShare: this.options.probe.unknownShare } } : {}),
       }, this.options.bounds ?? defaultBounds);
       const promoted = decisions.some((x) => x.event.type === "AdapterPromoted");
       // The serving model switches only once the decision is a fact in the log.

@@ -17,6 +17,7 @@ import type { OpenModels } from "./models.ts";
 import type { Runtime } from "./runtime.ts";
 import { serveFromLog, startTraining } from "./training.ts";
 import { trainingDecider } from "../../actors/soul/training.decider.ts";
+import type { EvaluationBounds } from "../../events/training.ts";
 import type { TrainingRuleSettings } from "../../actors/soul/training.rule.ts";
 import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
 import { Egress } from "../egress/egress.ts";
@@ -47,6 +48,8 @@ export interface ActorOptions {
   readonly trainingHome?: string;
   /** With settings, the Soul requests training by itself after each night (on its own durable consumer). */
   readonly trainingRule?: TrainingRuleSettings;
+  /** The evaluation's gate (config.json `training.bounds`). */
+  readonly bounds?: EvaluationBounds;
   /** The Sophont home: with models, the serving adapter is loaded from the log before anything is scored. */
   readonly home?: string;
   /** The actors' clock (a test clock in tests; default: the system's). */
@@ -80,7 +83,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     ? new AntechamberWorker(rt.store, await (await import("../vectors/antechamber-table.ts")).LanceRejectedVectors.open(opts.antechamber.dir, rt.store), { params: opts.antechamber.clustering })
     : undefined;
   await antechamber?.start();
-  const training = opts.models && opts.trainingHome ? await (await import("./training.ts")).startTraining(rt, opts.models.lm, opts.trainingHome, opts.airlock ? { airlock: opts.airlock } : {}) : undefined;
+  const training = opts.models && opts.trainingHome ? await (await import("./training.ts")).startTraining(rt, opts.models.lm, opts.trainingHome, { ...(opts.airlock ? { airlock: opts.airlock } : {}), ...(opts.bounds ? { evaluation: { bounds: opts.bounds } } : {}) }) : undefined;
   const toMitosis: CommandHandler = (req) =>
     mitosis.command({
       id: req.id,

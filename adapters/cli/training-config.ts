@@ -1,7 +1,8 @@
 // config.json's `training` object: when the Soul asks for a job by itself, where it runs, the recipe.
 import { tinyRecipe } from "../../actors/muscle/request.ts";
 import { defaultRuleThresholds } from "../../actors/soul/training.rule.ts";
-import type { Recipe } from "../../events/training.ts";
+import { defaultBounds } from "../../actors/soul/evaluation.ts";
+import type { EvaluationBounds, Recipe } from "../../events/training.ts";
 
 export interface TrainingConfig {
   /** Whether the Soul under `sophont up` requests jobs by itself (default true). */
@@ -14,6 +15,8 @@ export interface TrainingConfig {
   readonly host: string | null;
   /** The recipe jobs get: the tiny recipe's keys, overridden by `training.recipe`. */
   readonly recipe: Recipe;
+  /** The evaluation's gate, recorded in every AdapterEvaluated: `training.bounds` over the defaults. */
+  readonly bounds: EvaluationBounds;
 }
 
 const WHOLE: Record<string, number> = { minNewSft: 2, minNewPairs: 1, maxJobsPerDay: 1 };
@@ -22,7 +25,7 @@ const WHOLE: Record<string, number> = { minNewSft: 2, minNewPairs: 1, maxJobsPer
 export const trainingFrom = (raw: unknown, fail: (msg: string) => Error): TrainingConfig => {
   const o = (raw ?? {}) as Record<string, unknown>;
   if (typeof o !== "object" || Array.isArray(o)) throw fail("`training` must be an object");
-  const known = ["auto", "jobMinutes", "host", "recipe", ...Object.keys(WHOLE)];
+  const known = ["auto", "jobMinutes", "host", "recipe", "bounds", ...Object.keys(WHOLE)];
   for (const k of Object.keys(o)) if (!known.includes(k)) throw fail(`training.${k} is not a setting; known: ${known.join(", ")}`);
   const out: Record<string, unknown> = { ...defaultRuleThresholds, auto: true, host: null };
   for (const [k, min] of Object.entries(WHOLE)) {
@@ -36,7 +39,20 @@ export const trainingFrom = (raw: unknown, fail: (msg: string) => Error): Traini
   if (o.jobMinutes !== undefined) out.jobMinutes = o.jobMinutes;
   if (o.host !== undefined && !(o.host === null || (typeof o.host === "string" && o.host.length > 0))) throw fail(`training.host must be a host name of \`sophont host list\`, "local" or null, got ${JSON.stringify(o.host)}`);
   if (typeof o.host === "string") out.host = o.host === "local" ? null : o.host;
-  return { ...(out as Omit<TrainingConfig, "recipe">), recipe: recipeFrom(o.recipe, fail) };
+  return { ...(out as Omit<TrainingConfig, "recipe" | "bounds">), recipe: recipeFrom(o.recipe, fail), bounds: boundsFrom(o.bounds, fail) };
+};
+
+/** `training.bounds`: fractions (minGain may be negative: a tolerated loss), each a finite number. */
+const boundsFrom = (raw: unknown, fail: (msg: string) => Error): EvaluationBounds => {
+  if (raw === undefined) return defaultBounds;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw fail("training.bounds must be an object");
+  const out: Record<string, number> = { ...(defaultBounds as Record<string, number>) };
+  for (const [k, v] of Object.entries(raw)) {
+    if (!(k in defaultBounds)) throw fail(`training.bounds.${k} is not a bound; known: ${Object.keys(defaultBounds).join(", ")}`);
+    if (typeof v !== "number" || !Number.isFinite(v) || (k !== "minGain" && v < 0)) throw fail(`training.bounds.${k} must be a ${k === "minGain" ? "" : "non-negative "}fraction (0.02 = 2%), got ${JSON.stringify(v)}`);
+    out[k] = v;
+  }
+  return out as unknown as EvaluationBounds;
 };
 
 /** The tiny recipe overridden key by key; a key it lacks, or a value of another type, is refused. */

@@ -18,7 +18,7 @@ export const narrateTraining = (e: DomainEvent): string | undefined => {
     case "TrainingProgressed":
       return `  ${e.data.jobId} ${e.data.phase} step ${e.data.step}/${e.data.of} loss ${e.data.loss?.toFixed(4) ?? "-"}`;
     case "AdapterEvaluated":
-      return `${e.data.jobId} evaluated: held-out perplexity ${e.data.heldOut.before.toFixed(2)} -> ${e.data.heldOut.after.toFixed(2)} (gain ${pct(e.data.gain)}), anchor ${e.data.anchor.before.toFixed(2)} -> ${e.data.anchor.after.toFixed(2)} (forgetting ${pct(e.data.forgetting)})`;
+      return `${e.data.jobId} evaluated: held-out perplexity ${e.data.heldOut.before.toFixed(2)} -> ${e.data.heldOut.after.toFixed(2)} (gain ${pct(e.data.gain)}), anchor ${e.data.anchor.before.toFixed(2)} -> ${e.data.anchor.after.toFixed(2)} (forgetting ${pct(e.data.forgetting)})${e.data.probe ? `, probe ${e.data.probe.before.toFixed(2)} -> ${e.data.probe.after.toFixed(2)} (${pct(e.data.probe.rise)}${e.data.probe.unknownShare === null ? "" : `, ${pct(e.data.probe.unknownShare)} of its tokens unknown to the model`})` : ""}`;
     case "AdapterPromoted":
       return `${e.data.jobId} promoted: ${e.data.adapterSha256} now serves`;
     case "AdapterRolledBack":

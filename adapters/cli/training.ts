@@ -29,6 +29,7 @@ const cloudProvider = (home: string, store: EventStore): CloudGpuProvider | unde
   };
   return new CloudGpuProvider({ ...o, spentToday });
 };
+import { loadProbe } from "../training/probe.ts";
 import type { Runtime } from "./runtime.ts";
 import { Egress } from "../egress/egress.ts";
 import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
@@ -61,7 +62,7 @@ export const startTraining = async (
     planner: planner({ baseModelPath: lm.identity.path, hostsFile: hostsFilePath(home) }),
     ...opts.muscle,
   });
-  const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), opts.evaluation);
+  const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), { probe: loadProbe(lm.identity.path), ...opts.evaluation });
   await evaluation.start();
   await muscle.start();
   return { muscle, evaluation, stop: async () => (await muscle.stop(), await evaluation.stop()) };

@@ -83,7 +83,7 @@ export const train = defineCommand({
     }
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);
-    const actors = await (await import("../training.ts")).startTraining(rt, models.lm, ctx.config.home, { airlock: ctx.config.airlock });
+    const actors = await (await import("../training.ts")).startTraining(rt, models.lm, ctx.config.home, { airlock: ctx.config.airlock, evaluation: { bounds: ctx.config.training.bounds } });
     try {
       const jobId = `job-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
       let data;

@@ -51,6 +51,7 @@ export const up = defineCommand({
       ...(ctx.config.judge ? { judge: ctx.config.judge } : {}),
       antechamber: antechamberSettings(ctx.config),
       trainingHome: ctx.config.home,
+      bounds: ctx.config.training.bounds,
       ...(ctx.config.training.auto ? { trainingRule: { ...ctx.config.training, baseModelSha256: models.lm.identity.sha256 } } : {}),
       onSalience: (e) => ctx.out(e.type === "progress" ? `night ${e.job.nightId}: ${e.done}/${e.total} inputs judged` : e.type === "finished" ? `night ${e.job.nightId}: Salience done` : `night ${e.job.nightId}: Salience stopped: ${e.error}`),
     });

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
 import { MuscleWorker } from "../../../actors/muscle/worker.ts";
+import { loadProbe } from "../../training/probe.ts";
 import { EvaluationWorker } from "../../../actors/soul/evaluation.worker.ts";
 import type { DomainEvent } from "../../../events/catalogue.ts";
 import type { Recipe } from "../../../events/training.ts";
@@ -34,7 +35,9 @@ export const demoTrainer = async (rt: Runtime, models: OpenModels, home: string,
     providers: { local: new LocalProvider(join(home, "local-host")) },
     onEvent: (e) => e.type === "step" && e.attempt <= 1 && say(`    ${e.step}`),
   });
-  const soul = new EvaluationWorker(rt.store, content, evaluationModel(models.lm, join(home, "adapters")), { bounds: { minGain: 0, maxForgetting: 0.1 } });
+  // Forgetting is measured on the anchor's evaluation part (never trained on), where the tiny recipe
+  // forgets about 13% (the loop test's measurement): the demo's gate allows 20%; lr 5 still diverges.
+  const soul = new EvaluationWorker(rt.store, content, evaluationModel(models.lm, join(home, "adapters")), { bounds: { minGain: 0, maxForgetting: 0.2 }, probe: loadProbe(models.lm.identity.path) });
   await Promise.all([muscle.start(), soul.start()]);
   const train = async (jobId: string, recipe: Recipe): Promise<Verdict> => {
     const data = requestTraining(await projectAt(rt.store, ledgers, "now"), await projectAt(rt.store, lineage, "now"), {

