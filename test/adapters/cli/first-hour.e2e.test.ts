@@ -148,7 +148,7 @@ describe("the first hour", () => {
       execFileSync("bash", ["-c", `source ${join(home, "c.bash")} && COMP_WORDS=(${words.map((w) => `"${w}"`).join(" ")}) && COMP_CWORD=${words.length - 1} && _sophont && printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: "utf8" }).trim().split("\n");
     expect(inBash(["sophont", "ev"])).toEqual(["events"]);
     expect(inBash(["sophont", "events", "tail", "--l"])).toEqual(["--last"]);
-    expect(inBash(["sophont", "audit", ""]).sort()).toEqual(["adapter", "input"]);
+    expect(inBash(["sophont", "audit", ""]).sort()).toEqual(["adapter", "egress", "input"]);
     // zsh: the real completer, inside compinit, with compadd standing for the completion widget's.
     const inZsh = (words: string[]) =>
       execFileSync("zsh", ["-f", "-c", `source ${join(home, "c.zsh")} && [[ $_comps[sophont] == _sophont ]] && compadd() { print -rl -- "\${(@P)2}" } && words=(${words.map((w) => `"${w}"`).join(" ")}) && CURRENT=${words.length} && _sophont`], { encoding: "utf8", env: { ...process.env, HOME: home } }).trim().split("\n");
