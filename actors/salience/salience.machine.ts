@@ -18,6 +18,8 @@ export interface SalienceContext {
   readonly decisions: ReadonlyArray<Decision>;
   readonly attempt: number;
   readonly error: string | null;
+  /** The last failure was the store or the server not answering (an election, a restart): waited out, not counted. */
+  readonly transient: boolean;
 }
 
 export type SalienceEvent = { type: "NIGHT"; job: NightJob } | { type: "STOP" };
@@ -27,6 +29,17 @@ export type SalienceEmitted =
   | { type: "failed"; job: NightJob; error: string };
 
 const MAX_ATTEMPTS = 6;
+
+/**
+ * The server did not answer in time (a leader election, a node restarting): not the night's fault, so
+ * it is retried with capped backoff for as long as it lasts, as the actors' host does; a STOP still stops.
+ * Failures of the models or of the data count towards MAX_ATTEMPTS.
+ */
+const isTransient = (e: unknown): boolean => {
+  const x = e as { name?: string; transient?: boolean; message?: string };
+  return x?.name === "TimeoutError" || (x?.name === "StoreError" && x.transient === true) || /no responders|timeout/i.test(String(x?.message ?? ""));
+};
+
 
 /**
  * Salience's night: load the window (pending inputs, frozen centroids and baseline), then score a
@@ -56,7 +69,7 @@ export const salienceMachine = setup({
 }).createMachine({
   id: "salience",
   initial: "idle",
-  context: ({ input }) => ({ job: null, frame: null, pending: [], cursor: 0, batchSize: input.batchSize ?? 16, decisions: [], attempt: 0, error: null }),
+  context: ({ input }) => ({ job: null, frame: null, pending: [], cursor: 0, batchSize: input.batchSize ?? 16, decisions: [], attempt: 0, error: null, transient: false }),
   states: {
     idle: {
       on: {
@@ -70,7 +83,7 @@ export const salienceMachine = setup({
         src: "loadNight",
         input: ({ context }) => context.job!,
         onDone: { target: "next", actions: assign({ frame: ({ event }) => event.output.frame, pending: ({ event }) => event.output.pending }) },
-        onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error) }) },
+        onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error), transient: ({ event }) => isTransient(event.error) }) },
       },
     },
     next: {
@@ -87,7 +100,7 @@ export const salienceMachine = setup({
           next: context.pending.slice(context.cursor + context.batchSize, context.cursor + 2 * context.batchSize),
         }),
         onDone: { target: "appending", actions: assign({ decisions: ({ event }) => event.output }) },
-        onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error) }) },
+        onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error), transient: ({ event }) => isTransient(event.error) }) },
       },
     },
     appending: {
@@ -102,11 +115,11 @@ export const salienceMachine = setup({
             emit(({ context }) => ({ type: "progress" as const, job: context.job!, done: Math.min(context.pending.length, context.cursor + context.batchSize), total: context.pending.length })),
           ],
         },
-        onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error) }) },
+        onError: { target: "retrying", actions: assign({ error: ({ event }) => String(event.error), transient: ({ event }) => isTransient(event.error) }) },
       },
     },
     retrying: {
-      always: { guard: ({ context }) => context.attempt >= MAX_ATTEMPTS, target: "giving-up" },
+      always: { guard: ({ context }) => context.attempt >= MAX_ATTEMPTS && !context.transient, target: "giving-up" },
       // After a failure the window is loaded again: what was appended meanwhile is not done twice.
       after: { retry: { target: "loading", actions: assign({ attempt: ({ context }) => context.attempt + 1, cursor: 0 }) } },
       on: { STOP: "stopped" },
