@@ -37,7 +37,7 @@ const MAX_ATTEMPTS = 6;
  */
 const isTransient = (e: unknown): boolean => {
   const x = e as { name?: string; transient?: boolean; message?: string };
-  return x?.name === "TimeoutError" || (x?.name === "StoreError" && x.transient === true) || /no responders|timeout/i.test(String(x?.message ?? ""));
+  return x?.name === "TimeoutError" || (x?.name === "StoreError" && x.transient === true) || /no responders/i.test(String(x?.message ?? ""));
 };
 
 
