@@ -15,6 +15,10 @@ import { planner } from "../training/planner.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { CloudGpuProvider, type CloudOptions } from "../cloud/provider.ts";
 import type { EventStore } from "../../events/store.ts";
+import { loadProbe } from "../training/probe.ts";
+import type { Runtime } from "./runtime.ts";
+import { Egress } from "../egress/egress.ts";
+import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
 
 /** `<home>/cloud.json`: a GPU cloud to rent from per job (`--host cloud`); the API key stays in the variable it names. */
 const cloudProvider = (home: string, store: EventStore): CloudGpuProvider | undefined => {
@@ -29,10 +33,6 @@ const cloudProvider = (home: string, store: EventStore): CloudGpuProvider | unde
   };
   return new CloudGpuProvider({ ...o, spentToday });
 };
-import { loadProbe } from "../training/probe.ts";
-import type { Runtime } from "./runtime.ts";
-import { Egress } from "../egress/egress.ts";
-import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
 
 /** Loads the adapter the log says serves into `lm` (its files under `<home>/muscle/adapters`); returns its sha256. */
 export const serveFromLog = (rt: Runtime, lm: OpenLanguageModel, home: string): Promise<string | null> =>
