@@ -39,7 +39,7 @@ export const backoffDelay = (attempt: number, baseMs = 100): number => Math.min(
 const isConcurrency = (e: unknown) => e instanceof Error && e.name === "ConcurrencyError";
 const isRefusal = (e: unknown) => e instanceof Error && (e.name === "Refusal" || e.name === "EncodeError");
 /** The store did not answer: retried for as long as it takes (a STOP still stops). */
-const isTransient = (e: unknown) => e instanceof Error && e.name === "StoreError" && (e as { transient?: boolean }).transient === true;
+export const isTransient = (e: unknown) => e instanceof Error && e.name === "StoreError" && (e as { transient?: boolean }).transient === true;
 const messageOf = (e: unknown) => String((e as Error)?.message ?? e);
 
 /**

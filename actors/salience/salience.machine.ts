@@ -1,6 +1,6 @@
 import { assign, emit, fromPromise, setup } from "xstate";
 import type { Decision } from "../decider.ts";
-import { backoffDelay } from "../machine.ts";
+import { backoffDelay, isTransient as isTransientStoreError } from "../machine.ts";
 import type { InputRef, NightFrame } from "./salience.decider.ts";
 
 export interface NightJob {
@@ -36,8 +36,8 @@ const MAX_ATTEMPTS = 6;
  * Failures of the models or of the data count towards MAX_ATTEMPTS.
  */
 const isTransient = (e: unknown): boolean => {
-  const x = e as { name?: string; transient?: boolean; message?: string };
-  return x?.name === "TimeoutError" || (x?.name === "StoreError" && x.transient === true) || /no responders/i.test(String(x?.message ?? ""));
+  const x = e as { name?: string; message?: string };
+  return isTransientStoreError(e) || x?.name === "TimeoutError" || /no responders/i.test(String(x?.message ?? ""));
 };
 
 
