@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .candidates import METHODS, CandidateSettings
 from .llama import TARGETS
 
 
@@ -48,6 +49,21 @@ class Recipe:
     backend: str = "tiny"
     hf_model: Path | None = None
     job_id: str = ""
+    # the adapter that serves now: applied and frozen while the new micro-adapter trains on top of it
+    serving_adapter: Path | None = None
+    # cap on each phase's steps when they come from `epochs`
+    max_steps: int | None = None
+    # weight of the unpaired negatives' (KTO-style) loss beside DPO's
+    kto_weight: float = 1.0
+    candidates: CandidateSettings = CandidateSettings()
+
+
+@dataclass(frozen=True)
+class NegativeExample:
+    """An output that was judged wrong and never corrected: an unpaired undesirable example."""
+
+    prompt: list[int]
+    rejected: list[int]
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,9 @@ class Job:
     sft: list[SftExample] = field(default_factory=list)
     anchor: list[SftExample] = field(default_factory=list)
     dpo: list[DpoExample] = field(default_factory=list)
+    negatives: list[NegativeExample] = field(default_factory=list)
+    # held-out preference pairs: measured before and after, never trained on
+    dpo_eval: list[DpoExample] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- recipe
@@ -145,6 +164,7 @@ def parse_recipe(job_dir: Path, r: Any) -> Recipe:
     if sft_steps is None and dpo_steps is None and epochs is None:
         raise InputError("recipe.json: give 'sft_steps' and/or 'dpo_steps', or 'epochs'")
 
+    serving = r.get("serving_adapter")
     job_id = r.get("job_id", "")
     if not isinstance(job_id, str):
         raise InputError("recipe.json: 'job_id' must be a string")
@@ -171,6 +191,35 @@ def parse_recipe(job_dir: Path, r: Any) -> Recipe:
         backend=backend,
         hf_model=hf_model,
         job_id=job_id,
+        serving_adapter=_path(job_dir, serving, "serving_adapter") if serving is not None else None,
+        max_steps=_num(r, "max_steps", 1, integer=True, required=False),
+        kto_weight=float(_num(r, "kto_weight", 0, required=False, default=1.0)),
+        candidates=parse_candidates(r.get("candidates", {})),
+    )
+
+
+def parse_candidates(c: Any) -> CandidateSettings:
+    keys = {"methods", "max_rank", "task_lambdas", "ties", "dare_density", "max_candidates"}
+    if not isinstance(c, dict) or set(c) - keys:
+        raise InputError(f"recipe.json: 'candidates' must be an object with keys among {sorted(keys)}")
+    d = CandidateSettings()
+    methods = c.get("methods", list(d.methods))
+    if not isinstance(methods, list) or not methods or any(m not in METHODS for m in methods):
+        raise InputError(f"recipe.json: 'candidates.methods' must be a non-empty list among {list(METHODS)}")
+    lambdas = c.get("task_lambdas", list(d.task_lambdas))
+    if not isinstance(lambdas, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in lambdas):
+        raise InputError("recipe.json: 'candidates.task_lambdas' must be a list of numbers")
+    ties = c.get("ties", {})
+    if not isinstance(ties, dict) or set(ties) - {"k", "lambda"}:
+        raise InputError("recipe.json: 'candidates.ties' must be an object {k, lambda}")
+    return CandidateSettings(
+        methods=tuple(methods),
+        max_rank=_num(c, "max_rank", 1, integer=True, required=False, default=d.max_rank),
+        task_lambdas=tuple(float(x) for x in lambdas),
+        ties_k=float(_num(ties, "k", 0, 100, required=False, default=d.ties_k, lo_open=True)),
+        ties_lambda=float(_num(ties, "lambda", 0, required=False, default=d.ties_lambda, lo_open=True)),
+        dare_density=float(_num(c, "dare_density", 0, 1, required=False, default=d.dare_density, lo_open=True)),
+        max_candidates=_num(c, "max_candidates", 1, integer=True, required=False, default=d.max_candidates),
     )
 
 
@@ -213,6 +262,13 @@ def _dpo_row(row: Any, where: str) -> DpoExample:
     return ex
 
 
+def _negative_row(row: Any, where: str) -> NegativeExample:
+    if not isinstance(row, dict):
+        raise InputError(f"{where}: a row must be a JSON object")
+    return NegativeExample(_tokens(row.get("prompt_tokens"), where, "prompt_tokens", 1),
+                           _tokens(row.get("rejected_tokens"), where, "rejected_tokens", 1))
+
+
 def read_jsonl(path: Path, parse: Callable[[Any, str], Any]) -> list[Any]:
     rows = []
     with path.open("r", encoding="utf-8") as f:
@@ -241,12 +297,15 @@ def load_job(job_dir: str | Path) -> Job:
         raise InputError(f"recipe.json: invalid JSON ({e.msg} at line {e.lineno})") from e
     recipe = parse_recipe(d, raw)
     job = Job(d, recipe)
-    for name, parse, attr in (("sft.jsonl", _sft_row, "sft"), ("anchor.jsonl", _sft_row, "anchor"), ("dpo.jsonl", _dpo_row, "dpo")):
+    for name, parse, attr in (("sft.jsonl", _sft_row, "sft"), ("anchor.jsonl", _sft_row, "anchor"), ("dpo.jsonl", _dpo_row, "dpo"),
+                              ("negatives.jsonl", _negative_row, "negatives"), ("dpo_eval.jsonl", _dpo_row, "dpo_eval")):
         p = d / name
         if p.is_file():
             setattr(job, attr, read_jsonl(p, parse))
     if recipe.backend == "tiny" and not recipe.base_model.is_file():
         raise InputError(f"base model {str(recipe.base_model)!r} not found")
+    if recipe.serving_adapter is not None and not recipe.serving_adapter.is_file():
+        raise InputError(f"serving adapter {str(recipe.serving_adapter)!r} not found")
     for p in recipe.merge_with:
         if not p.is_file():
             raise InputError(f"adapter to merge {str(p)!r} not found")
@@ -254,18 +313,25 @@ def load_job(job_dir: str | Path) -> Job:
 
 
 def resolve_steps(job: Job) -> tuple[int, int]:
-    """SFT and DPO step counts: explicit steps win, otherwise epochs over each dataset."""
+    """SFT and preference step counts: explicit steps win, otherwise `epochs` passes over each set
+    (the SFT rows fill a batch's non-anchor share, so the replayed anchor rows come on top), capped
+    by `max_steps`. The preference phase trains on the pairs and the unpaired negatives together."""
     r = job.recipe
+    n_pref = max(len(job.dpo), len(job.negatives))
 
-    def from_epochs(n_rows: int) -> int:
-        return math.ceil(r.epochs * n_rows / r.batch) if r.epochs and n_rows else 0
+    def from_epochs(n_rows: int, per_step: float) -> int:
+        if not r.epochs or not n_rows:
+            return 0
+        steps = math.ceil(r.epochs * n_rows / max(per_step, 1e-9))
+        return min(steps, r.max_steps) if r.max_steps else steps
 
-    sft = r.sft_steps if r.sft_steps is not None else from_epochs(len(job.sft))
-    dpo = r.dpo_steps if r.dpo_steps is not None else from_epochs(len(job.dpo))
+    sft_share = r.batch * (1 - (r.anchor_ratio if job.anchor else 0.0))
+    sft = r.sft_steps if r.sft_steps is not None else from_epochs(len(job.sft), sft_share)
+    dpo = r.dpo_steps if r.dpo_steps is not None else from_epochs(n_pref, r.batch)
     if sft > 0 and not job.sft:
         raise InputError("SFT steps requested but sft.jsonl is missing or empty")
-    if dpo > 0 and not job.dpo:
-        raise InputError("DPO steps requested but dpo.jsonl is missing or empty")
+    if dpo > 0 and not job.dpo and not job.negatives:
+        raise InputError("DPO steps requested but dpo.jsonl and negatives.jsonl are missing or empty")
     if sft == 0 and dpo == 0:
         raise InputError("nothing to train: 0 SFT steps and 0 DPO steps")
     return sft, dpo
@@ -284,6 +350,9 @@ def check_vocab(job: Job, vocab_size: int, max_len: int | None) -> None:
     for name, rows in (("sft.jsonl", job.sft), ("anchor.jsonl", job.anchor)):
         for i, ex in enumerate(rows, 1):
             check(ex.tokens, f"{name} row {i}")
-    for i, ex in enumerate(job.dpo, 1):
-        check(ex.prompt + ex.chosen, f"dpo.jsonl row {i} (prompt+chosen)")
-        check(ex.prompt + ex.rejected, f"dpo.jsonl row {i} (prompt+rejected)")
+    for name, pairs in (("dpo.jsonl", job.dpo), ("dpo_eval.jsonl", job.dpo_eval)):
+        for i, ex in enumerate(pairs, 1):
+            check(ex.prompt + ex.chosen, f"{name} row {i} (prompt+chosen)")
+            check(ex.prompt + ex.rejected, f"{name} row {i} (prompt+rejected)")
+    for i, neg in enumerate(job.negatives, 1):
+        check(neg.prompt + neg.rejected, f"negatives.jsonl row {i} (prompt+rejected)")

@@ -127,6 +127,19 @@ class HFLlama(LoraSwitch):
         mods = self._modules()
         self._hooks = [mods[name].register_forward_hook(self._hook(name)) for name in lora.pairs]
 
+    def add_to_base(self, deltas: dict[str, torch.Tensor]) -> None:
+        """Folds full weight deltas (GGUF layout) into the frozen weights, in this model's row order.
+        In bf16 (CUDA) the sum is rounded to bf16, about 3 significant digits of the served delta."""
+        mods = self._modules()
+        for name, d in deltas.items():
+            x = d.float().cpu().numpy()
+            if ".attn_q." in name:
+                x = unpermute_rows(x, self.n_head, self.n_head)
+            elif ".attn_k." in name:
+                x = unpermute_rows(x, self.n_head, self.n_head_kv)
+            w = mods[name].weight
+            w.data += torch.from_numpy(np.ascontiguousarray(x)).to(w.device, w.dtype)
+
     def _hook(self, name: str) -> Any:
         def add_lora(_mod: torch.nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
             if not self.lora_enabled:

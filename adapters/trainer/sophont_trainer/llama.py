@@ -214,6 +214,11 @@ class TinyLlama(LoraSwitch):
     def attach_lora(self, lora: LoraSet) -> None:
         self.lora = lora.to(self.device)
 
+    def add_to_base(self, deltas: dict[str, torch.Tensor]) -> None:
+        """Folds full weight deltas (GGUF layout) into the frozen base: the serving adapter, applied."""
+        for name, d in deltas.items():
+            self.w[name] = self.w[name] + d.to(self.device, self.w[name].dtype)
+
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens [B, T] (right-padded; causal attention makes the padding harmless) -> [B, T, V]."""

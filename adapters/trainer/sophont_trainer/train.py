@@ -21,9 +21,11 @@ import torch
 import torch.nn.functional as F
 
 from . import gguf
-from .data import DpoExample, InputError, Job, SftExample, check_vocab, load_job, resolve_steps
+from .data import InputError, Job, SftExample, check_vocab, load_job, resolve_steps
 from .lora import LoraSet, init_lora, read_adapter, write_adapter
+from .preference import _chunks, _pad, dpo_loss, eval_dpo, eval_heldout_pairs, kto_loss, preference_batches, token_logprobs
 from .progress import Progress
+from .candidates import build_candidates
 from .ties import merge_deltas
 
 MICRO_NAME = "micro-adapter.gguf"
@@ -44,6 +46,8 @@ class Backend(Protocol):
 
     def attach_lora(self, lora: LoraSet) -> None: ...
 
+    def add_to_base(self, deltas: dict[str, torch.Tensor]) -> None: ...
+
     def lora_disabled(self) -> ContextManager[None]: ...
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor: ...
@@ -59,57 +63,12 @@ class Backend(Protocol):
 # ---------------------------------------------------------------- losses
 
 
-def _pad(seqs: Sequence[Sequence[int]], device: torch.device) -> torch.Tensor:
-    n = max(len(s) for s in seqs)
-    out = torch.zeros(len(seqs), n, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-    return out.to(device)
-
-
-def token_logprobs(model: Backend, seqs: Sequence[Sequence[int]]) -> torch.Tensor:
-    """[B, T-1]: log p(tokens[t+1] | tokens[:t+1]) for every position (padding included)."""
-    tokens = _pad(seqs, model.device)
-    logp = F.log_softmax(model.logits(tokens)[:, :-1].float(), dim=-1)
-    return logp.gather(-1, tokens[:, 1:, None]).squeeze(-1)
-
-
 def sft_loss(model: Backend, batch: Sequence[SftExample]) -> torch.Tensor:
     """Mean next-token cross-entropy over the masked target tokens of the whole batch."""
     lp = token_logprobs(model, [ex.tokens for ex in batch])
     mask = _pad([ex.loss_mask[1:] for ex in batch], model.device).float()
     mask = mask[:, : lp.shape[1]]
     return -(lp * mask).sum() / mask.sum()
-
-
-def response_logprob(model: Backend, prompts: Sequence[list[int]], responses: Sequence[list[int]]) -> torch.Tensor:
-    """[B]: sum of log p(response | prompt) over the response tokens."""
-    seqs = [p + r for p, r in zip(prompts, responses)]
-    lp = token_logprobs(model, seqs)
-    mask = torch.zeros_like(lp)
-    for i, (p, r) in enumerate(zip(prompts, responses)):
-        # target index t predicts token t+1: the response occupies tokens len(p) .. len(p)+len(r)-1
-        mask[i, len(p) - 1 : len(p) - 1 + len(r)] = 1.0
-    return (lp * mask).sum(-1)
-
-
-@dataclass
-class DpoOut:
-    loss: torch.Tensor
-    margin: float  # mean of (log pi/ref on chosen) - (log pi/ref on rejected), in nats
-    accuracy: float  # share of pairs whose margin is positive
-
-
-def dpo_loss(model: Backend, batch: Sequence[DpoExample], beta: float) -> DpoOut:
-    prompts = [ex.prompt for ex in batch]
-    with torch.no_grad(), model.lora_disabled():
-        ref_c = response_logprob(model, prompts, [ex.chosen for ex in batch])
-        ref_r = response_logprob(model, prompts, [ex.rejected for ex in batch])
-    pol_c = response_logprob(model, prompts, [ex.chosen for ex in batch])
-    pol_r = response_logprob(model, prompts, [ex.rejected for ex in batch])
-    margin = (pol_c - ref_c) - (pol_r - ref_r)
-    loss = -F.logsigmoid(beta * margin).mean()
-    return DpoOut(loss, float(margin.detach().mean()), float((margin.detach() > 0).float().mean()))
 
 
 # ---------------------------------------------------------------- sampling
@@ -144,11 +103,6 @@ def lr_at(step: int, base: float, warmup: int) -> float:
 # ---------------------------------------------------------------- evaluation
 
 
-def _chunks(rows: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(rows), n):
-        yield rows[i : i + n]
-
-
 @torch.no_grad()
 def eval_sft(model: Backend, rows: Sequence[SftExample], batch: int) -> float | None:
     rows = rows[:EVAL_ROWS]
@@ -163,26 +117,11 @@ def eval_sft(model: Backend, rows: Sequence[SftExample], batch: int) -> float | 
     return total / count
 
 
-@torch.no_grad()
-def eval_dpo(model: Backend, rows: Sequence[DpoExample], beta: float, batch: int) -> dict[str, float] | None:
-    rows = rows[:EVAL_ROWS]
-    if not rows:
-        return None
-    margins, accs, losses = [], [], []
-    for chunk in _chunks(rows, batch):
-        out = dpo_loss(model, chunk, beta)
-        margins.append(out.margin * len(chunk))
-        accs.append(out.accuracy * len(chunk))
-        losses.append(float(out.loss) * len(chunk))
-    n = len(rows)
-    return {"margin": sum(margins) / n, "accuracy": sum(accs) / n, "loss": sum(losses) / n}
-
-
 def evaluate(model: Backend, job: Job) -> dict[str, Any]:
     """Mean loss on (the first rows of) the SFT and anchor sets, DPO margin on the Shadow set."""
     b = job.recipe.batch
     return {"sft_loss": eval_sft(model, job.sft, b), "anchor_loss": eval_sft(model, job.anchor, b),
-            "dpo": eval_dpo(model, job.dpo, job.recipe.dpo_beta, b)}
+            "dpo": eval_dpo(model, job.dpo, job.recipe.dpo_beta, b), "heldout_pairs": eval_heldout_pairs(model, job.dpo_eval, b)}
 
 
 # ---------------------------------------------------------------- loops
@@ -222,19 +161,23 @@ def train_dpo(model: Backend, lora: LoraSet, job: Job, steps: int, gen: torch.Ge
     # DPO pushes log-ratios without bound; at the SFT rate it undoes the SFT (seen on the tiny models)
     base_lr = r.dpo_lr if r.dpo_lr is not None else r.lr / 10
     opt = torch.optim.AdamW(lora.parameters(), lr=base_lr, weight_decay=0.0)
-    rows = Cycler(job.dpo, gen)
+    rows, negatives = Cycler(job.dpo, gen), Cycler(job.negatives, gen)
+    n_pairs, n_neg = preference_batches(len(job.dpo), len(job.negatives), r.batch)
     for step in range(steps):
         lr = lr_at(step, base_lr, r.warmup_steps)
         for group in opt.param_groups:
             group["lr"] = lr
-        out = dpo_loss(model, rows.take(r.batch), r.dpo_beta)
+        out = dpo_loss(model, rows.take(n_pairs), r.dpo_beta) if n_pairs else None
+        kto = kto_loss(model, negatives.take(n_neg), r.dpo_beta) if n_neg else None
+        loss = (out.loss if out else 0.0) + (r.kto_weight * kto if kto is not None else 0.0)
+        assert isinstance(loss, torch.Tensor)
         opt.zero_grad(set_to_none=True)
-        out.loss.backward()
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(lora.parameters(), r.max_grad_norm)
         opt.step()
-        _check_finite(out.loss, lora, "dpo", step + 1)
-        progress.emit("progress", phase="dpo", step=step + 1, of=steps, loss=float(out.loss), margin=out.margin,
-                      accuracy=out.accuracy, lr=lr)
+        _check_finite(loss, lora, "dpo", step + 1)
+        progress.emit("progress", phase="dpo", step=step + 1, of=steps, loss=float(loss), margin=out.margin if out else None,
+                      accuracy=out.accuracy if out else None, lr=lr, kto_loss=float(kto) if kto is not None else None)
 
 
 # ---------------------------------------------------------------- the job
@@ -296,12 +239,19 @@ def run_job(job_dir: str | Path, out_dir: str | Path | None, device_name: str | 
     if r.anchor_ratio > 0 and not job.anchor and sft_steps > 0:
         progress.emit("warning", message="anchor_ratio > 0 but anchor.jsonl is missing or empty: SFT runs unanchored")
 
+    serving_sha = None
+    if r.serving_adapter is not None:
+        # the new micro-adapter learns on top of what serves: its loss starts where the served model is
+        model.add_to_base(read_adapter(r.serving_adapter, model.base_shapes(), model.architecture).deltas())
+        serving_sha = sha256_file(r.serving_adapter)
+
     gen = torch.Generator().manual_seed(r.seed)
     lora = init_lora(shapes, r.rank, r.alpha, gen)
     model.attach_lora(lora)
     progress.emit("started", job_id=r.job_id, backend=r.backend, device=str(device), torch=torch.__version__,
                   sft_steps=sft_steps, dpo_steps=dpo_steps, sft_rows=len(job.sft), anchor_rows=len(job.anchor),
-                  dpo_rows=len(job.dpo), rank=r.rank, alpha=r.alpha, lora_tensors=len(shapes), seed=r.seed)
+                  dpo_rows=len(job.dpo), negative_rows=len(job.negatives), dpo_eval_rows=len(job.dpo_eval),
+                  serving_adapter=serving_sha, rank=r.rank, alpha=r.alpha, lora_tensors=len(shapes), seed=r.seed)
 
     summary: dict[str, Any] = {}
     before = evaluate(model, job)
@@ -342,13 +292,17 @@ def write_artifacts(job: Job, model: Backend, lora: LoraSet, out: Path, progress
     progress.emit("artifact", **artifacts[-1])
 
     merged = out / MERGED_NAME
+    if r.serving_adapter is not None:
+        return artifacts + write_candidates(job, model, micro, out, common, progress)
     if not r.merge_with:
         # nothing earlier to merge with: the served adapter is the micro-adapter itself
         shutil.copyfile(micro, merged)
         artifacts.append({"kind": "merged", "path": str(merged), "sha256": sha256_file(merged), "rank": r.rank,
                           "alpha": r.alpha, "merged_from": [micro_sha], "reconstruction_error": 0.0})
         progress.emit("artifact", **artifacts[-1])
-        return artifacts
+        candidate = {**artifacts[-1], "kind": "candidate", "index": 0, "method": "single", "params": {}, "folded": False}
+        progress.emit("artifact", **candidate)
+        return artifacts + [candidate]
 
     base_shapes = model.base_shapes()
     earlier = [read_adapter(p, base_shapes, model.architecture) for p in r.merge_with]
@@ -376,3 +330,30 @@ def write_artifacts(job: Job, model: Backend, lora: LoraSet, out: Path, progress
                       "eval": evaluate(model, job)})
     progress.emit("artifact", **artifacts[-1])
     return artifacts
+
+
+def write_candidates(job: Job, model: Backend, micro: Path, out: Path, common: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
+    """The serving adapter combined with the new micro-adapter, every way the recipe asks
+    (candidates.py); the first is also written as adapter.gguf, the default to serve."""
+    r = job.recipe
+    assert r.serving_adapter is not None
+    shapes = model.base_shapes()
+    served = read_adapter(r.serving_adapter, shapes, model.architecture)
+    new = read_adapter(micro, shapes, model.architecture)  # exactly what llama.cpp will see
+    sources = [sha256_file(r.serving_adapter), sha256_file(micro)]
+    artifacts: list[dict[str, Any]] = []
+    for i, c in enumerate(build_candidates(served, new, r.candidates, r.seed)):
+        path = out / f"candidate-{i}.gguf"
+        meta = {**common, "sophont.kind": gguf.string("candidate"), "sophont.merge.method": gguf.string(c.method),
+                "sophont.merge.sources": gguf.array(gguf.ValueType.STRING, sources),
+                "sophont.merge.reconstruction_error": gguf.f32(c.reconstruction_error)}
+        write_adapter(path, c.alpha, c.pairs, meta, model.architecture)
+        artifacts.append({"kind": "candidate", "index": i, "method": c.method, "params": c.params, "path": str(path),
+                          "sha256": sha256_file(path), "rank": c.rank, "alpha": c.alpha, "merged_from": sources,
+                          "reconstruction_error": c.reconstruction_error, "folded": c.folded})
+        progress.emit("artifact", **artifacts[-1])
+    first = artifacts[0]
+    shutil.copyfile(first["path"], out / MERGED_NAME)
+    merged = {**first, "kind": "merged", "path": str(out / MERGED_NAME), "max_tensor_reconstruction_error": first["reconstruction_error"]}
+    progress.emit("artifact", **merged)
+    return [merged] + artifacts
