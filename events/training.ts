@@ -26,6 +26,20 @@ export const Recipe = Schema.Struct({
   backend: Schema.optional(Schema.Literals(["tiny", "hf"])),
   /** The HF model folder on the host, for the `hf` backend. */
   hfModel: Schema.optional(Schema.String),
+  /** Passes over the job's data per phase (the SFT rows beside the replayed anchor; the pairs and negatives); when set, the steps come from it, not from sftSteps/dpoSteps. */
+  epochs: Schema.optional(Schema.Finite),
+  /** Cap on each phase's steps when they come from `epochs`. */
+  maxSteps: Schema.optional(Schema.Finite),
+  /** How the new micro-adapter is combined with the serving one: the candidates the evaluation chooses from. */
+  candidates: Schema.optional(Schema.Struct({
+    methods: Schema.optional(Schema.Array(Schema.Literals(["stack", "task-arithmetic", "ties", "dare"]))),
+    /** The stack's rank budget: past it, the stack is folded (SVD) into one adapter of this rank. */
+    maxRank: Schema.optional(Schema.Finite),
+    /** Weights of the new task vector tried by task arithmetic. */
+    taskLambdas: Schema.optional(Schema.Array(Schema.Finite)),
+    dareDensity: Schema.optional(Schema.Finite),
+    maxCandidates: Schema.optional(Schema.Finite),
+  })),
 });
 export type Recipe = typeof Recipe.Type;
 
@@ -48,6 +62,10 @@ export const LedgerSnapshot = Schema.Struct({
   anchorSplit: Schema.optional(Schema.String),
   /** Shadow Ledger entries with a known correction (DPO pairs). */
   shadow: Schema.Array(ShadowRef),
+  /** Pairs kept out of training: the preference margin is measured on them (absent in older jobs). */
+  shadowHeldOut: Schema.optional(Schema.Array(ShadowRef)),
+  /** Shadow entries without a correction: trained as unpaired negatives (absent in older jobs). */
+  negatives: Schema.optional(Schema.Array(Schema.Struct({ id: Schema.String, seq: Schema.Finite, promptSha256: Schema.String, rejectedSha256: Schema.String }))),
 });
 export type LedgerSnapshot = typeof LedgerSnapshot.Type;
 
@@ -82,6 +100,8 @@ export const TrainingRequested = defineEvent({
     ledger: LedgerSnapshot,
     /** sha256s of earlier micro-adapters (content store) TIES-merged with the new one. */
     mergeWith: Schema.Array(Schema.String),
+    /** The adapter serving when it was asked (content store): the new micro-adapter trains on top of it and the candidates combine both. */
+    servingSha256: Schema.optional(Schema.NullOr(Schema.String)),
     deadlineMs: Schema.Finite,
     requestedBy: Schema.String,
     /** Why the Soul asked for it (absent when a person or a script did): the rule that fired, with its numbers. */
@@ -160,7 +180,7 @@ export const DatasetUploaded = defineEvent({
   schema: Schema.Struct({
     ...job,
     files: Schema.Array(FileReceipt),
-    rows: Schema.Struct({ sft: Schema.Finite, anchor: Schema.Finite, dpo: Schema.Finite }),
+    rows: Schema.Struct({ sft: Schema.Finite, anchor: Schema.Finite, dpo: Schema.Finite, negatives: Schema.optional(Schema.Finite), dpoEval: Schema.optional(Schema.Finite) }),
     payloadFiles: Schema.Finite,
     /** Where the host keeps a cache: what was reused, what was sent (absent: everything was sent to the job directory). */
     transfer: Schema.optional(UploadTransfer),
@@ -207,7 +227,23 @@ export const TrainingFailed = defineEvent({
   entity: byJob,
 });
 
-const EvalLosses = Schema.Struct({ sftLoss: Schema.NullOr(Schema.Finite), anchorLoss: Schema.NullOr(Schema.Finite) });
+/** Held-out preference pairs under a model: mean log-probability of the chosen and of the rejected outputs (nats, summed per response), margin, share preferring chosen. */
+const PairScores = Schema.Struct({ pairs: Schema.Finite, chosenLogp: Schema.Finite, rejectedLogp: Schema.Finite, margin: Schema.Finite, accuracy: Schema.Finite });
+const EvalLosses = Schema.Struct({ sftLoss: Schema.NullOr(Schema.Finite), anchorLoss: Schema.NullOr(Schema.Finite), heldOutPairs: Schema.optional(Schema.NullOr(PairScores)) });
+
+const MergeMethod = Schema.Literals(["none", "ties", "single", "stack", "fold", "task-arithmetic", "dare"]);
+
+/** One way of combining the serving adapter with the new micro-adapter, as the trainer wrote it. */
+const CandidateAdapter = Schema.Struct({
+  method: MergeMethod,
+  /** Its settings: lambda (task arithmetic, TIES), k (TIES), density and seed (DARE), foldedFrom (the rank a fold replaced). */
+  params: Schema.Record(Schema.String, Schema.Finite),
+  sha256: Schema.String,
+  rank: Schema.Finite,
+  /** Relative error of the file against the combination it stands for (0: exact). */
+  reconstructionError: Schema.Finite,
+  folded: Schema.Boolean,
+});
 
 export const AdapterTrained = defineEvent({
   type: "AdapterTrained",
@@ -221,7 +257,7 @@ export const AdapterTrained = defineEvent({
     rank: Schema.Finite,
     alpha: Schema.Finite,
     merge: Schema.Struct({
-      method: Schema.Literals(["none", "ties"]),
+      method: MergeMethod,
       mergedFrom: Schema.Array(Schema.String),
       k: Schema.Finite,
       lambda: Schema.Finite,
@@ -231,6 +267,8 @@ export const AdapterTrained = defineEvent({
     before: EvalLosses,
     after: EvalLosses,
     seconds: Schema.Finite,
+    /** Every candidate to serve, in the content store (absent in older jobs: adapterSha256 is the one). */
+    candidates: Schema.optional(Schema.Array(CandidateAdapter)),
   }),
   entity: byJob,
 });
@@ -269,6 +307,22 @@ export const AdapterEvaluated = defineEvent({
     forgetting: Schema.Finite,
     bounds: EvaluationBounds,
     withinBounds: Schema.Boolean,
+    /** Every candidate's numbers (absent in older jobs); the top-level numbers are the chosen one's. */
+    candidates: Schema.optional(Schema.Array(Schema.Struct({
+      method: MergeMethod,
+      params: Schema.Record(Schema.String, Schema.Finite),
+      sha256: Schema.String,
+      rank: Schema.Finite,
+      heldOut: Compared,
+      anchor: Compared,
+      probeAfter: Schema.NullOr(Schema.Finite),
+      gain: Schema.Finite,
+      forgetting: Schema.Finite,
+      rise: Schema.Finite,
+      withinBounds: Schema.Boolean,
+    }))),
+    /** The candidate chosen: the best held-out gain among those within bounds (or, none being, the best one, rolled back). */
+    chosen: Schema.optional(Schema.Struct({ method: MergeMethod, sha256: Schema.String, reason: Schema.String })),
   }),
   entity: byJob,
 });

@@ -38,7 +38,7 @@ export interface Lineage {
  */
 export const lineage: Projection<Lineage> = {
   name: "lineage",
-  version: 2,
+  version: 3,
   canHandle: ["TrainingRequested", "HostProvisioned", "TrainingProgressed", "TrainingFailed", "AdapterTrained", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "HostReleased"],
   initialState: () => ({ jobs: new Map(), serving: null, promotedMicro: [] }),
   evolve: (s, e) => {
@@ -46,7 +46,7 @@ export const lineage: Projection<Lineage> = {
       const d = e.data;
       s.jobs.set(d.jobId, {
         jobId: d.jobId, requestedSeq: e.seq, requestedAt: e.metadata.time, host: d.host, recipe: d.recipe, mergeWith: d.mergeWith, status: "requested", released: false,
-        ledger: { atSeq: d.ledger.atSeq, sft: d.ledger.sft.length, heldOut: d.ledger.heldOut.length, anchor: d.ledger.anchor.length, shadow: d.ledger.shadow.length, sftIds: d.ledger.sft.map((x) => x.id), heldOutIds: d.ledger.heldOut.map((x) => x.id), shadowIds: d.ledger.shadow.map((x) => x.id) },
+        ledger: { atSeq: d.ledger.atSeq, sft: d.ledger.sft.length, heldOut: d.ledger.heldOut.length, anchor: d.ledger.anchor.length, shadow: d.ledger.shadow.length, sftIds: d.ledger.sft.map((x) => x.id), heldOutIds: d.ledger.heldOut.map((x) => x.id), shadowIds: [...d.ledger.shadow, ...(d.ledger.shadowHeldOut ?? [])].map((x) => x.id) },
         requestedBy: d.requestedBy, deadlineMs: d.deadlineMs,
       });
       return s;

@@ -1,6 +1,7 @@
 // What goes into a job directory, built from the ledger snapshot of a TrainingRequested: the trainer
 // reads pre-tokenized rows (it never tokenizes), so the Soul's own tokenizer makes them here.
 import type { TrainingRequest } from "./muscle.decider.ts";
+import type { LedgerSnapshot } from "../../events/training.ts";
 import type { TransferReceipt } from "./ports.ts";
 
 /** Where the Muscle gets texts, tokens and artifacts; the composition root binds these to adapters. */
@@ -24,8 +25,8 @@ export interface TrainingMaterials {
 }
 
 export interface Datasets {
-  readonly files: { readonly "sft.jsonl": string; readonly "anchor.jsonl": string; readonly "dpo.jsonl": string };
-  readonly rows: { readonly sft: number; readonly anchor: number; readonly dpo: number };
+  readonly files: { readonly "sft.jsonl": string; readonly "anchor.jsonl": string; readonly "dpo.jsonl": string; readonly "negatives.jsonl": string; readonly "dpo_eval.jsonl": string };
+  readonly rows: { readonly sft: number; readonly anchor: number; readonly dpo: number; readonly negatives: number; readonly dpoEval: number };
   /** What the airlock did to the texts (all zero when no airlock stood between). */
   readonly airlock: { readonly redactions: Readonly<Record<string, number>>; readonly texts: number; readonly withheld: number };
 }
@@ -66,21 +67,48 @@ export const buildDatasets = async (request: TrainingRequest, m: TrainingMateria
     const tokens = await m.tokenize(text);
     return bos !== undefined && tokens[0] === bos ? tokens.slice(1) : tokens;
   };
-  const dpo = (await Promise.all(request.ledger.shadow.map(async (e) => {
+  const pairsOf = async (refs: LedgerSnapshot["shadow"]) => (await Promise.all(refs.map(async (e) => {
     const [prompt, chosen, rejected] = [await pass(e.promptSha256, e.id), await pass(e.correctedSha256, e.id), await pass(e.rejectedSha256, e.id)];
     if (prompt === null || chosen === null || rejected === null) return undefined;
-    return { prompt_tokens: await m.tokenize(prompt), chosen_tokens: await response(chosen), rejected_tokens: await response(rejected) };
+    const row = { prompt_tokens: await m.tokenize(prompt), chosen_tokens: await response(chosen), rejected_tokens: await response(rejected) };
+    // The trainer refuses empty or identical outputs: such a pair teaches nothing.
+    return row.chosen_tokens.length && row.rejected_tokens.length && row.chosen_tokens.join() !== row.rejected_tokens.join() ? row : undefined;
+  }))).filter((r) => r !== undefined);
+  const dpo = await pairsOf(request.ledger.shadow);
+  const dpoEval = await pairsOf(request.ledger.shadowHeldOut ?? []);
+  const negatives = (await Promise.all((request.ledger.negatives ?? []).map(async (e) => {
+    const [prompt, rejected] = [await pass(e.promptSha256, e.id), await pass(e.rejectedSha256, e.id)];
+    if (prompt === null || rejected === null) return undefined;
+    const row = { prompt_tokens: await m.tokenize(prompt), rejected_tokens: await response(rejected) };
+    return row.rejected_tokens.length ? row : undefined;
   }))).filter((r) => r !== undefined);
   return {
-    files: { "sft.jsonl": jsonl(sft), "anchor.jsonl": jsonl(anchor), "dpo.jsonl": jsonl(dpo) },
-    rows: { sft: sft.length, anchor: anchor.length, dpo: dpo.length },
+    files: { "sft.jsonl": jsonl(sft), "anchor.jsonl": jsonl(anchor), "dpo.jsonl": jsonl(dpo), "negatives.jsonl": jsonl(negatives), "dpo_eval.jsonl": jsonl(dpoEval) },
+    rows: { sft: sft.length, anchor: anchor.length, dpo: dpo.length, negatives: negatives.length, dpoEval: dpoEval.length },
     airlock: { redactions, texts, withheld },
   };
 };
 
+/** The recipe's candidate settings in the trainer's spelling (absent keys: the trainer's defaults). */
+const candidatesOf = (c: NonNullable<TrainingRequest["recipe"]["candidates"]>) => ({
+  ...(c.methods ? { methods: [...c.methods] } : {}),
+  ...(c.maxRank !== undefined ? { max_rank: c.maxRank } : {}),
+  ...(c.taskLambdas ? { task_lambdas: [...c.taskLambdas] } : {}),
+  ...(c.dareDensity !== undefined ? { dare_density: c.dareDensity } : {}),
+  ...(c.maxCandidates !== undefined ? { max_candidates: c.maxCandidates } : {}),
+});
+
+/** Steps per phase as the trainer will count them (data.py resolve_steps): from `epochs` with the cap, else the recipe's. */
+export const plannedSteps = (r: TrainingRequest["recipe"], rows: { sft: number; anchor: number; pref: number }): { sft: number; dpo: number } => {
+  if (r.epochs === undefined) return { sft: rows.sft > 0 ? r.sftSteps : 0, dpo: rows.pref > 0 ? r.dpoSteps : 0 };
+  const steps = (n: number, perStep: number) => (n === 0 ? 0 : Math.min(Math.ceil((r.epochs! * n) / perStep), r.maxSteps ?? Infinity));
+  return { sft: steps(rows.sft, r.batch * (1 - (rows.anchor > 0 ? r.anchorRatio : 0))), dpo: steps(rows.pref, r.batch) };
+};
+
 /** The trainer's recipe.json for this job; paths are relative to the job directory. */
-export const trainerRecipe = (request: TrainingRequest, rows: Datasets["rows"], mergeWith: readonly string[]): Record<string, unknown> => {
+export const trainerRecipe = (request: TrainingRequest, rows: Datasets["rows"], mergeWith: readonly string[], serving?: string): Record<string, unknown> => {
   const r = request.recipe;
+  const pref = Math.max(rows.dpo, rows.negatives);
   return {
     base_model: "base.gguf",
     // `hf`: transformers on an HF model folder on the host (recipe.hfModel); the GGUF still goes up for the adapter's names.
@@ -89,14 +117,17 @@ export const trainerRecipe = (request: TrainingRequest, rows: Datasets["rows"], 
     rank: r.rank,
     alpha: r.alpha,
     lr: r.lr,
-    sft_steps: rows.sft > 0 ? r.sftSteps : 0,
-    dpo_steps: rows.dpo > 0 ? r.dpoSteps : 0,
+    ...(r.epochs !== undefined
+      ? { epochs: r.epochs, ...(r.maxSteps !== undefined ? { max_steps: r.maxSteps } : {}) }
+      : { sft_steps: rows.sft > 0 ? r.sftSteps : 0, dpo_steps: pref > 0 ? r.dpoSteps : 0 }),
     batch: r.batch,
     anchor_ratio: rows.anchor > 0 ? r.anchorRatio : 0,
     seed: r.seed,
     target_modules: [...r.targetModules],
     ties: { k: r.ties.k, lambda: r.ties.lambda },
     merge_with: [...mergeWith],
+    ...(serving ? { serving_adapter: serving } : {}),
+    ...(r.candidates ? { candidates: candidatesOf(r.candidates) } : {}),
     job_id: request.jobId,
   };
 };

@@ -124,9 +124,16 @@ export const isFatal = (error: unknown): boolean => {
 export const adapterTrainedOf = (jobId: string, result: TrainerLine, microSha256: string, bytes: number): EventData<"AdapterTrained"> => {
   const artifacts = (result.artifacts ?? []) as Array<Record<string, unknown>>;
   const merged = artifacts.find((a) => a.kind === "merged") ?? {};
-  const losses = (e: unknown) => ({ sftLoss: num((e as { sft_loss?: unknown })?.sft_loss), anchorLoss: num((e as { anchor_loss?: unknown })?.anchor_loss) });
+  const losses = (e: unknown) => ({ sftLoss: num((e as { sft_loss?: unknown })?.sft_loss), anchorLoss: num((e as { anchor_loss?: unknown })?.anchor_loss), ...pairs(e) });
   const from = ((merged.merged_from ?? []) as string[]).filter((s) => s !== microSha256);
-  const ties = (merged.ties ?? {}) as { k?: number; lambda?: number };
+  const ties = (merged.ties ?? merged.params ?? {}) as { k?: number; lambda?: number };
+  const candidates = candidatesOf(artifacts);
+  const pairs = (e: unknown) => {
+    const p = (e as { heldout_pairs?: Record<string, unknown> | null })?.heldout_pairs;
+    if (!p) return {};
+    const [n, c, r, m, a] = [num(p.pairs), num(p.chosen_logp), num(p.rejected_logp), num(p.margin), num(p.accuracy)];
+    return n === null || c === null || r === null || m === null || a === null ? {} : { heldOutPairs: { pairs: n, chosenLogp: c, rejectedLogp: r, margin: m, accuracy: a } };
+  };
   return {
     jobId,
     adapterSha256: String(merged.sha256 ?? ""),
@@ -135,7 +142,7 @@ export const adapterTrainedOf = (jobId: string, result: TrainerLine, microSha256
     rank: num(merged.rank) ?? 0,
     alpha: num(merged.alpha) ?? 0,
     merge: {
-      method: from.length > 0 ? "ties" : "none",
+      method: methodOf(merged.method) ?? (from.length > 0 ? "ties" : "none"),
       mergedFrom: from,
       k: num(ties.k) ?? 0,
       lambda: num(ties.lambda) ?? 0,
@@ -145,8 +152,22 @@ export const adapterTrainedOf = (jobId: string, result: TrainerLine, microSha256
     before: losses(result.before),
     after: losses(result.after),
     seconds: num(result.seconds) ?? 0,
+    ...(candidates.length ? { candidates } : {}),
   };
 };
+
+type Method = EventData<"AdapterTrained">["merge"]["method"];
+const METHODS: readonly Method[] = ["none", "ties", "single", "stack", "fold", "task-arithmetic", "dare"];
+const methodOf = (m: unknown): Method | undefined => (METHODS as readonly unknown[]).includes(m) ? (m as Method) : undefined;
+
+/** The trainer's candidate lines, as AdapterTrained lists them (one of an unknown method is left out). */
+const candidatesOf = (artifacts: ReadonlyArray<Record<string, unknown>>) =>
+  artifacts.flatMap((a) => {
+    const method = methodOf(a.method);
+    if (a.kind !== "candidate" || !method || typeof a.sha256 !== "string") return [];
+    const params = Object.fromEntries(Object.entries((a.params ?? {}) as Record<string, unknown>).flatMap(([k, v]) => { const x = num(v); return x === null ? [] : [[k, x] as const]; }));
+    return [{ method, params, sha256: a.sha256, rank: num(a.rank) ?? 0, reconstructionError: num(a.reconstruction_error) ?? 0, folded: a.folded === true }];
+  });
 
 /** The last `n` lines of a log, for TrainingFailed (the trainer never prints secrets; neither do we). */
 export const lastLines = (log: string, n = 20): string[] => log.split("\n").filter((l) => l.trim() !== "").slice(-n).map((l) => l.slice(0, 500));

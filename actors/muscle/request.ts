@@ -7,10 +7,16 @@ import type { Lineage } from "../../projections/lineage.projection.ts";
 import { createHash } from "node:crypto";
 import { Refusal } from "../decider.ts";
 
-/** A small recipe for the project's tiny models on a CPU: the bigram logits live in `output`. */
+/**
+ * A small recipe for the project's tiny models on a CPU: the bigram logits live in `output`. Steps
+ * come from the data: two passes over the SFT rows (beside the replayed anchor) and over the
+ * preference pairs and negatives, at most 96 steps a phase (sftSteps/dpoSteps are what a recipe
+ * without `epochs` trains). DPO is on: a job whose ledger holds pairs trains on them.
+ */
 export const tinyRecipe: Recipe = {
-  rank: 4, alpha: 8, lr: 0.02, sftSteps: 24, dpoSteps: 0, batch: 4, anchorRatio: 0.25, seed: 0,
-  targetModules: ["output"], ties: { k: 20, lambda: 1 },
+  rank: 4, alpha: 8, lr: 0.02, sftSteps: 24, dpoSteps: 8, batch: 4, anchorRatio: 0.25, seed: 0,
+  targetModules: ["output"], ties: { k: 20, lambda: 1 }, epochs: 2, maxSteps: 96,
+  candidates: { methods: ["stack", "task-arithmetic", "ties", "dare"], maxRank: 16, taskLambdas: [0.5, 1.5], dareDensity: 0.5, maxCandidates: 5 },
 };
 
 export interface TrainingAsk {
@@ -45,6 +51,10 @@ export const requestTraining = (l: Ledgers, lin: Lineage, ask: TrainingAsk): Eve
   if (heldOut.length === 0) heldOut = [sft[sft.length - 1]!];
   if (heldOut.length === sft.length) heldOut = heldOut.slice(0, -1);
   const held = new Set(heldOut.map((e) => e.id));
+  const pairs = [...l.shadow.values()].flatMap((e) => (e.correctedSha256 ? [{ id: e.inputId, seq: e.seq, promptSha256: e.promptSha256, rejectedSha256: e.rejectedSha256, correctedSha256: e.correctedSha256 }] : []));
+  // One pair in four measures the preference margin, once there are enough to spare one.
+  const pairsHeldOut = pairs.length >= 4 ? pairs.filter((e) => bucket(e.id, n) === 0) : [];
+  const heldPair = new Set(pairsHeldOut.map((e) => e.id));
   const anchors = [...l.anchor.values()].sort((a, b) => a.seq - b.seq).map((e) => ({ id: e.anchorId, seq: e.seq, sha256: e.contentSha256 }));
   return {
     jobId: ask.jobId,
@@ -58,9 +68,14 @@ export const requestTraining = (l: Ledgers, lin: Lineage, ask: TrainingAsk): Eve
       anchor: anchors.filter((e) => !isAnchorEval(e.id)),
       anchorEval: anchors.filter((e) => isAnchorEval(e.id)),
       anchorSplit: ANCHOR_SPLIT,
-      shadow: [...l.shadow.values()].flatMap((e) => (e.correctedSha256 ? [{ id: e.inputId, seq: e.seq, promptSha256: e.promptSha256, rejectedSha256: e.rejectedSha256, correctedSha256: e.correctedSha256 }] : [])),
+      shadow: pairs.filter((e) => !heldPair.has(e.id)),
+      shadowHeldOut: pairsHeldOut,
+      negatives: [...l.shadow.values()].flatMap((e) => (e.correctedSha256 ? [] : [{ id: e.inputId, seq: e.seq, promptSha256: e.promptSha256, rejectedSha256: e.rejectedSha256 }])),
     },
-    mergeWith: [...lin.promotedMicro],
+    // The new micro-adapter trains on top of what serves, and the candidates combine the two: the
+    // serving adapter already holds every earlier promotion, so nothing else is merged.
+    mergeWith: [],
+    servingSha256: lin.serving?.sha256 ?? null,
     deadlineMs: ask.deadlineMs,
     requestedBy: ask.requestedBy,
   };

@@ -11,6 +11,9 @@ import type { HostProvider, ProvisionedHost, TransferReceipt } from "./ports.ts"
 import type { Airlock } from "../ports.ts";
 import { gib, type MemoryPlan } from "./plan.ts";
 
+/** The serving adapter's name in the job directory. */
+const SERVING_FILE = "serving.gguf";
+
 export interface StepOptions {
   /** Providers by kind: `local` for requests without a host, `ssh` for named hosts. */
   /** Providers by kind: `local` for requests without a host, `ssh` for named hosts, `cloud` for a host named `cloud` (rented per job). */
@@ -161,19 +164,22 @@ export class JobSteps {
     const airlock = this.request.host !== null ? this.options.airlock : undefined;
     const data = await buildDatasets(this.request, m, airlock && ((text, inputId) => airlock.admit("gpu-host", text, inputId)));
     const merge = await Promise.all(this.request.mergeWith.map(async (sha, i) => ({ name: `merge-${i}.gguf`, bytes: await m.artifact(sha) })));
+    // The serving adapter travels like the merge inputs: the new micro-adapter trains on top of it.
+    const serving = this.request.servingSha256 ? [{ name: SERVING_FILE, bytes: await m.artifact(this.request.servingSha256) }] : [];
+    const adapters = [...merge, ...serving];
     await mkdir(this.local, { recursive: true });
-    for (const f of merge) await writeFile(path.join(this.local, f.name), f.bytes);
+    for (const f of adapters) await writeFile(path.join(this.local, f.name), f.bytes);
     const dir = this.remote.jobDir(this.jobId);
     const cache = this.remote.cache;
     if (!cache) {
       const files: Array<{ name: string; bytes: string | Uint8Array }> = [
         ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
-        { name: "recipe.json", bytes: JSON.stringify(trainerRecipe(this.request, data.rows, merge.map((f) => f.name)), null, 2) },
+        { name: "recipe.json", bytes: JSON.stringify(trainerRecipe(this.request, data.rows, merge.map((f) => f.name), serving[0]?.name), null, 2) },
       ];
       for (const f of files) await writeFile(path.join(this.local, f.name), f.bytes);
       const payload = await this.remote.uploadDir(path.join(m.trainerDir, "sophont_trainer"), `${dir}/payload/sophont_trainer`);
       const receipts = [{ name: "base.gguf", ...(await this.remote.upload(m.baseModelPath, `${dir}/base.gguf`)) }];
-      for (const f of [...merge, ...files]) receipts.push({ name: f.name, ...(await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`)) });
+      for (const f of [...adapters, ...files]) receipts.push({ name: f.name, ...(await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`)) });
       await this.recordEgress(airlock, data);
       await this.record("uploaded", { type: "DatasetUploaded", data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.length } });
       return;
@@ -184,8 +190,8 @@ export class JobSteps {
     const payload = await cache.tree(path.join(m.trainerDir, "sophont_trainer"));
     const base = await this.cachedBase(cache);
     const merged = [];
-    for (const f of merge) merged.push({ name: f.name, ...(await cache.file(path.join(this.local, f.name), await receiptOf(path.join(this.local, f.name), m.digest))) });
-    const recipe = trainerRecipe(this.request, data.rows, merged.map((f) => f.path));
+    for (const f of adapters) merged.push({ name: f.name, ...(await cache.file(path.join(this.local, f.name), await receiptOf(path.join(this.local, f.name), m.digest))) });
+    const recipe = trainerRecipe(this.request, data.rows, merged.filter((f) => f.name !== SERVING_FILE).map((f) => f.path), merged.find((f) => f.name === SERVING_FILE)?.path);
     const files: Array<{ name: string; bytes: string }> = [
       ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
       { name: "recipe.json", bytes: JSON.stringify({ ...recipe, base_model: base.path }, null, 2) },
@@ -280,6 +286,14 @@ export class JobSteps {
     };
     const micro = await fetch("micro", "micro-adapter.gguf");
     const merged = await fetch("merged", "adapter.gguf");
+    // Every candidate comes home verified; the Soul's evaluation chooses among them.
+    for (const c of artifacts.filter((a) => a.kind === "candidate")) {
+      const name = path.basename((c as { path?: string }).path ?? "");
+      if (name === "adapter.gguf" || !/^[\w.-]+\.gguf$/.test(name)) continue;
+      const receipt = await this.remote.download(`${out}/${name}`, path.join(this.local, name));
+      if (receipt.sha256 !== c.sha256) throw Object.assign(new Error(`${name}: sha256 ${receipt.sha256} differs from the trainer's ${c.sha256}`), { _tag: "TransferVerificationError" });
+      await this.options.materials.keep(await readFile(path.join(this.local, name)));
+    }
     await this.record("trained", { type: "AdapterTrained", data: adapterTrainedOf(this.jobId, result, micro.stored, merged.receipt.bytes) });
   }
 

@@ -8,7 +8,8 @@ import { projectAt } from "../../projections/runner.ts";
 import { derivedEventId } from "../ids.ts";
 import type { ContentStore } from "../ports.ts";
 import { restoreServing, type ServingModel } from "./serving.ts";
-import { defaultBounds, judgeAdapter, pooled, type SetScore } from "./evaluation.ts";
+import { candidatesOf, chooseCandidate, type CandidateScores } from "./candidates.ts";
+import { defaultBounds, pooled, type SetScore } from "./evaluation.ts";
 
 /** What the evaluation needs of the serving model: scoring under the active adapter, and swapping it. */
 export interface EvaluationModel extends ServingModel {
@@ -67,7 +68,7 @@ export class EvaluationWorker {
   private async evaluate(d: Delivery): Promise<void> {
     if (d.event.type !== "AdapterTrained") return void (await d.ack());
     const trainedEvent = d.event;
-    const { jobId, adapterSha256 } = trainedEvent.data;
+    const { jobId } = trainedEvent.data;
     const now = await projectAt(this.store, lineage, "now");
     const job = now.jobs.get(jobId);
     const request = await this.request(jobId);
@@ -76,17 +77,26 @@ export class EvaluationWorker {
     const heartbeat = setInterval(() => d.working(), 5_000);
     try {
       // Forgetting is measured on the anchor's evaluation part (jobs before the split had none: their replay part).
-      const sets = [await this.texts(request.ledger.sft), await this.texts(request.ledger.heldOut), await this.texts(request.ledger.anchorEval ?? request.ledger.anchor), [...(this.options.probe?.texts ?? [])]];
+      const [trained, heldOut, anchor, probe] = [await this.texts(request.ledger.sft), await this.texts(request.ledger.heldOut), await this.texts(request.ledger.anchorEval ?? request.ledger.anchor), [...(this.options.probe?.texts ?? [])]];
       await this.model.use(baseline);
-      const before = await this.scoreAll(sets);
-      await this.ensure(adapterSha256);
-      await this.model.use(adapterSha256);
-      const after = await this.scoreAll(sets);
-      const decisions = judgeAdapter({
-        jobId, adapterSha256, baselineSha256: baseline,
-        trained: { before: before[0]!, after: after[0]! }, heldOut: { before: before[1]!, after: after[1]! }, anchor: { before: before[2]!, after: after[2]! },
-        ...(this.options.probe ? { probe: { before: before[3]!, after: after[3]!, unknownShare: this.options.probe.unknownShare } } : {}),
-      }, this.options.bounds ?? defaultBounds);
+      const [t0, h0, a0, p0] = await this.scoreAll([trained, heldOut, anchor, probe]);
+      const before = { trained: t0!, heldOut: h0!, anchor: a0!, probe: this.options.probe ? p0! : undefined, unknownShare: this.options.probe?.unknownShare ?? null };
+      // Every candidate on the same held-out sets; the trained set only for the one chosen.
+      const scores: CandidateScores[] = [];
+      for (const candidate of candidatesOf(trainedEvent.data)) {
+        await this.ensure(candidate.sha256);
+        await this.model.use(candidate.sha256);
+        const [h, a, p] = await this.scoreAll([heldOut, anchor, probe]);
+        scores.push({ candidate, heldOut: h!, anchor: a!, probe: this.options.probe ? p! : undefined });
+      }
+      const base = { jobId, baselineSha256: baseline };
+      const bounds = this.options.bounds ?? defaultBounds;
+      const { index } = chooseCandidate(base, before, scores, bounds);
+      await this.model.use(scores[index]!.candidate.sha256);
+      const [t] = await this.scoreAll([trained]);
+      scores[index] = { ...scores[index]!, trained: t! };
+      const { decisions, chosen } = chooseCandidate(base, before, scores, bounds);
+      const adapterSha256 = chosen.sha256;
       const promoted = decisions.some((x) => x.event.type === "AdapterPromoted");
       // The serving model switches only once the decision is a fact in the log.
       await this.append(trainedEvent, decisions.map((x) => x.event));

@@ -2,6 +2,7 @@
 // memory, and this machine's own device for jobs without a host.
 import { execFileSync } from "node:child_process";
 import os from "node:os";
+import { plannedSteps } from "../../actors/muscle/datasets.ts";
 import type { TrainingRequest } from "../../actors/muscle/muscle.decider.ts";
 import { ASSUMED_FLOPS, planMemory, withinDeadline, type Device, type MemoryPlan, type ModelShape, type PlanSettings } from "../../actors/muscle/plan.ts";
 import type { Recipe } from "../../events/training.ts";
@@ -54,7 +55,9 @@ export const planner = (o: PlannerOptions): ((request: TrainingRequest, device?:
     shape ??= modelShapeOf(o.baseModelPath);
     const device = given ?? (request.host === null ? (o.local ?? localDevice)() : await hostDevice(o.hostsFile, request.host));
     if (!device) return undefined;
-    const steps = request.recipe.sftSteps + request.recipe.dpoSteps;
+    const l = request.ledger;
+    const planned = plannedSteps(request.recipe, { sft: l.sft.length, anchor: l.anchor.length, pref: Math.max(l.shadow.length, l.negatives?.length ?? 0) });
+    const steps = planned.sft + planned.dpo;
     return withinDeadline(planMemory(shape, planSettings(request.recipe, shape), device, steps), request.deadlineMs);
   };
 };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import path from "node:path";
+import { plannedSteps } from "../../../actors/muscle/datasets.ts";
 import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
 import type { MuscleWorker } from "../../../actors/muscle/worker.ts";
 import { EvaluationWorker } from "../../../actors/soul/evaluation.worker.ts";
@@ -53,6 +54,9 @@ const verdict = (jobId: string) =>
     throw new Error(`${String(e)}; the job's events: ${JSON.stringify((await jobEvents(w, jobId)).map((x) => [x.type, x.type === "TrainingFailed" ? x.data : ""]))}`);
   });
 
+const candidateLine = (e: EventData<"AdapterEvaluated">) =>
+  (e.candidates ?? []).map((c) => `${c.method}${c.params.lambda !== undefined ? `(${c.params.lambda})` : ""} r${c.rank} gain ${(c.gain * 100).toFixed(1)}% forgetting ${(c.forgetting * 100).toFixed(1)}%${c.withinBounds ? " ok" : ""}`).join(", ");
+
 const one = async <T extends string>(jobId: string, type: T) => {
   const found = (await jobEvents(w, jobId)).filter((e) => e.type === type);
   expect(found, type).toHaveLength(1);
@@ -81,19 +85,25 @@ describe("the whole loop on the tiny models over a real sshd", () => {
     ]);
     const progress = events.filter((e) => e.type === "TrainingProgressed").map((e) => e.data as EventData<"TrainingProgressed">);
     expect(progress.length).toBeGreaterThanOrEqual(2);
-    expect(progress.at(-1)).toMatchObject({ phase: "sft", step: tinyRecipe.sftSteps, of: tinyRecipe.sftSteps });
+    // Steps scale with the data: two passes over the SFT rows beside the replayed anchor.
+    const sftSteps = plannedSteps(tinyRecipe, { sft: asked.ledger.sft.length, anchor: asked.ledger.anchor.length, pref: 0 }).sft;
+    expect(sftSteps).toBe(Math.ceil((tinyRecipe.epochs! * asked.ledger.sft.length) / (tinyRecipe.batch * (1 - tinyRecipe.anchorRatio))));
+    expect(progress.at(-1)).toMatchObject({ phase: "sft", step: sftSteps, of: sftSteps });
     const uploaded = (await one("job-good", "DatasetUploaded")) as EventData<"DatasetUploaded">;
     // Only the replay part of the Golden Anchor is uploaded: its evaluation part never leaves for training.
-    expect(uploaded.rows).toEqual({ sft: asked.ledger.sft.length, anchor: asked.ledger.anchor.length, dpo: 0 });
+    expect(uploaded.rows).toEqual({ sft: asked.ledger.sft.length, anchor: asked.ledger.anchor.length, dpo: 0, negatives: 0, dpoEval: 0 });
     expect(asked.ledger.anchor.length + asked.ledger.anchorEval!.length).toBe(9);
     expect(uploaded.files.map((f) => f.name)).toEqual(expect.arrayContaining(["base.gguf", "sft.jsonl", "anchor.jsonl", "recipe.json"]));
     const trained = (await one("job-good", "AdapterTrained")) as EventData<"AdapterTrained">;
+    // Nothing served yet: the micro-adapter alone is the one candidate.
     expect(trained.merge).toMatchObject({ method: "none", reconstructionError: 0 });
+    expect(trained.candidates!.map((c) => c.method)).toEqual(["single"]);
     expect(await w.content.has(trained.adapterSha256)).toBe(true);
     const evaluated = (await one("job-good", "AdapterEvaluated")) as EventData<"AdapterEvaluated">;
     const drop = 1 - evaluated.trained.after / evaluated.trained.before;
     console.log(`job-good: trained-data perplexity ${evaluated.trained.before.toFixed(2)} -> ${evaluated.trained.after.toFixed(2)} (-${(drop * 100).toFixed(1)}%), held-out ${evaluated.heldOut.before.toFixed(2)} -> ${evaluated.heldOut.after.toFixed(2)} (gain ${(evaluated.gain * 100).toFixed(1)}%), anchor ${evaluated.anchor.before.toFixed(2)} -> ${evaluated.anchor.after.toFixed(2)} (forgetting ${(evaluated.forgetting * 100).toFixed(1)}%)`);
-    expect(drop).toBeGreaterThan(0.1);
+    // Two passes over 12 rows are 8 steps: measured 10.90 -> 10.19 (-6.5%), held-out gain 2.4%, anchor -0.2%.
+    expect(drop).toBeGreaterThan(0.03);
     expect(evaluated.gain).toBeGreaterThan(0);
     expect(evaluated.forgetting).toBeLessThanOrEqual(bounds.maxForgetting);
     expect(evaluated).toMatchObject({ withinBounds: true, baselineSha256: null, bounds });
@@ -101,16 +111,40 @@ describe("the whole loop on the tiny models over a real sshd", () => {
     expect(await one("job-good", "HostReleased")).toMatchObject({ host: "loopback", cleaned: true });
   }, 180_000);
 
-  it("rolls back a harmful adapter (lr 5), TIES-merged with the promoted one, and the previous adapter keeps serving", async () => {
+  it("trains the next job on top of what serves, on more of the domain, and promotes the candidate evaluation chose", async () => {
+    const first = (await projectAt(w.store, lineage, "now")).serving!;
+    const firstTrained = (await one("job-good", "AdapterTrained")) as EventData<"AdapterTrained">;
+    await seedLedgers(w, 24, 16);
+    const asked = await request("job-next");
+    expect(asked.servingSha256).toBe(first.sha256);
+    const end = await verdict("job-next");
+    const trained = (await one("job-next", "AdapterTrained")) as EventData<"AdapterTrained">;
+    const evaluated = (await one("job-next", "AdapterEvaluated")) as EventData<"AdapterEvaluated">;
+    console.log(`job-next: SFT loss starts at ${trained.before.sftLoss?.toFixed(3)} (the first job's started at ${firstTrained.before.sftLoss?.toFixed(3)}, ended at ${firstTrained.after.sftLoss?.toFixed(3)}) and ends at ${trained.after.sftLoss?.toFixed(3)}; held-out ${evaluated.heldOut.before.toFixed(2)} -> ${evaluated.heldOut.after.toFixed(2)} (gain ${(evaluated.gain * 100).toFixed(1)}%), anchor forgetting ${(evaluated.forgetting * 100).toFixed(1)}%, probe rise ${((evaluated.probe?.rise ?? 0) * 100).toFixed(1)}%; chosen ${evaluated.chosen?.method}; candidates ${candidateLine(evaluated)}`);
+    // It starts where the served model is, not from the base: below where the first job started.
+    expect(trained.before.sftLoss!).toBeLessThan(firstTrained.before.sftLoss! - 0.1);
+    expect(evaluated.baselineSha256).toBe(first.sha256);
+    expect(evaluated.candidates!.length).toBeGreaterThanOrEqual(4);
+    expect(end.type).toBe("AdapterPromoted");
+    expect(evaluated.gain).toBeGreaterThan(0);
+    expect(evaluated.chosen!.sha256).toBe(evaluated.adapterSha256);
+    expect(end.data).toMatchObject({ adapterSha256: evaluated.chosen!.sha256, previousSha256: first.sha256 });
+    expect(soul.serving()).toBe(evaluated.chosen!.sha256);
+  }, 180_000);
+
+  it("rolls back a harmful adapter (lr 5) trained on top of the promoted one, whatever the candidate, and the previous adapter keeps serving", async () => {
     const good = (await projectAt(w.store, lineage, "now")).serving!;
     const asked = await request("job-harmful", { ...tinyRecipe, lr: 5 });
-    expect(asked.mergeWith).toEqual([good.microSha256]);
+    expect(asked).toMatchObject({ mergeWith: [], servingSha256: good.sha256 });
     const end = await verdict("job-harmful");
     expect(end.type).toBe("AdapterRolledBack");
     const trained = (await one("job-harmful", "AdapterTrained")) as EventData<"AdapterTrained">;
-    expect(trained.merge).toMatchObject({ method: "ties", mergedFrom: [good.microSha256], k: 20 });
+    expect(trained.candidates!.map((c) => c.method)).toEqual(["stack", "task-arithmetic", "task-arithmetic", "ties", "dare"]);
+    expect(trained.merge).toMatchObject({ method: "stack", reconstructionError: 0 });
     const evaluated = (await one("job-harmful", "AdapterEvaluated")) as EventData<"AdapterEvaluated">;
-    console.log(`job-harmful: held-out ${evaluated.heldOut.before.toFixed(2)} -> ${evaluated.heldOut.after.toFixed(2)} (gain ${(evaluated.gain * 100).toFixed(1)}%), anchor ${evaluated.anchor.before.toFixed(2)} -> ${evaluated.anchor.after.toFixed(2)} (forgetting ${(evaluated.forgetting * 100).toFixed(1)}%), merge reconstruction error ${trained.merge.reconstructionError.toFixed(3)}; reason: ${(end.data as EventData<"AdapterRolledBack">).reason}`);
+    console.log(`job-harmful: held-out ${evaluated.heldOut.before.toFixed(2)} -> ${evaluated.heldOut.after.toFixed(2)} (gain ${(evaluated.gain * 100).toFixed(1)}%), anchor ${evaluated.anchor.before.toFixed(2)} -> ${evaluated.anchor.after.toFixed(2)} (forgetting ${(evaluated.forgetting * 100).toFixed(1)}%); candidates ${candidateLine(evaluated)}; reason: ${(end.data as EventData<"AdapterRolledBack">).reason}`);
+    expect(evaluated.candidates).toHaveLength(5);
+    expect(evaluated.candidates!.every((c) => !c.withinBounds)).toBe(true);
     expect(evaluated).toMatchObject({ withinBounds: false, baselineSha256: good.sha256 });
     expect(evaluated.forgetting).toBeGreaterThan(bounds.maxForgetting);
     expect(end.data).toMatchObject({ servingSha256: good.sha256 });

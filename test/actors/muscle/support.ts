@@ -83,18 +83,21 @@ export const startWorld = async (): Promise<World> => {
 };
 
 /** Ingests `n` held-out sailing lines and accepts them (as a Salience night would), and adds anchors. */
-export const seedLedgers = async (w: World, n = 16): Promise<void> => {
-  const text = corpusLines("heldout", "sailing").slice(0, n).join("\n");
-  await ingestFiles({ store: w.store, content: w.content }, [{ path: "sailing.log", bytes: Buffer.from(text) }], { day: "2026-11-24", maxBytes: 10_000, correlationId: "seed" });
-  const received = await collect(w.store.read({ types: new Set(["InputReceived"]) }));
+export const seedLedgers = async (w: World, n = 16, from = 0): Promise<void> => {
+  const text = corpusLines("heldout", "sailing").slice(from, from + n).join("\n");
+  await ingestFiles({ store: w.store, content: w.content }, [{ path: `sailing-${from}.log`, bytes: Buffer.from(text) }], { day: "2026-11-24", maxBytes: 10_000, correlationId: "seed" });
+  // Only what this call ingested: a later call adds to the ledger (a later day's inputs).
+  const accepted = new Set((await collect(w.store.read({ types: new Set(["InputAccepted"]) }))).map((e) => (e.data as { inputId: string }).inputId));
+  const received = (await collect(w.store.read({ types: new Set(["InputReceived"]) }))).filter((e) => !accepted.has((e.data as { inputId: string }).inputId));
   const models = { model: w.lm.identity.sha256, adapter: null, embedder: "none" };
   await w.store.append(received.map((e, i) => ({
     event: {
       type: "InputAccepted" as const,
       data: { inputId: (e.data as { inputId: string }).inputId, nightId: "2026-11-24", reason: "seeded for the Muscle's test", policy: defaultPolicy, models, nearest: "preoccupation", similarity: 0.9, surprise: 1, questionVector: [1, 0] },
     },
-    metadata: { id: `accept-${i}`, time: new Date().toISOString(), actor: "salience", causationId: e.metadata.id, correlationId: "seed" },
+    metadata: { id: `accept-${from}-${i}`, time: new Date().toISOString(), actor: "salience", causationId: e.metadata.id, correlationId: "seed" },
   })));
+  if (from > 0) return;
   const anchors = ["cooking", "medicine", "astronomy"].flatMap((t) => corpusLines("heldout", t).slice(0, 3)).join("\n\n");
   await addAnchors({ store: w.store, content: w.content, known: new Set() }, "anchor.txt", Buffer.from(anchors), "seed");
 };
