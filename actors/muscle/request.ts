@@ -19,6 +19,12 @@ export const tinyRecipe: Recipe = {
   candidates: { methods: ["stack", "task-arithmetic", "ties", "dare"], maxRank: 16, taskLambdas: [0.5, 1.5], dareDensity: 0.5, maxCandidates: 5 },
 };
 
+/** The recipe with a fixed number of steps per phase instead of `epochs` over the data (explicit steps win). */
+export const fixedSteps = (recipe: Recipe, sftSteps: number, dpoSteps = recipe.dpoSteps): Recipe => {
+  const { epochs: _epochs, maxSteps: _maxSteps, ...rest } = recipe;
+  return { ...rest, sftSteps, dpoSteps };
+};
+
 export interface TrainingAsk {
   readonly jobId: string;
   readonly host: string | null;

@@ -57,7 +57,7 @@ const boundsFrom = (raw: unknown, fail: (msg: string) => Error): EvaluationBound
 
 /** The tiny recipe overridden key by key; a key it lacks, or a value of another type, is refused. */
 /** Recipe keys with no default: the sequence length the plan sizes (default: the model's context, at most 2048), the trainer's back-end and its HF model folder. */
-const OPTIONAL_RECIPE_KEYS: Record<string, "number" | "string"> = { seqLen: "number", backend: "string", hfModel: "string" };
+const OPTIONAL_RECIPE_KEYS: Record<string, "number" | "string" | "object"> = { seqLen: "number", backend: "string", hfModel: "string", epochs: "number", maxSteps: "number", candidates: "object" };
 
 export const recipeFrom = (raw: unknown, fail: (msg: string) => Error, where = "training.recipe", base: Recipe = tinyRecipe): Recipe => {
   if (raw === undefined) return base;
@@ -69,5 +69,11 @@ export const recipeFrom = (raw: unknown, fail: (msg: string) => Error, where = "
     const got = Array.isArray(v) ? "array" : typeof v;
     if (want !== got || (got === "number" && !Number.isFinite(v))) throw fail(`${where}.${k} must be a ${want === "number" ? "finite number" : want}, got ${JSON.stringify(v)}`);
   }
-  return { ...base, ...(raw as Partial<Recipe>) };
+  const given = raw as Partial<Recipe>;
+  // Steps given without epochs are what the user wants trained: the default's epochs would override them.
+  if ((given.sftSteps !== undefined || given.dpoSteps !== undefined) && given.epochs === undefined) {
+    const { epochs: _epochs, maxSteps: _maxSteps, ...fixed } = base;
+    return { ...fixed, ...given };
+  }
+  return { ...base, ...given };
 };

@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { cpSync, rmSync } from "node:fs";
 import path from "node:path";
-import { requestTraining, tinyRecipe } from "../../actors/muscle/request.ts";
+import { requestTraining, fixedSteps, tinyRecipe } from "../../actors/muscle/request.ts";
 import { StaticSshProvider } from "../../adapters/ssh/provider.ts";
 import { ledgers } from "../../projections/ledgers.projection.ts";
 import { lineage } from "../../projections/lineage.projection.ts";
@@ -46,7 +46,7 @@ const main = async (): Promise<void> => {
     for (let rep = 0; rep < REPS; rep++) {
       const jobId = `bench-${rep}`;
       const data = requestTraining(await projectAt(w.store, ledgers, "now"), await projectAt(w.store, lineage, "now"), {
-        jobId, host: "loopback", recipe: { ...tinyRecipe, sftSteps: 3 }, baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs: 120_000, requestedBy: "bench",
+        jobId, host: "loopback", recipe: fixedSteps(tinyRecipe, 3), baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs: 120_000, requestedBy: "bench",
       });
       await w.store.append([{ event: { type: "TrainingRequested", data }, metadata: { id: `bench-request-${rep}-${process.pid}`, time: new Date().toISOString(), actor: "bench", causationId: null, correlationId: jobId } }]);
       const events = await waitFor(async () => {

@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
+import { requestTraining, fixedSteps, tinyRecipe } from "../../../actors/muscle/request.ts";
 import type { MuscleWorker } from "../../../actors/muscle/worker.ts";
 import type { EventData } from "../../../events/catalogue.ts";
 import { StaticSshProvider } from "../../../adapters/ssh/provider.ts";
@@ -53,7 +53,7 @@ afterAll(async () => {
 
 const run = async (jobId: string, host: string) => {
   const data = requestTraining(await projectAt(w.store, ledgers, "now"), await projectAt(w.store, lineage, "now"), {
-    jobId, host, recipe: { ...tinyRecipe, sftSteps: 4 }, baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs: 120_000, requestedBy: "test",
+    jobId, host, recipe: fixedSteps(tinyRecipe, 4), baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs: 120_000, requestedBy: "test",
   });
   await w.store.append([{ event: { type: "TrainingRequested", data }, metadata: { id: `request-${jobId}`, time: new Date().toISOString(), actor: "soul", causationId: null, correlationId: jobId } }]);
   const events = await waitFor(async () => {

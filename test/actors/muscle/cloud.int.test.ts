@@ -4,7 +4,7 @@
 // resumes on the same instance, strays are terminated on start, and no GPU at all falls back here.
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
+import { requestTraining, fixedSteps, tinyRecipe } from "../../../actors/muscle/request.ts";
 import type { MuscleWorker } from "../../../actors/muscle/worker.ts";
 import type { EventData } from "../../../events/catalogue.ts";
 import { CloudGpuProvider, type CloudOptions } from "../../../adapters/cloud/provider.ts";
@@ -45,7 +45,7 @@ afterAll(async () => {
 
 const request = async (jobId: string) => {
   const data = requestTraining(await projectAt(w.store, ledgers, "now"), await projectAt(w.store, lineage, "now"), {
-    jobId, host: "cloud", recipe: { ...tinyRecipe, sftSteps: 4 }, baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs: 120_000, requestedBy: "test",
+    jobId, host: "cloud", recipe: fixedSteps(tinyRecipe, 4), baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs: 120_000, requestedBy: "test",
   });
   await w.store.append([{ event: { type: "TrainingRequested", data }, metadata: { id: `request-${jobId}`, time: new Date().toISOString(), actor: "soul", causationId: null, correlationId: jobId } }]);
 };

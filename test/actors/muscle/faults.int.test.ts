@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
+import { requestTraining, fixedSteps, tinyRecipe } from "../../../actors/muscle/request.ts";
 import type { MuscleWorker } from "../../../actors/muscle/worker.ts";
 import type { Recipe } from "../../../events/training.ts";
 import type { EventData } from "../../../events/catalogue.ts";
@@ -56,7 +56,7 @@ describe("the Muscle under faults (real sshd)", () => {
   it("re-attaches after the SSH sessions are killed and after a restart of the Muscle: the trainer runs once, the artifacts verify", async () => {
     let first = newMuscle();
     await first.start();
-    await request("job-cut", { ...tinyRecipe, sftSteps: 120 });
+    await request("job-cut", fixedSteps(tinyRecipe, 120));
     await progressed("job-cut", 5);
     const before = connections.length;
     sshd.killSessions(); // the link drops mid-training

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
+import { requestTraining, fixedSteps, tinyRecipe } from "../../../actors/muscle/request.ts";
 import type { MuscleWorker } from "../../../actors/muscle/worker.ts";
 import type { Recipe } from "../../../events/training.ts";
 import { LocalProvider } from "../../../adapters/local/provider.ts";
@@ -72,7 +72,7 @@ describe("the local provider: the same job protocol as a process on this machine
   }, 120_000);
 
   it("cancels a running job on request: its process group is killed and the failure reported", async () => {
-    await request("local-cancel", { ...tinyRecipe, sftSteps: 5_000 });
+    await request("local-cancel", fixedSteps(tinyRecipe, 5_000));
     await waitFor(async () => (await jobEvents(w, "local-cancel")).find((e) => e.type === "TrainingProgressed"), 60_000, "progress");
     await w.store.append([{ event: { type: "TrainingCancelRequested", data: { jobId: "local-cancel", by: "test" } }, metadata: { id: "cancel-local", time: new Date().toISOString(), actor: "cli", causationId: null, correlationId: "local-cancel" } }]);
     const events = await settled("local-cancel");
@@ -83,7 +83,7 @@ describe("the local provider: the same job protocol as a process on this machine
   }, 120_000);
 
   it("stops a job past its deadline and reports it with the trainer's last lines", async () => {
-    await request("local-late", { ...tinyRecipe, sftSteps: 5_000 }, 12_000);
+    await request("local-late", fixedSteps(tinyRecipe, 5_000), 12_000);
     const events = await settled("local-late");
     const failed = events.find((e) => e.type === "TrainingFailed")!.data as { kind: string; lastLines: readonly string[] };
     expect(failed.kind).toBe("deadline");
