@@ -101,6 +101,8 @@ export const describeAdapterAudit = (a: AdapterAudit): string[] => {
   if (a.progress.last) lines.push(`  progress: ${a.progress.events} events, last step ${a.progress.last.step}/${a.progress.last.of}, loss ${a.progress.last.loss?.toFixed(4) ?? "-"}`);
   if (a.trained) lines.push(`  adapter ${a.trained.adapterSha256.slice(0, 16)} (micro ${a.trained.microSha256.slice(0, 12)}); merge ${a.trained.merge.method} of ${a.trained.merge.mergedFrom.length}, reconstruction error ${a.trained.merge.reconstructionError.toFixed(4)}`);
   if (a.evaluated) lines.push(`  evaluated: held-out gain ${pct(a.evaluated.gain)} (bound >= ${pct(a.evaluated.bounds.minGain)}), anchor forgetting ${pct(a.evaluated.forgetting)} (bound <= ${pct(a.evaluated.bounds.maxForgetting)})`);
+  for (const c of a.evaluated?.candidates ?? []) lines.push(`    candidate ${c.method}${Object.keys(c.params).length ? ` (${Object.entries(c.params).map(([k, v]) => `${k} ${v}`).join(", ")})` : ""}, rank ${c.rank}: gain ${pct(c.gain)}, forgetting ${pct(c.forgetting)}, probe rise ${pct(c.rise)}${c.withinBounds ? ", within bounds" : ""}${c.sha256 === a.evaluated?.chosen?.sha256 ? "  <- chosen" : ""}`);
+  if (a.evaluated?.chosen) lines.push(`  chosen: ${a.evaluated.chosen.method} (${a.evaluated.chosen.reason})`);
   lines.push(a.outcome ? `  ${a.outcome.type === "AdapterPromoted" ? "PROMOTED" : a.outcome.type === "AdapterRolledBack" ? "ROLLED BACK" : "FAILED"} by ${a.outcome.by} at seq ${a.outcome.seq}: ${a.outcome.detail}` : "  no verdict yet");
   return lines;
 };
