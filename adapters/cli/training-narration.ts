@@ -14,6 +14,10 @@ export const progressLine = (p: { phase: string; step: number; of: number; loss:
 /** What a person reads for a training event (undefined: not worth a line). */
 export const narrateTraining = (e: DomainEvent): string | undefined => {
   switch (e.type) {
+    case "NightCompleted":
+      return e.data.cutOff ? `night ${e.data.nightId} cut off at its deadline ${e.data.cutOff.deadlineAt}: ${e.data.cutOff.left} input(s) left for the next night` : undefined;
+    case "TrainingCancelRequested":
+      return `${e.data.jobId}: cancel requested by ${e.data.by}${e.data.reason ? ` (${e.data.reason})` : ""}`;
     case "TrainingRequested":
       return e.data.rule
         ? `the Soul requested ${e.data.jobId} after night ${e.data.rule.nightId} (rule ${e.data.rule.name}: ${numbersOf(e.data.rule.numbers)})`
