@@ -24,20 +24,31 @@ export interface ReportData {
     evaluated?: Of<"AdapterEvaluated">;
     outcome?: Of<"AdapterPromoted"> | Of<"AdapterRolledBack">;
   }>;
+  /** Each job's progress as the trainer reported it (step, loss, ETA), in order, and how it ended if it did. */
+  readonly training: Array<{ jobId: string; progress: Array<Of<"TrainingProgressed">>; failed?: Of<"TrainingFailed"> }>;
   /** Every event a number in the report links to, by sequence. */
   readonly cited: Map<number, Recorded<DomainEvent>>;
 }
 
-const TYPES = new Set(["InputRejected", "AntechamberClustered", "SatelliteBorn", "MitosisProposed", "AdapterTrained", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "NightStarted", "NightCompleted"]);
+const TYPES = new Set(["TrainingProgressed", "TrainingFailed", "InputRejected", "AntechamberClustered", "SatelliteBorn", "MitosisProposed", "AdapterTrained", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "NightStarted", "NightCompleted"]);
 
 export const collectReport = async (store: EventStore, until: Until): Promise<ReportData> => {
   const untilSeq = until === "now" ? await store.lastSeq() : "seq" in until ? until.seq : await store.seqAt(until.time);
   const [nights, cents] = await Promise.all([projectAt(store, nightSummaries, { seq: untilSeq }), projectAt(store, centroids, { seq: untilSeq })]);
-  const data: ReportData = { until: untilSeq, generatedAt: new Date().toISOString(), nights, centroids: cents, rejected: [], clusterings: [], births: [], proposals: [], adapters: [], cited: new Map() };
+  const data: ReportData = { until: untilSeq, generatedAt: new Date().toISOString(), nights, centroids: cents, rejected: [], clusterings: [], births: [], proposals: [], adapters: [], training: [], cited: new Map() };
   const jobs = new Map<string, ReportData["adapters"][number]>();
   const job = (id: string) => jobs.get(id) ?? jobs.set(id, { jobId: id }).get(id)!;
+  const runs = new Map<string, ReportData["training"][number]>();
+  const run = (id: string) => runs.get(id) ?? runs.set(id, { jobId: id, progress: [] }).get(id)!;
   for await (const e of store.read({ until: { seq: untilSeq }, types: TYPES })) {
     switch (e.type) {
+      case "TrainingProgressed":
+        // Only the last step of a job is cited (below): the curve is drawn from all of them.
+        run(e.data.jobId).progress.push(e);
+        continue;
+      case "TrainingFailed":
+        run(e.data.jobId).failed = e;
+        break;
       case "InputRejected":
         if (e.data.cause === "off-topic") data.rejected.push({ inputId: e.data.inputId, seq: e.seq, vector: e.data.questionVector, clusterId: null });
         break;
@@ -70,5 +81,10 @@ export const collectReport = async (store: EventStore, until: Until): Promise<Re
   for (const k of data.clusterings) for (const c of k.data.clusters) for (const m of c.members) memberOf.set(m, c.clusterId);
   for (const r of data.rejected) r.clusterId = memberOf.get(r.inputId) ?? null;
   data.adapters.push(...jobs.values());
+  data.training.push(...runs.values());
+  for (const r of data.training) {
+    const last = r.progress.at(-1);
+    if (last) data.cited.set(last.seq, last);
+  }
   return data;
 };

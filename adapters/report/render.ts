@@ -1,4 +1,4 @@
-import { driftSvg, principalAxes } from "./charts.ts";
+import { driftSvg, duration, principalAxes, sparkline } from "./charts.ts";
 import type { ReportData } from "./collect.ts";
 
 const esc = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -22,7 +22,7 @@ const timeline = (d: ReportData): string => {
     return [seg(c.accepted, "#2ca02c", "accepted"), seg(c.rejected, "#d62728", "rejected"), seg(c.shadow, "#9467bd", "shadow"), seg(c.refused, "#7f7f7f", "refused"),
       `<text x="${i * w + w / 2}" y="216" font-size="10" text-anchor="middle">${esc(n.day.slice(5))}</text>`].join("");
   });
-  const rows = nights.map((n) => `<tr><td>${esc(n.nightId)}</td><td>${cite(n.completedSeq, String(n.counts?.accepted ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.rejected ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.shadow ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.refused ?? "-"))}</td><td>${n.completedSeq ? cite(n.completedSeq, `${((n.durationMs ?? 0) / 1000).toFixed(1)} s`) : "open"}</td></tr>`);
+  const rows = nights.map((n) => `<tr><td>${esc(n.nightId)}</td><td>${cite(n.completedSeq, String(n.counts?.accepted ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.rejected ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.shadow ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.refused ?? "-"))}</td><td>${n.completedSeq ? cite(n.completedSeq, `${((n.durationMs ?? 0) / 1000).toFixed(1)} s${n.cutOff ? `, cut off at its deadline: ${n.cutOff.left} left for the next night` : ""}`) : "open"}</td></tr>`);
   return `<svg id="timeline-chart" width="${nights.length * w}" height="222" role="img" aria-label="nights">${bars.join("")}</svg>
 <p class="legend"><span style="color:#2ca02c">■</span> accepted <span style="color:#d62728">■</span> rejected <span style="color:#9467bd">■</span> shadow <span style="color:#7f7f7f">■</span> refused</p>
 <table><tr><th>night</th><th>accepted</th><th>rejected</th><th>shadow</th><th>refused</th><th>took</th></tr>${rows.join("")}</table>`;
@@ -73,6 +73,20 @@ const adapters = (d: ReportData): string => {
   return `<table id="adapters"><tr><th>job</th><th>adapter</th><th>merge error</th><th>gain (held-out)</th><th>forgetting (anchor)</th><th>bounds</th><th>outcome</th></tr>${rows.join("")}</table>`;
 };
 
+/** Each job's run as the trainer reported it: the last step of steps, its loss and ETA, and the loss curve per phase. */
+const training = (d: ReportData): string => {
+  if (d.training.length === 0) return "<p>No training step reported yet.</p>";
+  const rows = d.training.map((r) => {
+    const last = r.progress.at(-1);
+    const phases = [...new Set(r.progress.map((p) => p.data.phase))];
+    const curves = phases.map((ph) => `${esc(ph)} <span class="curve">${sparkline(r.progress.filter((p) => p.data.phase === ph && p.data.loss !== null).map((p) => p.data.loss!))}</span>`).join(" ");
+    const state = r.failed ? cite(r.failed.seq, `failed (${r.failed.data.kind})`) : last && last.data.step >= last.data.of ? "steps done" : "running";
+    const cell = (text: string) => `<td>${last ? cite(last.seq, text) : "-"}</td>`;
+    return `<tr><td>${esc(r.jobId)}</td>${cell(last ? `${last.data.phase} ${last.data.step}/${last.data.of}` : "-")}${cell(last?.data.loss?.toFixed(4) ?? "-")}${cell(last?.data.etaSeconds == null ? "unknown" : duration(last.data.etaSeconds))}<td>${curves || "-"}</td><td>${state}</td></tr>`;
+  });
+  return `<table id="training"><tr><th>job</th><th>step</th><th>loss</th><th>ETA (at that step)</th><th>loss curve</th><th>state</th></tr>${rows.join("")}</table>`;
+};
+
 /** The cited events, each with an anchor, so every number leads to its evidence. */
 const appendix = (d: ReportData): string =>
   [...d.cited.values()]
@@ -90,6 +104,7 @@ export const renderReport = (d: ReportData): string => `<!doctype html>
 <h2>Nights</h2>${timeline(d)}
 <h2>Drift of the centroids</h2>${drift(d)}
 <h2>The Antechamber</h2>${antechamber(d)}
+<h2>Training</h2>${training(d)}
 <h2>Adapters</h2>${adapters(d)}
 <h2>Events cited</h2>${appendix(d)}
 </body></html>
