@@ -20,7 +20,7 @@ export interface LineageEntry {
   /** The trainer's last reported step, loss and ETA for the phase (null: not known yet), and when it was recorded. */
   lastProgress?: { readonly phase: string; readonly step: number; readonly of: number; readonly loss: number | null; readonly etaSeconds: number | null; readonly at: string };
   adapter?: { readonly sha256: string; readonly microSha256: string; readonly merge: EventData<"AdapterTrained">["merge"] };
-  evaluation?: Pick<EventData<"AdapterEvaluated">, "gain" | "forgetting" | "bounds" | "withinBounds" | "baselineSha256" | "heldOut" | "anchor" | "trained">;
+  evaluation?: Pick<EventData<"AdapterEvaluated">, "gain" | "forgetting" | "bounds" | "withinBounds" | "baselineSha256" | "heldOut" | "anchor" | "trained" | "chosen">;
   failure?: { readonly stage: string; readonly kind: string; readonly error: string };
   released: boolean;
 }
@@ -40,7 +40,7 @@ export interface Lineage {
 export const lineage: Projection<Lineage> = {
   name: "lineage",
   // 3: lastProgress carries the ETA and its time.
-  // 4: a job's shadowIds count its held-out pairs too (the rule must not count them as new).
+  // 4: a job's shadowIds count its held-out pairs too (the rule must not count them as new); its evaluation keeps the candidate chosen.
   version: 4,
   canHandle: ["TrainingRequested", "HostProvisioned", "TrainingProgressed", "TrainingFailed", "AdapterTrained", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "HostReleased"],
   initialState: () => ({ jobs: new Map(), serving: null, promotedMicro: [] }),
@@ -74,7 +74,7 @@ export const lineage: Projection<Lineage> = {
         break;
       case "AdapterEvaluated": {
         const { gain, forgetting, bounds, withinBounds, baselineSha256, heldOut, anchor, trained } = e.data;
-        job.evaluation = { gain, forgetting, bounds, withinBounds, baselineSha256, heldOut, anchor, trained };
+        job.evaluation = { gain, forgetting, bounds, withinBounds, baselineSha256, heldOut, anchor, trained, ...(e.data.chosen ? { chosen: e.data.chosen } : {}) };
         break;
       }
       case "AdapterPromoted":

@@ -145,8 +145,8 @@ export const adapters = defineCommand({
         ["job", "status", "host", "sft/held/anchor/dpo", "adapter", "merge", "gain", "forgetting"],
         ...[...l.jobs.values()].map((j) => [
           j.jobId, j.status + (l.serving?.jobId === j.jobId ? " (serving)" : ""), j.provisioned?.host ?? j.host ?? "local",
-          `${j.ledger.sft}/${j.ledger.heldOut}/${j.ledger.anchor}/${j.ledger.shadow}`, j.adapter?.sha256.slice(0, 12) ?? "-",
-          j.adapter ? `${j.adapter.merge.method}${j.adapter.merge.mergedFrom.length ? ` +${j.adapter.merge.mergedFrom.length} (err ${j.adapter.merge.reconstructionError.toFixed(3)})` : ""}` : "-",
+          `${j.ledger.sft}/${j.ledger.heldOut}/${j.ledger.anchor}/${j.ledger.shadow}`, (j.evaluation?.chosen?.sha256 ?? j.adapter?.sha256)?.slice(0, 12) ?? "-",
+          j.evaluation?.chosen ? `${j.evaluation.chosen.method} (chosen)` : j.adapter ? `${j.adapter.merge.method}${j.adapter.merge.mergedFrom.length ? ` +${j.adapter.merge.mergedFrom.length} (err ${j.adapter.merge.reconstructionError.toFixed(3)})` : ""}` : "-",
           pct(j.evaluation?.gain), pct(j.evaluation?.forgetting),
         ]),
       ]));
