@@ -319,7 +319,11 @@ export const AdapterEvaluated = defineEvent({
     /** Forgetting is measured on the anchor's evaluation part (never trained on). */
     anchor: Compared,
     /** The shipped general-English probe set, with the share of its tokens the model does not know. */
-    probe: Schema.optional(Schema.Struct({ texts: Schema.Finite, tokens: Schema.Finite, before: Schema.Finite, after: Schema.Finite, rise: Schema.Finite, unknownShare: Schema.NullOr(Schema.Finite) })),
+    probe: Schema.optional(Schema.Struct({
+      texts: Schema.Finite, tokens: Schema.Finite, before: Schema.Finite, after: Schema.Finite, rise: Schema.Finite, unknownShare: Schema.NullOr(Schema.Finite),
+      /** The base model's probe perplexity: when present, `rise` is after / base - 1 (the bound holds over the base, not over what serves). */
+      base: Schema.optional(Schema.Finite),
+    })),
     /** 1 - after/before on the held-out set. */
     gain: Schema.Finite,
     /** after/before - 1 on the anchor set. */

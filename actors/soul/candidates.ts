@@ -25,13 +25,13 @@ export const candidatesOf = (trained: EventData<"AdapterTrained">): Candidate[] 
 
 type Base = Omit<Measured, "adapterSha256" | "trained" | "heldOut" | "anchor" | "probe">;
 /** The serving adapter's sets, shared by every candidate. */
-export interface Before { readonly trained: SetScore; readonly heldOut: SetScore; readonly anchor: SetScore; readonly probe: SetScore | undefined; readonly unknownShare: number | null }
+export interface Before { readonly trained: SetScore; readonly heldOut: SetScore; readonly anchor: SetScore; readonly probe: SetScore | undefined; readonly unknownShare: number | null; readonly probeBase?: SetScore }
 
 /** The serving adapter's sets (before) with one candidate's (after); the trained set is the chosen one's alone. */
 const asMeasured = (base: Base, before: Before, c: CandidateScores): Measured => ({
   ...base, adapterSha256: c.candidate.sha256, trained: { before: before.trained, after: c.trained ?? before.trained },
   heldOut: { before: before.heldOut, after: c.heldOut }, anchor: { before: before.anchor, after: c.anchor },
-  ...(before.probe && c.probe ? { probe: { before: before.probe, after: c.probe, unknownShare: before.unknownShare } } : {}),
+  ...(before.probe && c.probe ? { probe: { before: before.probe, after: c.probe, unknownShare: before.unknownShare, ...(before.probeBase ? { base: before.probeBase } : {}) } } : {}),
 });
 
 const judgedOf = (c: CandidateScores, evaluated: EventData<"AdapterEvaluated">): Judged => ({

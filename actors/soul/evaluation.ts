@@ -36,7 +36,7 @@ export interface Measured {
   readonly heldOut: { readonly before: SetScore; readonly after: SetScore };
   readonly anchor: { readonly before: SetScore; readonly after: SetScore };
   /** The general probe set, with the share of its tokens the model does not know (null: not known). */
-  readonly probe?: { readonly before: SetScore; readonly after: SetScore; readonly unknownShare: number | null };
+  readonly probe?: { readonly before: SetScore; readonly after: SetScore; readonly unknownShare: number | null; readonly base?: SetScore };
 }
 
 /**
@@ -53,7 +53,9 @@ export const judgeAdapter = (m: Measured, bounds: EvaluationBounds): Decision[] 
   const rawGain = 1 - ratio(heldOut);
   const rawForgetting = ratio(anchor) - 1;
   const probeSet = m.probe ? compared(m.probe.before, m.probe.after) : undefined;
-  const rawRise = probeSet ? ratio(probeSet) - 1 : 0;
+  // Against the base model where it was measured: small rises must not compound over a season.
+  const probeBase = m.probe?.base ? Math.exp(m.probe.base.meanNll) : undefined;
+  const rawRise = probeSet ? (probeBase !== undefined && probeSet.tokens > 0 ? probeSet.after / probeBase - 1 : ratio(probeSet) - 1) : 0;
   const finite = [trained.after, heldOut.after, anchor.after, rawGain, rawForgetting, rawRise].every(Number.isFinite);
   // The log holds finite numbers only: a diverged adapter is recorded with the worst value we can write.
   const gain = Number.isFinite(rawGain) ? rawGain : -Number.MAX_VALUE;
@@ -64,7 +66,7 @@ export const judgeAdapter = (m: Measured, bounds: EvaluationBounds): Decision[] 
   const evaluated: EventData<"AdapterEvaluated"> = {
     jobId: m.jobId, adapterSha256: m.adapterSha256, baselineSha256: m.baselineSha256,
     trained: cap(trained), heldOut: cap(heldOut), anchor: cap(anchor), gain, forgetting, bounds, withinBounds,
-    ...(probeSet && m.probe ? { probe: { ...cap(probeSet), rise, unknownShare: m.probe.unknownShare } } : {}),
+    ...(probeSet && m.probe ? { probe: { ...cap(probeSet), rise, unknownShare: m.probe.unknownShare, ...(probeBase !== undefined ? { base: probeBase } : {}) } } : {}),
   };
   const verdict: Decision = withinBounds
     ? { event: { type: "AdapterPromoted", data: { jobId: m.jobId, adapterSha256: m.adapterSha256, previousSha256: m.baselineSha256 } } }

@@ -80,7 +80,8 @@ export class EvaluationWorker {
       const [trained, heldOut, anchor, probe] = [await this.texts(request.ledger.sft), await this.texts(request.ledger.heldOut), await this.texts(request.ledger.anchorEval ?? request.ledger.anchor), [...(this.options.probe?.texts ?? [])]];
       await this.model.use(baseline);
       const [t0, h0, a0, p0] = await this.scoreAll([trained, heldOut, anchor, probe]);
-      const before = { trained: t0!, heldOut: h0!, anchor: a0!, probe: this.options.probe ? p0! : undefined, unknownShare: this.options.probe?.unknownShare ?? null };
+      const probeBase = this.options.probe ? (baseline === null ? p0! : await this.probeBase(probe)) : undefined;
+      const before = { trained: t0!, heldOut: h0!, anchor: a0!, probe: this.options.probe ? p0! : undefined, unknownShare: this.options.probe?.unknownShare ?? null, ...(probeBase ? { probeBase } : {}) };
       // Every candidate on the same held-out sets; the trained set only for the one chosen.
       const scores: CandidateScores[] = [];
       for (const candidate of candidatesOf(trainedEvent.data)) {
@@ -111,6 +112,19 @@ export class EvaluationWorker {
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  private baseProbe: SetScore | undefined;
+
+  /** The probe set under the base model (measured once: the base never changes); the serving adapter is restored after. */
+  private async probeBase(texts: readonly string[]): Promise<SetScore> {
+    if (this.baseProbe) return this.baseProbe;
+    const serving = this.model.active();
+    await this.model.use(null);
+    const [score] = await this.scoreAll([texts]);
+    await this.model.use(serving);
+    this.baseProbe = score!;
+    return score!;
   }
 
   private async request(jobId: string) {

@@ -91,7 +91,8 @@ const night = async (n: number): Promise<Recorded<DomainEvent>> => {
 };
 
 interface Row { night: string; rule: string; jobId: string; candidates: string; chosen: string; verdict: string; gain: number; forgetting: number; probeVsBase: number; heldOut: string }
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const pct = (x: number) => (Number.isFinite(x) && Math.abs(x) < 100 ? `${(x * 100).toFixed(1)}%` : "diverged");
+const ppl = (x: number) => (x < 1e6 ? x.toFixed(2) : "diverged");
 
 describe("a season of twelve nights", () => {
   it("trains by itself at least three times, each promotion lowers held-out perplexity, the probe stays within 2% of the base, a harmful job rolls back", async () => {
@@ -107,7 +108,7 @@ describe("a season of twelve nights", () => {
         candidates: (evaluated.candidates ?? []).map((c) => `${c.method}${c.params.lambda !== undefined ? `(${c.params.lambda})` : ""} ${pct(c.gain)}`).join(", "),
         chosen: evaluated.chosen?.method ?? "-", verdict: end.type === "AdapterPromoted" ? "promoted" : "rolled back",
         gain: evaluated.gain, forgetting: evaluated.forgetting, probeVsBase: evaluated.probe!.after / baseProbe - 1,
-        heldOut: `${evaluated.heldOut.before.toFixed(2)} -> ${evaluated.heldOut.after.toFixed(2)}`,
+        heldOut: `${ppl(evaluated.heldOut.before)} -> ${ppl(evaluated.heldOut.after)}`,
       });
       return { end, evaluated };
     };

@@ -43,3 +43,14 @@ describe("the choice among candidates", () => {
     expect(bestOf([{ ...same, method: "stack", rank: 16 }, { ...same, method: "fold", rank: 8 }])).toBe(1);
   });
 });
+
+describe("the probe bound over a season", () => {
+  it("holds against the base model, so small rises cannot compound past it", () => {
+    // Serving already sits 1.5% above the base; a candidate 1% above serving is 2.5% above the base.
+    const over = { ...before, probe: set(30 * 1.015), probeBase: set(30) };
+    const { decisions } = chooseCandidate({ jobId: "j", baselineSha256: "served" }, over, [scored(candidate("stack"), 18, 10, 30 * 1.015 * 1.01)], bounds);
+    const [evaluated, verdict] = decisions.map((d) => d.event);
+    expect(verdict!.type).toBe("AdapterRolledBack");
+    if (evaluated!.type === "AdapterEvaluated") expect(evaluated.data.probe).toMatchObject({ base: expect.closeTo(30, 6), rise: expect.closeTo(0.02515, 4) });
+  });
+});
