@@ -67,3 +67,11 @@ export const frameSvg = (f: Frame): string => {
     `</g>`,
   ].join("");
 };
+
+/** A fraction as a percentage people read: beyond ±10000% (a perplexity that blew up) it says so. */
+export const pct = (x: number | undefined): string =>
+  x === undefined ? "-" : !Number.isFinite(x) || Math.abs(x) > 100 ? (x > 0 ? "> 10000%" : "< -10000%") : `${(x * 100).toFixed(1)}%`;
+
+/** A measurement with `digits` decimals, in powers of ten when it is huge (1.80e+308, not 309 digits). */
+export const num = (x: number | null | undefined, digits = 3): string =>
+  x === null || x === undefined ? "-" : !Number.isFinite(x) ? "not finite" : Math.abs(x) >= 1e6 ? x.toExponential(2) : x.toFixed(digits);

@@ -1,4 +1,4 @@
-import { esc } from "./axes.ts";
+import { esc, pct } from "./axes.ts";
 import { decisionLegend, nightBarsSvg } from "./bars.ts";
 import { driftSvg } from "./charts.ts";
 import type { ReportData } from "./collect.ts";
@@ -59,8 +59,6 @@ export const adapters = (d: ReportData): string => {
   });
   return `<table id="adapters"><tr><th>job</th><th>adapter</th><th>merge error</th><th>gain (held-out)</th><th>forgetting (anchor)</th><th>bounds</th><th>outcome</th></tr>${rows.join("")}</table>`;
 };
-
-const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "not finite");
 
 /** The cited events, each with an anchor, so every number leads to its evidence. */
 const appendix = (d: ReportData): string =>

@@ -7,6 +7,7 @@ import { openModels } from "../models.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
 import { markUp } from "../running.ts";
+import { DASHBOARD_OPTIONS, dashboardSettings, serveDashboard } from "./dashboard.ts";
 
 const msUntil = (hhmm: string, now = new Date()): number => {
   const [h, m] = hhmm.split(":").map(Number);
@@ -33,15 +34,18 @@ const narrate = async (rt: Runtime, after: number, out: (s: string) => void, sig
 export const up = defineCommand({
   path: ["up"],
   summary: "run the server, the actors and the projections in the foreground (Ctrl-C stops cleanly)",
-  usage: "sophont up [--night-at HH:MM]",
+  usage: "sophont up [--night-at HH:MM] [--dashboard [--host H] [--port N] [--token T]]",
   details: [
     "Without SOPHONT_NATS_URL, starts the embedded nats-server on this home. Other `sophont` commands",
     "on the same home talk to it. --night-at (or SOPHONT_NIGHT_AT / nightAt in config.json) makes the",
-    "Soul start a night every day at that local time.",
+    "Soul start a night every day at that local time. --dashboard (or `dashboard.up` in config.json,",
+    "SOPHONT_DASHBOARD=1) serves the read-only dashboard too, as `sophont dashboard` does.",
   ].join("\n"),
-  options: { "night-at": { type: "string" } },
+  options: { "night-at": { type: "string" }, dashboard: { type: "boolean" }, ...DASHBOARD_OPTIONS },
   run: async (ctx, v): Promise<number> => {
     const nightAt = (v["night-at"] as string | undefined) ?? ctx.config.nightAt;
+    const withDashboard = v.dashboard === true || ctx.config.dashboard.withUp;
+    if (withDashboard) dashboardSettings(ctx, v); // a refusal comes before anything starts
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);
     const actors = await startActors(rt, {
@@ -59,6 +63,8 @@ export const up = defineCommand({
     const unmark = markUp(ctx.config.home, { url: rt.server.url });
     ctx.out(`Sophont is up: NATS ${rt.server.url} (${rt.server.embedded ? "embedded" : "external"}), actors: soul, salience, antechamber, mitosis; model: ${models.description}`);
     ctx.out(nightAt ? `the Soul starts a night every day at ${nightAt}` : "no night schedule (use --night-at HH:MM, or `sophont night`)");
+    const dash = withDashboard ? await serveDashboard(ctx, rt, v).catch((e: Error) => (ctx.err(`dashboard not served: ${e.message}`), undefined)) : undefined;
+    if (dash) ctx.out(`dashboard: ${dash.url}`);
     ctx.out("Ctrl-C to stop");
     let timer: NodeJS.Timeout | undefined;
     const schedule = () => {
@@ -106,6 +112,7 @@ export const up = defineCommand({
     ctx.out("stopping: actors, projections, server");
     clearTimeout(timer);
     unmark();
+    await dash?.close();
     // Bounded: with the server gone for good, a clean stop must not wait on it forever.
     const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 15_000).unref())]);
     await bounded(actors.stop());
