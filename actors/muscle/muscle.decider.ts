@@ -91,7 +91,7 @@ export const progressToRecord = (
     if (current && current.phase === phase && current.step >= step) continue; // already recorded (re-read after a re-attach)
     const due = !current || step === of || step === 1 || now - current.at >= throttle.minIntervalMs;
     if (!due) continue;
-    events.push({ jobId, phase, step, of, loss: num(parsed.loss), margin: num(parsed.margin), logOffset: logBase + end });
+    events.push({ jobId, phase, step, of, loss: num(parsed.loss), margin: num(parsed.margin), etaSeconds: num(parsed.eta_seconds), logOffset: logBase + end });
     current = { step, phase, logOffset: logBase + end, at: now };
   }
   return { events, last: current };

@@ -5,7 +5,7 @@ import type { Diff } from "../../projections/diff.ts";
 import { esc, num, pct } from "../report/axes.ts";
 import { collectReport, type ReportData } from "../report/collect.ts";
 import { inputTextReader, withInputText, type TextView } from "../report/rejections.ts";
-import { antechamber, drift, rejections, timeline } from "../report/render.ts";
+import { antechamber, drift, rejections, timeline, training } from "../report/render.ts";
 
 export interface Views {
   readonly until: number;
@@ -26,7 +26,7 @@ export interface ViewSource {
 const short = (s: string | null | undefined) => (s ? esc(s.slice(0, 12)) : "base");
 
 type Job = ReportData["adapters"][number];
-const status = (j: Job) => (j.outcome ? (j.outcome.type === "AdapterPromoted" ? "promoted" : "rolled back") : j.failed ? `failed (${j.failed.data.kind})` : j.trained ? "trained" : j.progress ? "running" : j.provisioned ? "provisioned" : "requested");
+const status = (j: Job, d: ReportData) => (j.outcome ? (j.outcome.type === "AdapterPromoted" ? "promoted" : "rolled back") : j.failed ? `failed (${j.failed.data.kind})` : j.trained ? "trained" : d.training.some((r) => r.jobId === j.jobId && r.progress.length > 0) ? "training" : j.provisioned ? "provisioned" : "requested");
 
 /** Each job: what it learned from, what it produced and every number of its evaluation. */
 const lineage = (d: ReportData): string => {
@@ -34,27 +34,16 @@ const lineage = (d: ReportData): string => {
   const rows = d.adapters.map((j) => {
     const r = j.requested?.data, ev = j.evaluated?.data;
     const pair = (c: { before: number; after: number } | undefined) => (c ? `${num(c.before, 2)} → ${num(c.after, 2)}` : "-");
-    return `<tr data-job="${esc(j.jobId)}"><td>${esc(j.jobId)}</td><td>${esc(r?.requestedBy ?? "-")}</td><td>${r ? `${r.ledger.sft.length} sft · ${r.ledger.heldOut.length} held out · ${r.ledger.anchor.length} anchor` : "-"}</td><td>${r ? r.mergeWith.map((m) => short(m)).join(", ") || "none" : "-"}</td><td>${j.trained ? short(j.trained.data.adapterSha256) : "-"}</td><td>${short(ev?.baselineSha256)}</td><td>${pair(ev?.heldOut)}</td><td>${pct(ev?.gain)}</td><td>${pair(ev?.anchor)}</td><td>${pct(ev?.forgetting)}</td><td>${ev?.probe ? pct(ev.probe.rise) : "-"}</td><td>${ev ? `${ev.bounds.minGain} / ${ev.bounds.maxForgetting}` : "-"}</td><td>${status(j)}</td></tr>`;
+    return `<tr data-job="${esc(j.jobId)}"><td>${esc(j.jobId)}</td><td>${esc(r?.requestedBy ?? "-")}</td><td>${r ? `${r.ledger.sft.length} sft · ${r.ledger.heldOut.length} held out · ${r.ledger.anchor.length} anchor` : "-"}</td><td>${r ? r.mergeWith.map((m) => short(m)).join(", ") || "none" : "-"}</td><td>${j.trained ? short(j.trained.data.adapterSha256) : "-"}</td><td>${short(ev?.baselineSha256)}</td><td>${pair(ev?.heldOut)}</td><td>${pct(ev?.gain)}</td><td>${pair(ev?.anchor)}</td><td>${pct(ev?.forgetting)}</td><td>${ev?.probe ? pct(ev.probe.rise) : "-"}</td><td>${ev ? `${ev.bounds.minGain} / ${ev.bounds.maxForgetting}` : "-"}</td><td>${status(j, d)}</td></tr>`;
   });
   return `<table id="lineage"><tr><th>job</th><th>asked by</th><th>learned from</th><th>merged with</th><th>adapter</th><th>against</th><th>held-out perplexity</th><th>gain</th><th>anchor perplexity</th><th>forgetting</th><th>probe rise</th><th>bounds (gain / forgetting)</th><th>outcome</th></tr>${rows.join("")}</table>`;
 };
 
-const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
-
-/** The job running at that point: its phase, step, loss and, where the Muscle records it, the ETA. */
-const training = (d: ReportData): string => {
+/** The jobs running at that point, then every job's last step, loss, ETA and loss curve (the report's table). */
+const trainingNow = (d: ReportData): string => {
   const running = d.adapters.filter((j) => j.requested && !j.outcome && !j.failed && !j.trained);
-  const last = d.adapters.filter((j) => j.progress).at(-1);
-  if (running.length === 0) return `<p>No job running${last ? `; the last, ${esc(last.jobId)}, is ${status(last)}` : ""}.</p>`;
-  return running
-    .map((j) => {
-      const p = j.progress?.data;
-      if (!p) return `<div class="job" data-job="${esc(j.jobId)}"><b>${esc(j.jobId)}</b>: ${status(j)}, no step yet</div>`;
-      const eta = (p as { etaSeconds?: unknown }).etaSeconds;
-      const share = p.of > 0 ? Math.min(1, p.step / p.of) : 0;
-      return `<div class="job" data-job="${esc(j.jobId)}"><b>${esc(j.jobId)}</b> · ${esc(p.phase)} · step ${p.step} of ${p.of} <progress max="1" value="${share.toFixed(3)}"></progress> · loss ${num(p.loss)}${typeof eta === "number" && Number.isFinite(eta) ? ` · <span class="eta">ETA ${duration(eta)}</span>` : ""}</div>`;
-    })
-    .join("");
+  const head = running.length === 0 ? "<p>No job running.</p>" : `<p class="running">Running: ${running.map((j) => `<b data-job="${esc(j.jobId)}">${esc(j.jobId)}</b> (${status(j, d)})`).join(", ")}</p>`;
+  return head + training(d);
 };
 
 /** Every view as of `seq`: the report's sections and the dashboard's own two. */
@@ -65,7 +54,7 @@ export const viewsAt = async (src: ViewSource, seq: number): Promise<Views> => {
   await withInputText(d.rejections, text, inputTextReader(d.contentOf, src.content), src.rawInputs);
   return {
     until: d.until,
-    html: { nights: timeline(d), drift: drift(d), antechamber: antechamber(d), rejections: rejections(d), lineage: lineage(d), training: training(d) },
+    html: { nights: timeline(d), drift: drift(d), antechamber: antechamber(d), rejections: rejections(d), lineage: lineage(d), training: trainingNow(d) },
     satellites: d.births.map((b) => b.data.satelliteId),
   };
 };

@@ -9,6 +9,14 @@ export const sparkline = (values: ReadonlyArray<number>): string => {
   return values.map((v) => BARS[max > 0 ? Math.min(BARS.length - 1, Math.round((v / max) * (BARS.length - 1))) : 0]).join("");
 };
 
+/** Seconds as a person reads them: 45s, 3m05s, 2h10m. */
+export const duration = (seconds: number): string => {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+};
+
 const dotRows = (rows: ReadonlyArray<ReadonlyArray<number>>, v: ReadonlyArray<number>) => rows.map((r) => r.reduce((s, x, i) => s + x * v[i]!, 0));
 
 /**

@@ -31,17 +31,17 @@ export interface ReportData {
     outcome?: Of<"AdapterPromoted"> | Of<"AdapterRolledBack">;
     requested?: Of<"TrainingRequested">;
     provisioned?: Of<"HostProvisioned">;
-    /** The latest progress line (step, of, loss; `etaSeconds` where the Muscle records it). */
-    progress?: Of<"TrainingProgressed">;
     failed?: Of<"TrainingFailed">;
   }>;
+  /** Each job's progress as the trainer reported it (step, loss, ETA), in order, and how it ended if it did. */
+  readonly training: Array<{ jobId: string; progress: Array<Of<"TrainingProgressed">>; failed?: Of<"TrainingFailed"> }>;
   /** Every event a number in the report links to, by sequence. */
   readonly cited: Map<number, Recorded<DomainEvent>>;
 }
 
-/** The events a number in the report cites (the appendix lists them). */
-const CITED = new Set(["AntechamberClustered", "SatelliteBorn", "MitosisProposed", "AdapterTrained", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "NightStarted", "NightCompleted"]);
-const TYPES = new Set([...CITED, "InputReceived", "InputScored", "InputRejected", "TrainingRequested", "HostProvisioned", "TrainingProgressed", "TrainingFailed"]);
+/** The events a number in the report cites (the appendix lists them; of a job's progress, only its last step). */
+const CITED = new Set(["TrainingFailed", "AntechamberClustered", "SatelliteBorn", "MitosisProposed", "AdapterTrained", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "NightStarted", "NightCompleted"]);
+const TYPES = new Set([...CITED, "InputReceived", "InputScored", "InputRejected", "TrainingRequested", "HostProvisioned", "TrainingProgressed"]);
 
 export interface CollectOptions {
   /** How derived text is read (default: as agents read it under the default airlock). */
@@ -57,14 +57,20 @@ export const collectReport = async (store: EventStore, until: Until, options: Co
   const untilSeq = await seqOf(store, until);
   const [nights, cents] = await Promise.all([projectAt(store, nightSummaries, { seq: untilSeq }), projectAt(store, centroids, { seq: untilSeq })]);
   const rejections = new RejectionCollector(options.text ?? (await agentsTextView(store, defaultAirlock)), options.examplesPerCause);
-  const data: ReportData = { until: untilSeq, generatedAt: new Date().toISOString(), nights, centroids: cents, rejected: [], rejections: rejections.view, contentOf: new Map(), clusterings: [], births: [], proposals: [], adapters: [], cited: new Map() };
+  const data: ReportData = { until: untilSeq, generatedAt: new Date().toISOString(), nights, centroids: cents, rejected: [], rejections: rejections.view, contentOf: new Map(), clusterings: [], births: [], proposals: [], adapters: [], training: [], cited: new Map() };
   const jobs = new Map<string, ReportData["adapters"][number]>();
   const job = (id: string) => jobs.get(id) ?? jobs.set(id, { jobId: id }).get(id)!;
+  const runs = new Map<string, ReportData["training"][number]>();
+  const run = (id: string) => runs.get(id) ?? runs.set(id, { jobId: id, progress: [] }).get(id)!;
   for await (const e of store.read({ until: { seq: untilSeq }, types: TYPES })) {
     rejections.add(e);
     switch (e.type) {
       case "InputReceived":
         data.contentOf.set(e.data.inputId, e.data.contentSha256);
+        break;
+      case "TrainingProgressed":
+        // Only the last step of a job is cited (below): the curve is drawn from all of them.
+        run(e.data.jobId).progress.push(e);
         break;
       case "InputRejected":
         if (e.data.cause === "off-topic") data.rejected.push({ inputId: e.data.inputId, seq: e.seq, vector: e.data.questionVector, clusterId: null, question: rejections.questions.get(e.data.inputId) ?? null });
@@ -75,11 +81,9 @@ export const collectReport = async (store: EventStore, until: Until, options: Co
       case "HostProvisioned":
         job(e.data.jobId).provisioned = e;
         break;
-      case "TrainingProgressed":
-        job(e.data.jobId).progress = e;
-        break;
       case "TrainingFailed":
         job(e.data.jobId).failed = e;
+        run(e.data.jobId).failed = e;
         break;
       case "AntechamberClustered":
         data.clusterings.push(e);
@@ -110,5 +114,10 @@ export const collectReport = async (store: EventStore, until: Until, options: Co
   for (const k of data.clusterings) for (const c of k.data.clusters) for (const m of c.members) memberOf.set(m, c.clusterId);
   for (const r of data.rejected) r.clusterId = memberOf.get(r.inputId) ?? null;
   data.adapters.push(...jobs.values());
+  data.training.push(...runs.values());
+  for (const r of data.training) {
+    const last = r.progress.at(-1);
+    if (last) data.cited.set(last.seq, last);
+  }
   return data;
 };

@@ -1,6 +1,6 @@
 import { esc, pct } from "./axes.ts";
 import { decisionLegend, nightBarsSvg } from "./bars.ts";
-import { driftSvg } from "./charts.ts";
+import { driftSvg, duration, sparkline } from "./charts.ts";
 import type { ReportData } from "./collect.ts";
 import { scatterLegend, scatterSvg } from "./scatter.ts";
 
@@ -60,6 +60,20 @@ export const adapters = (d: ReportData): string => {
   return `<table id="adapters"><tr><th>job</th><th>adapter</th><th>merge error</th><th>gain (held-out)</th><th>forgetting (anchor)</th><th>bounds</th><th>outcome</th></tr>${rows.join("")}</table>`;
 };
 
+/** Each job's run as the trainer reported it: the last step of steps, its loss and ETA, and the loss curve per phase. */
+export const training = (d: ReportData): string => {
+  if (d.training.length === 0) return "<p>No training step reported yet.</p>";
+  const rows = d.training.map((r) => {
+    const last = r.progress.at(-1);
+    const phases = [...new Set(r.progress.map((p) => p.data.phase))];
+    const curves = phases.map((ph) => `${esc(ph)} <span class="curve">${sparkline(r.progress.filter((p) => p.data.phase === ph && p.data.loss !== null).map((p) => p.data.loss!))}</span>`).join(" ");
+    const state = r.failed ? cite(r.failed.seq, `failed (${r.failed.data.kind})`) : last && last.data.step >= last.data.of ? "steps done" : "running";
+    const cell = (text: string) => `<td>${last ? cite(last.seq, text) : "-"}</td>`;
+    return `<tr><td>${esc(r.jobId)}</td>${cell(last ? `${last.data.phase} ${last.data.step}/${last.data.of}` : "-")}${cell(last?.data.loss?.toFixed(4) ?? "-")}${cell(last?.data.etaSeconds == null ? "unknown" : duration(last.data.etaSeconds))}<td>${curves || "-"}</td><td>${state}</td></tr>`;
+  });
+  return `<table id="training"><tr><th>job</th><th>step</th><th>loss</th><th>ETA (at that step)</th><th>loss curve</th><th>state</th></tr>${rows.join("")}</table>`;
+};
+
 /** The cited events, each with an anchor, so every number leads to its evidence. */
 const appendix = (d: ReportData): string =>
   [...d.cited.values()]
@@ -78,6 +92,7 @@ export const renderReport = (d: ReportData): string => `<!doctype html>
 <h2>Drift of the centroids</h2>${drift(d)}
 <h2>The Antechamber</h2>${antechamber(d)}
 <h2>Rejections by cause</h2><p>Each example's question, reason and text as the airlock lets agents read them (redacted under its rules); private and forgotten inputs show no text.</p>${rejections(d)}
+<h2>Training</h2>${training(d)}
 <h2>Adapters</h2>${adapters(d)}
 <h2>Events cited</h2>${appendix(d)}
 </body></html>

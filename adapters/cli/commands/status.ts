@@ -8,6 +8,15 @@ import { EVENT_STREAM, QUARANTINE_STREAM } from "../../../events/subjects.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
 import { readUp } from "../running.ts";
+import { projectAt } from "../../../projections/runner.ts";
+import { lineage, type LineageEntry } from "../../../projections/lineage.projection.ts";
+import { progressLine } from "../training-narration.ts";
+
+/** Jobs not over yet (no verdict, no failure), with the trainer's last step, loss and ETA. */
+const runningJobs = (jobs: Iterable<LineageEntry>) =>
+  [...jobs]
+    .filter((j) => j.status === "requested" || j.status === "running" || j.status === "trained")
+    .map((j) => ({ jobId: j.jobId, status: j.status, requestedBy: j.requestedBy, host: j.provisioned?.host ?? j.host ?? "local", progress: j.lastProgress ?? null }));
 
 export const status = defineCommand({
   path: ["status"],
@@ -29,6 +38,7 @@ export const status = defineCommand({
       const projections = await new ProjectionRunner(rt.store, rt.checkpoints, allProjections).positions();
       const cluster = clusterView(rt.nc, s);
       const up = readUp(ctx.config.home);
+      const training = runningJobs((await projectAt(rt.store, lineage, "now")).jobs.values());
       const report = {
         server: rt.server,
         /** The `sophont up` on this home (it keeps the projections caught up), or null. */
@@ -41,6 +51,8 @@ export const status = defineCommand({
           : undefined,
         consumers,
         projections,
+        /** Training jobs not over yet: step, of, loss, etaSeconds as the trainer last reported them. */
+        training,
       };
       if (v.json) return void ctx.out(JSON.stringify(report, null, 2));
       ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"}, nats-server ${report.server.durability?.serverVersion ?? "unknown"})`);
@@ -53,6 +65,7 @@ export const status = defineCommand({
         ctx.out(`            ${EVENT_STREAM} leader ${cluster.leader ?? "none (an election is running)"}; replicas ${peers.join(", ") || "none"}`);
       }
       ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
+      ctx.out(`training    ${training.length === 0 ? "no job running" : training.map((j) => `${j.jobId} (${j.status}, by ${j.requestedBy}, on ${j.host}): ${j.progress ? progressLine(j.progress) : "no step yet"}`).join("\n            ")}`);
       ctx.out("\nconsumers");
       ctx.out(table([["name", "pending", "ack pending", "ack floor"], ...consumers.map((c) => [c.name, c.pending, c.ackPending, c.ackFloor])]));
       // Without `up` nothing folds the log into the checkpoints: a lag then is not a fault, so it is not shown as one.
