@@ -29,8 +29,8 @@ const shortHex = (s: string) => s.replace(/\b[0-9a-f]{40,64}\b/g, (h) => h.slice
 const gistOf = (data: Record<string, unknown>): string => {
   const id = ["nightId", "inputId", "satelliteId", "clusterId", "proposalId", "jobId", "centroidId"].filter((k) => typeof data[k] === "string").slice(0, 2);
   const head = id.map((k) => shortHex(data[k] as string));
-  if (typeof data.cause === "string") head.push(`${data.cause}:`);
-  if (typeof data.reason === "string") head.push(data.reason);
+  const why = [typeof data.cause === "string" ? `${data.cause}:` : "", typeof data.reason === "string" ? data.reason : ""].filter(Boolean).join(" ");
+  if (why) head.push(why);
   const rest = Object.entries(data).filter(([k, v]) => !id.includes(k) && k !== "cause" && k !== "reason" && scalar(v)).slice(0, 5).map(([k, v]) => `${k}=${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(3) : shortHex(String(v))}`);
   const counts = typeof data.counts === "object" && data.counts !== null ? [Object.entries(data.counts as Record<string, unknown>).map(([k, v]) => `${v} ${k}`).join(", ")] : [];
   const line = [...head, ...counts, ...rest].join("  ");

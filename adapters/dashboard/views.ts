@@ -40,7 +40,7 @@ const lineage = (d: ReportData): string => {
 };
 
 /** The jobs running at that point, then every job's last step, loss, ETA and loss curve (the report's table). */
-const trainingNow = (d: ReportData): string => {
+export const trainingNow = (d: ReportData): string => {
   const running = d.adapters.filter((j) => j.requested && !j.outcome && !j.failed && !j.trained);
   const head = running.length === 0 ? "<p>No job running.</p>" : `<p class="running">Running: ${running.map((j) => `<b data-job="${esc(j.jobId)}">${esc(j.jobId)}</b> (${status(j, d)})`).join(", ")}</p>`;
   return head + training(d);

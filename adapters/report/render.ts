@@ -44,7 +44,7 @@ export const rejections = (d: ReportData): string => {
   const head = `<tr><th>cause</th>${nights.map((n) => `<th>${esc(n.day.slice(5))}</th>`).join("")}<th>all</th></tr>`;
   const rows = causes.map((c) => `<tr><td>${esc(c)}</td>${nights.map((n) => `<td>${n.rejectedByCause[c] ?? 0}</td>`).join("")}<td>${d.rejections.counts[c]}</td></tr>`);
   const examples = causes.map((c) => {
-    const items = (d.rejections.examples[c] ?? []).map((x) => `<li><q>${esc(x.question ?? "(no question text)")}</q> <span class="why">${esc(x.reason)}</span> <span class="id">${esc(x.nightId)} · ${esc(x.inputId.slice(0, 12))}</span>${x.text === undefined ? "" : `<blockquote>${esc(x.text)}</blockquote>`}</li>`);
+    const items = (d.rejections.examples[c] ?? []).map((x) => `<li>${x.question ? `<q>${esc(x.question)}</q> ` : ""}<span class="why">${esc(x.reason)}</span> <span class="id">${esc(x.nightId)} · ${esc(x.inputId.slice(0, 12))}</span>${x.text === undefined ? "" : `<blockquote>${esc(x.text)}</blockquote>`}</li>`);
     return `<h3>${esc(c)}: ${esc(CAUSES[c] ?? c)}</h3><ul class="examples" data-cause="${esc(c)}">${items.join("")}</ul>`;
   });
   return `<table id="rejections">${head}${rows.join("")}</table>${examples.join("")}`;
