@@ -43,8 +43,22 @@ export interface Config {
   readonly airlock: AirlockPolicy;
   /** The frontier judge (config.json `judge`), opt-in; undefined: none. */
   readonly judge: JudgeConfig | undefined;
+  /** The dashboard: where it listens, its token (SOPHONT_DASHBOARD_TOKEN only: never in a file), and whether `sophont up` serves it. */
+  readonly dashboard: DashboardConfig;
   readonly file: Record<string, unknown>;
 }
+
+export interface DashboardConfig {
+  readonly host: string;
+  /** 0: any free port. */
+  readonly port: number;
+  readonly token: string | undefined;
+  /** `sophont up` serves it too (config.json `dashboard.up`, SOPHONT_DASHBOARD=1, or `up --dashboard`). */
+  readonly withUp: boolean;
+}
+
+/** The dashboard's default port on loopback. */
+export const DASHBOARD_PORT = 8484;
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -88,6 +102,10 @@ const FILE_KEYS: Record<string, { readonly what: string; readonly ok: (v: unknow
   training: { what: "an object", ok: isObject },
   airlock: { what: "an object { destinations, private, rules }", ok: isObject },
   judge: { what: "an object { provider, model, apiKeyEnv, when, caps, prices }", ok: isObject },
+  dashboard: {
+    what: "an object { host?, port?, up? } (the token comes from SOPHONT_DASHBOARD_TOKEN, never from a file)",
+    ok: (v) => isObject(v) && Object.entries(v as Record<string, unknown>).every(([k, x]) => (k === "host" && typeof x === "string" && x.length > 0) || (k === "port" && Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 65535) || (k === "up" && typeof x === "boolean")),
+  },
 };
 
 const shown = (v: unknown) => (JSON.stringify(v) ?? String(v)).slice(0, 60);
@@ -126,7 +144,19 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     training: trainingFrom(file.training, (m) => new ConfigError(`${join(home, "config.json")}: ${m}`)),
     airlock: airlockOf(file.airlock),
     judge: judgeOf(file.judge),
+    dashboard: dashboardOf(file.dashboard as Record<string, unknown> | undefined, env),
     file,
+  };
+};
+
+const dashboardOf = (file: Record<string, unknown> | undefined, env: NodeJS.ProcessEnv): DashboardConfig => {
+  const port = env.SOPHONT_DASHBOARD_PORT !== undefined && env.SOPHONT_DASHBOARD_PORT !== "" ? Number(env.SOPHONT_DASHBOARD_PORT) : ((file?.port as number | undefined) ?? DASHBOARD_PORT);
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new ConfigError(`SOPHONT_DASHBOARD_PORT must be a port number (0 to 65535), got ${env.SOPHONT_DASHBOARD_PORT}`);
+  return {
+    host: env.SOPHONT_DASHBOARD_HOST || (file?.host as string | undefined) || "127.0.0.1",
+    port,
+    token: env.SOPHONT_DASHBOARD_TOKEN || undefined,
+    withUp: env.SOPHONT_DASHBOARD === "1" || file?.up === true,
   };
 };
 

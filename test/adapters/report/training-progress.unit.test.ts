@@ -56,7 +56,7 @@ describe("training progress: step, loss and ETA as the trainer reports them", ()
   it("shows each job's last step, loss, ETA and loss curve in the report, cited to the event", () => {
     const steps = [progressed(1, 3, 3.0, null), progressed(2, 3, 2.0, 40), progressed(3, 3, 1.0, 0)];
     const data: ReportData = {
-      until: 10, generatedAt: "2026-12-02T03:00:00.000Z", nights: {}, centroids: {}, rejected: [], clusterings: [], births: [], proposals: [], adapters: [],
+      until: 10, generatedAt: "2026-12-02T03:00:00.000Z", nights: {}, centroids: {}, rejected: [], rejections: { counts: {}, examples: {} }, contentOf: new Map(), clusterings: [], births: [], proposals: [], adapters: [],
       training: [{ jobId: "j", progress: steps }, { jobId: "k", progress: [{ ...progressed(1, 10, 4.2, 600), data: { ...steps[0]!.data, jobId: "k", of: 10, loss: 4.2, etaSeconds: 600 } }] }],
       cited: new Map(),
     };
