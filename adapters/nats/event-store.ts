@@ -11,6 +11,7 @@ import {
 } from "../../events/store.ts";
 import { AckPipe, type PubResult } from "./ack-pipe.ts";
 import { OrderedPull, type PulledMessage } from "./ordered-pull.ts";
+import { asked, serverUnavailable, storeError } from "./unavailable.ts";
 
 const WRONG_LAST_SEQUENCE = 10071;
 
@@ -102,8 +103,7 @@ export class JetStreamEventStore implements EventStore {
   }
 
   async lastSeq(): Promise<number> {
-    const info = await (await this.jsm()).streams.info(EVENT_STREAM);
-    return info.state.last_seq;
+    return asked(`cannot read the last sequence of ${EVENT_STREAM}`, async () => (await (await this.jsm()).streams.info(EVENT_STREAM)).state.last_seq);
   }
 
   async lastSubjectSeq(subject: string): Promise<number> {
@@ -112,7 +112,7 @@ export class JetStreamEventStore implements EventStore {
       return m?.seq ?? 0;
     } catch (e) {
       if (/no message found/i.test(String((e as Error).message))) return 0;
-      throw new StoreError(`cannot read the last sequence of ${subject}`, { cause: e });
+      throw storeError(`cannot read the last sequence of ${subject}`, e);
     }
   }
 
@@ -123,7 +123,7 @@ export class JetStreamEventStore implements EventStore {
       m = await (await this.jsm()).streams.getMessage(EVENT_STREAM, { next_by_subj: subject, seq: Math.max(1, fromSeq) } as unknown as { seq: number });
     } catch (e) {
       if (/no message found/i.test(String((e as Error).message))) return undefined;
-      throw new StoreError(`cannot read ${subject} from ${fromSeq}`, { cause: e });
+      throw storeError(`cannot read ${subject} from ${fromSeq}`, e);
     }
     if (!m) return undefined;
     try {
@@ -135,7 +135,11 @@ export class JetStreamEventStore implements EventStore {
     }
   }
 
-  async seqAt(time: Date): Promise<number> {
+  seqAt(time: Date): Promise<number> {
+    return asked(`cannot find the sequence at ${time.toISOString()}`, () => this.seqAtOnce(time));
+  }
+
+  private async seqAtOnce(time: Date): Promise<number> {
     // The first message stored strictly after `time` bounds the answer from above.
     const c = await this.js.consumers.get(EVENT_STREAM, {
       deliver_policy: DeliverPolicy.StartTime,
@@ -215,9 +219,9 @@ export class JetStreamEventStore implements EventStore {
     const abort = () => end();
     options.signal?.addEventListener("abort", abort, { once: true });
     try {
-      reader = await OrderedPull.open(this.nc, await this.jsm(), {
+      reader = await asked(`reading ${EVENT_STREAM} from ${startSeq}`, async () => OrderedPull.open(this.nc, await this.jsm(), {
         stream: EVENT_STREAM, startSeq, ...(options.subject ? { filterSubject: options.subject } : {}), ...(options.follow ? { follow: true } : {}),
-      }, { message, end });
+      }, { message, end }));
       for (;;) {
         while (ready.length === 0 && !done && !failure) await new Promise<void>((r) => (wake = r));
         if (ready.length > 0) {
@@ -230,7 +234,7 @@ export class JetStreamEventStore implements EventStore {
           if (events.length > 0) yield events;
           continue;
         }
-        if (failure) throw new StoreError(`reading ${EVENT_STREAM} from ${startSeq}: ${failure.message}`, { cause: failure });
+        if (failure) throw storeError(`reading ${EVENT_STREAM} from ${startSeq}`, failure);
         return;
       }
     } finally {
@@ -342,7 +346,9 @@ class DurableSubscription implements Subscription {
       } catch (e) {
         if (this.stopped) return;
         failingSince ??= Date.now();
-        if (Date.now() - failingSince > CONSUMER_RETRY_MS) throw e;
+        // A server that does not answer is waited out (an actor whose loop ended would wedge every
+        // later night); an answer that refuses is final after CONSUMER_RETRY_MS.
+        if (Date.now() - failingSince > CONSUMER_RETRY_MS && !serverUnavailable(e)) throw e;
       }
       if (!this.stopped) await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
     }
@@ -392,15 +398,18 @@ class DurableSubscription implements Subscription {
     }
   }
 
-  async lag(): Promise<number> {
-    const info = await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable);
-    return info.num_pending + info.num_ack_pending;
+  lag(): Promise<number> {
+    return asked(`cannot read ${this.options.durable}'s lag`, async () => {
+      const info = await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable);
+      return info.num_pending + info.num_ack_pending;
+    });
   }
 
-  async ackFloor(): Promise<number> {
-    await this.ensureConsumer();
-    const info = await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable);
-    return info.ack_floor.stream_seq;
+  ackFloor(): Promise<number> {
+    return asked(`cannot read ${this.options.durable}'s ack floor`, async () => {
+      await this.ensureConsumer();
+      return (await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable)).ack_floor.stream_seq;
+    });
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,47 @@
+// What "the server did not answer" looks like through nats.js: on a JetStream cluster every request
+// can land during an election (a node killed, restarted, or the meta leader moving), and it then
+// times out, finds no responder, or is answered "temporarily unavailable". Those are waited out;
+// everything else (a missing stream, a refused permission, a bad request) is said at once.
+import { StoreError } from "../../events/store.ts";
+
+/** JetStream API error codes the server gives while a cluster has no leader for the asset. */
+const ELECTION_CODES = new Set([
+  10008, // JetStream system temporarily unavailable
+  10009, // JetStream cluster can not handle request (not the leader)
+  10005, // no suitable peers for placement (a peer is down, the survivors are still deciding)
+  10023, // insufficient resources (counted while a peer is away)
+  10076, // JetStream cluster not assigned to this server
+]);
+
+/**
+ * True when `e` says that the server (or the cluster's leader for what was asked) did not answer:
+ * worth retrying with a bounded timeout until it does. Follows `cause` chains (a StoreError over a
+ * read's failure, nats.js's RequestError over NoResponders).
+ */
+export const serverUnavailable = (e: unknown): boolean => {
+  for (let x = e as { name?: unknown; message?: unknown; code?: unknown; status?: unknown; cause?: unknown } | undefined, depth = 0; x && depth < 8; x = x.cause as typeof x, depth++) {
+    const name = String(x.name ?? "");
+    if (name === "TimeoutError" || name === "NoResponders") return true;
+    if (name === "StoreError" && (x as { transient?: unknown }).transient === true) return true;
+    if (typeof x.code === "number" && ELECTION_CODES.has(x.code)) return true;
+    if (x.status === 503 || x.code === 503 || x.code === 408) return true;
+    if (/no responders|temporarily unavailable|timeout|no suitable peers|not the leader|heartbeats missed/i.test(String(x.message ?? ""))) return true;
+  }
+  return false;
+};
+
+/**
+ * A failed request to the server as the port's StoreError: transient when the server did not
+ * answer (an election on a cluster, a node restarting), which every actor waits out with backoff.
+ */
+export const storeError = (what: string, e: unknown): StoreError =>
+  e instanceof StoreError ? e : new StoreError(`${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e, transient: serverUnavailable(e) });
+
+/** Runs a request to the server, its failure said as a StoreError. */
+export const asked = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+  try {
+    return await f();
+  } catch (e) {
+    throw storeError(what, e);
+  }
+};
