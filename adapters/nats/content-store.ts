@@ -46,7 +46,7 @@ export class ObjectContentStore implements ContentStore {
    * answers (measured on 2.9.10). The bytes are checked against their name, the sha256.
    */
   get(sha256: string): Promise<Uint8Array | undefined> {
-    return asked(`cannot read ${sha256} from the content store`, () => this.getOnce(sha256));
+    return asked(this.nc, `cannot read ${sha256} from the content store`, () => this.getOnce(sha256));
   }
 
   private async getOnce(sha256: string): Promise<Uint8Array | undefined> {

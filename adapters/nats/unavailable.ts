@@ -2,6 +2,7 @@
 // can land during an election (a node killed, restarted, or the meta leader moving), and it then
 // times out, finds no responder, or is answered "temporarily unavailable". Those are waited out;
 // everything else (a missing stream, a refused permission, a bad request) is said at once.
+import type { NatsConnection } from "@nats-io/transport-node";
 import { StoreError } from "../../events/store.ts";
 
 /** JetStream API error codes the server gives while a cluster has no leader for the asset. */
@@ -37,11 +38,25 @@ export const serverUnavailable = (e: unknown): boolean => {
 export const storeError = (what: string, e: unknown): StoreError =>
   e instanceof StoreError ? e : new StoreError(`${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e, transient: serverUnavailable(e) });
 
-/** Runs a request to the server, its failure said as a StoreError. */
-export const asked = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
-  try {
-    return await f();
-  } catch (e) {
-    throw storeError(what, e);
+/** How long a request is asked again on a cluster while it does not answer (an election takes ~5 s). */
+export const CLUSTER_RETRY_MS = 60_000;
+
+/** True when the connection's server is part of a cluster (where "no answer" is usually an election). */
+export const onCluster = (nc: NatsConnection): boolean => nc.info?.cluster !== undefined;
+
+/**
+ * Runs a request to the server, its failure said as a StoreError. On a cluster, a request that is
+ * not answered (each try waits the client's timeout, 10 s) is asked again with backoff for up to
+ * CLUSTER_RETRY_MS; on one server it fails at once (transient: the actors wait it out themselves).
+ */
+export const asked = async <T>(nc: NatsConnection, what: string, f: () => Promise<T>): Promise<T> => {
+  const giveUpAt = Date.now() + (onCluster(nc) ? CLUSTER_RETRY_MS : 0);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (!serverUnavailable(e) || Date.now() >= giveUpAt || nc.isClosed()) throw storeError(what, e);
+      await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * 2 ** attempt)));
+    }
   }
 };
