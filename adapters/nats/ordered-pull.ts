@@ -6,7 +6,7 @@
 import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import { createInbox } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
-import { serverUnavailable } from "./unavailable.ts";
+import { onCluster, whileUnavailable } from "./unavailable.ts";
 
 /** One message of the stream, in order. `data` is the client's buffer: copy it to keep it. */
 export interface PulledMessage {
@@ -181,17 +181,10 @@ export class OrderedPull {
   }
 
   /** start(), again with backoff while the server does not answer, for up to retryForMs. */
-  private async startRetrying(): Promise<void> {
-    const giveUpAt = Date.now() + this.retryForMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.start();
-      } catch (e) {
-        if (this.finished || !serverUnavailable(e) || Date.now() >= giveUpAt) throw e;
-        if (this.nc.info?.cluster !== undefined) degradedUntil.set(this.nc, Date.now() + DEGRADED_MS);
-        await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * 2 ** attempt)));
-      }
-    }
+  private startRetrying(): Promise<void> {
+    return whileUnavailable(this.retryForMs, () => this.start(), () => this.finished, () => {
+      if (onCluster(this.nc)) degradedUntil.set(this.nc, Date.now() + DEGRADED_MS);
+    });
   }
 
   private async start(): Promise<void> {

@@ -41,21 +41,39 @@ export const storeError = (what: string, e: unknown): StoreError =>
 /** How long a request is asked again on a cluster while it does not answer (an election takes ~5 s). */
 export const CLUSTER_RETRY_MS = 60_000;
 
-/** True when the connection's server is part of a cluster (where "no answer" is usually an election). */
-export const onCluster = (nc: NatsConnection): boolean => nc.info?.cluster !== undefined;
+const clustered = new WeakSet<NatsConnection>();
+
+/**
+ * True when the connection's server is part of a cluster (where "no answer" is usually an election).
+ * Remembered: while the client reconnects after its node died, it has no server info to ask.
+ */
+export const onCluster = (nc: NatsConnection): boolean => {
+  if (nc.info?.cluster !== undefined) clustered.add(nc);
+  return clustered.has(nc);
+};
 
 /**
  * Runs a request to the server, its failure said as a StoreError. On a cluster, a request that is
  * not answered (each try waits the client's timeout, 10 s) is asked again with backoff for up to
  * CLUSTER_RETRY_MS; on one server it fails at once (transient: the actors wait it out themselves).
  */
-export const asked = async <T>(nc: NatsConnection, what: string, f: () => Promise<T>): Promise<T> => {
-  const giveUpAt = Date.now() + (onCluster(nc) ? CLUSTER_RETRY_MS : 0);
+export const asked = <T>(nc: NatsConnection, what: string, f: () => Promise<T>): Promise<T> =>
+  whileUnavailable(onCluster(nc) ? CLUSTER_RETRY_MS : 0, f, () => nc.isClosed()).catch((e: unknown): never => {
+    throw storeError(what, e);
+  });
+
+/**
+ * Runs `f` again with capped backoff while it fails because the server did not answer, for up to
+ * `retryForMs` or until `stop()`; any other failure, or the last, is thrown as it came.
+ */
+export const whileUnavailable = async <T>(retryForMs: number, f: () => Promise<T>, stop: () => boolean, onRetry?: (e: unknown) => void): Promise<T> => {
+  const giveUpAt = Date.now() + retryForMs;
   for (let attempt = 0; ; attempt++) {
     try {
       return await f();
     } catch (e) {
-      if (!serverUnavailable(e) || Date.now() >= giveUpAt || nc.isClosed()) throw storeError(what, e);
+      if (!serverUnavailable(e) || Date.now() >= giveUpAt || stop()) throw e;
+      onRetry?.(e);
       await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * 2 ** attempt)));
     }
   }
