@@ -1,5 +1,6 @@
 import type { NatsConnection, Msg, MsgHdrs, Subscription } from "@nats-io/transport-node";
 import { createInbox } from "@nats-io/transport-node";
+import { onCluster } from "./unavailable.ts";
 
 /** What the server answered for one published message. */
 export type PubResult =
@@ -86,7 +87,7 @@ export class AckPipe {
    */
   private retryable(r: PubResult): boolean {
     if (r.ok) return false;
-    return r.code === 408 || (r.code === 503 && this.nc.info?.cluster !== undefined);
+    return r.code === 408 || (r.code === 503 && onCluster(this.nc));
   }
 
   private async once(subject: string, body: Uint8Array, headers?: MsgHdrs): Promise<PubResult> {

@@ -2,6 +2,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
+import { onCluster } from "./unavailable.ts";
 import { CHECKPOINT_BLOB_BUCKET, CHECKPOINT_BUCKET, CONTENT_BUCKET, EVENT_STREAM, QUARANTINE_STREAM, allEventSubjects, QUARANTINE_PREFIX } from "../../events/subjects.ts";
 
 export interface NatsAuth {
@@ -15,7 +16,7 @@ export interface NatsAuth {
 /** Connects with retries while a just-started server settles; credentials never appear in errors. */
 export const connectNats = async (auth: NatsAuth): Promise<NatsConnection> => {
   try {
-    return await connect({
+    const nc = await connect({
       servers: auth.url.split(","),
       ...(auth.user ? { user: auth.user, pass: auth.pass ?? "" } : {}),
       name: auth.name ?? "sophont",
@@ -23,6 +24,8 @@ export const connectNats = async (auth: NatsAuth): Promise<NatsConnection> => {
       reconnectTimeWait: 500,
       timeout: 10_000,
     });
+    onCluster(nc); // noted now, while the server's info is at hand
+    return nc;
   } catch (e) {
     throw new Error(`cannot connect to NATS at ${auth.url} as ${auth.user ?? "(anonymous)"}: ${(e as Error).message}. ` +
       "Is the server running and are SOPHONT_NATS_URL / the credentials right?", { cause: e });

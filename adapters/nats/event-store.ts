@@ -11,8 +11,15 @@ import {
 } from "../../events/store.ts";
 import { AckPipe, type PubResult } from "./ack-pipe.ts";
 import { OrderedPull, type PulledMessage } from "./ordered-pull.ts";
+import { asked, serverUnavailable, storeError } from "./unavailable.ts";
 
 const WRONG_LAST_SEQUENCE = 10071;
+
+/** A message get that found nothing answers null (the client says so by an error on some paths). */
+const noMessage = (e: unknown): null => {
+  if (/no message found/i.test(String((e as Error)?.message))) return null;
+  throw e;
+};
 
 /**
  * JetStream API requests wait this long: on a cluster a new stream or consumer leader takes ~4-5 s
@@ -102,29 +109,20 @@ export class JetStreamEventStore implements EventStore {
   }
 
   async lastSeq(): Promise<number> {
-    const info = await (await this.jsm()).streams.info(EVENT_STREAM);
-    return info.state.last_seq;
+    return asked(this.nc, `cannot read the last sequence of ${EVENT_STREAM}`, async () => (await (await this.jsm()).streams.info(EVENT_STREAM)).state.last_seq);
   }
 
-  async lastSubjectSeq(subject: string): Promise<number> {
-    try {
-      const m = await (await this.jsm()).streams.getMessage(EVENT_STREAM, { last_by_subj: subject });
+  lastSubjectSeq(subject: string): Promise<number> {
+    return asked(this.nc, `cannot read the last sequence of ${subject}`, async () => {
+      const m = await (await this.jsm()).streams.getMessage(EVENT_STREAM, { last_by_subj: subject }).catch(noMessage);
       return m?.seq ?? 0;
-    } catch (e) {
-      if (/no message found/i.test(String((e as Error).message))) return 0;
-      throw new StoreError(`cannot read the last sequence of ${subject}`, { cause: e });
-    }
+    });
   }
 
   async nextOnSubject(subject: string, fromSeq = 1): Promise<Recorded<DomainEvent> | undefined> {
-    let m: StoredMsg | null;
-    try {
-      // The server's MSG.GET takes next_by_subj (2.9+); the client's type names only seq and last_by_subj.
-      m = await (await this.jsm()).streams.getMessage(EVENT_STREAM, { next_by_subj: subject, seq: Math.max(1, fromSeq) } as unknown as { seq: number });
-    } catch (e) {
-      if (/no message found/i.test(String((e as Error).message))) return undefined;
-      throw new StoreError(`cannot read ${subject} from ${fromSeq}`, { cause: e });
-    }
+    // The server's MSG.GET takes next_by_subj (2.9+); the client's type names only seq and last_by_subj.
+    const m: StoredMsg | null = await asked(this.nc, `cannot read ${subject} from ${fromSeq}`, async () =>
+      (await this.jsm()).streams.getMessage(EVENT_STREAM, { next_by_subj: subject, seq: Math.max(1, fromSeq) } as unknown as { seq: number }).catch(noMessage));
     if (!m) return undefined;
     try {
       return decodeEvent(m.data, m.seq, m.subject, m.time.getTime());
@@ -135,7 +133,11 @@ export class JetStreamEventStore implements EventStore {
     }
   }
 
-  async seqAt(time: Date): Promise<number> {
+  seqAt(time: Date): Promise<number> {
+    return asked(this.nc, `cannot find the sequence at ${time.toISOString()}`, () => this.seqAtOnce(time));
+  }
+
+  private async seqAtOnce(time: Date): Promise<number> {
     // The first message stored strictly after `time` bounds the answer from above.
     const c = await this.js.consumers.get(EVENT_STREAM, {
       deliver_policy: DeliverPolicy.StartTime,
@@ -215,9 +217,12 @@ export class JetStreamEventStore implements EventStore {
     const abort = () => end();
     options.signal?.addEventListener("abort", abort, { once: true });
     try {
+      // OrderedPull asks the cluster again by itself while a consumer cannot be made.
       reader = await OrderedPull.open(this.nc, await this.jsm(), {
         stream: EVENT_STREAM, startSeq, ...(options.subject ? { filterSubject: options.subject } : {}), ...(options.follow ? { follow: true } : {}),
-      }, { message, end });
+      }, { message, end }).catch((e: unknown): never => {
+        throw storeError(`reading ${EVENT_STREAM} from ${startSeq}`, e);
+      });
       for (;;) {
         while (ready.length === 0 && !done && !failure) await new Promise<void>((r) => (wake = r));
         if (ready.length > 0) {
@@ -230,7 +235,7 @@ export class JetStreamEventStore implements EventStore {
           if (events.length > 0) yield events;
           continue;
         }
-        if (failure) throw new StoreError(`reading ${EVENT_STREAM} from ${startSeq}: ${failure.message}`, { cause: failure });
+        if (failure) throw storeError(`reading ${EVENT_STREAM} from ${startSeq}`, failure);
         return;
       }
     } finally {
@@ -291,7 +296,7 @@ export class JetStreamEventStore implements EventStore {
   }
 
   subscribe(options: SubscribeOptions): Subscription {
-    return new DurableSubscription(this, this.js, () => this.jsm(), options);
+    return new DurableSubscription(this.nc, this, this.js, () => this.jsm(), options);
   }
 
   close(): void {
@@ -305,6 +310,7 @@ class DurableSubscription implements Subscription {
   private closeMsgs: (() => Promise<void>) | undefined;
 
   constructor(
+    private readonly nc: NatsConnection,
     private readonly store: JetStreamEventStore,
     private readonly js: JetStreamClient,
     private readonly jsm: () => Promise<JetStreamManager>,
@@ -342,7 +348,9 @@ class DurableSubscription implements Subscription {
       } catch (e) {
         if (this.stopped) return;
         failingSince ??= Date.now();
-        if (Date.now() - failingSince > CONSUMER_RETRY_MS) throw e;
+        // A server that does not answer is waited out (an actor whose loop ended would wedge every
+        // later night); an answer that refuses is final after CONSUMER_RETRY_MS.
+        if (Date.now() - failingSince > CONSUMER_RETRY_MS && !serverUnavailable(e)) throw e;
       }
       if (!this.stopped) await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
     }
@@ -392,15 +400,18 @@ class DurableSubscription implements Subscription {
     }
   }
 
-  async lag(): Promise<number> {
-    const info = await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable);
-    return info.num_pending + info.num_ack_pending;
+  lag(): Promise<number> {
+    return asked(this.nc, `cannot read ${this.options.durable}'s lag`, async () => {
+      const info = await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable);
+      return info.num_pending + info.num_ack_pending;
+    });
   }
 
-  async ackFloor(): Promise<number> {
-    await this.ensureConsumer();
-    const info = await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable);
-    return info.ack_floor.stream_seq;
+  ackFloor(): Promise<number> {
+    return asked(this.nc, `cannot read ${this.options.durable}'s ack floor`, async () => {
+      await this.ensureConsumer();
+      return (await (await this.jsm()).consumers.info(EVENT_STREAM, this.options.durable)).ack_floor.stream_seq;
+    });
   }
 
   async stop(): Promise<void> {

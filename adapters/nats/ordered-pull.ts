@@ -6,6 +6,7 @@
 import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node";
 import { createInbox } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
+import { onCluster, whileUnavailable } from "./unavailable.ts";
 
 /** One message of the stream, in order. `data` is the client's buffer: copy it to keep it. */
 export interface PulledMessage {
@@ -32,6 +33,11 @@ export interface OrderedPullOptions {
   readonly heartbeatMs?: number;
   /** How long the server keeps the consumer without a waiting request (default 5 min). */
   readonly inactiveMs?: number;
+  /**
+   * How long a consumer that cannot be created for want of an answer (a cluster electing a leader)
+   * is asked for again before the read fails (default 60 s); each request waits the manager's timeout.
+   */
+  readonly retryForMs?: number;
 }
 
 export interface OrderedPullHandlers {
@@ -76,10 +82,22 @@ export const parseAckSubject = (s: string, out: AckFields): boolean => {
 const nanos = (ms: number) => ms * 1_000_000;
 
 /**
+ * A read's consumer is R1: made in ~10 ms. But a JetStream cluster (2.9.10, measured) goes on placing
+ * new R1 consumers on a node that died, for minutes, and their creation never answers: after a
+ * timeout, reads on that connection make their consumers with the stream's replicas for a while
+ * (~0.5 s each, and a raft group of three lives with one peer gone).
+ */
+const DEGRADED_MS = 5 * 60_000;
+const degradedUntil = new WeakMap<NatsConnection, number>();
+
+/**
  * Reads a stream in order from `startSeq`. Backpressure is the caller's: `pause()` stops asking for
  * more (what was asked for still arrives: at most 1.5 batches), `resume()` asks again. A gap in the
- * delivery count, a deleted consumer or two missed heartbeats start a new consumer after the last
- * message handed over, so nothing is skipped or repeated.
+ * delivery count, a deleted consumer, two missed heartbeats, or a consumer that says messages are
+ * pending yet delivers none for as long, start a new consumer after the last message handed over,
+ * so nothing is skipped or repeated. On a cluster the consumer lives on one node: when that node
+ * dies, or a failover leaves it heartbeating without delivering (seen on 2.9.10 for the 30 s of a
+ * request), the read moves to a new one, asked for until `retryForMs` while the cluster elects.
  */
 export class OrderedPull {
   private consumer = "";
@@ -92,6 +110,10 @@ export class OrderedPull {
   private heardAtTick = 0;
   /** Since when the server has said nothing while a request was waiting. */
   private quietSince = Date.now();
+  /** Messages after the last one handed over, as the consumer last said (its info, then each message). */
+  private knownPending = 0;
+  /** When the last message came (or the consumer was made): heartbeats alone are no progress while messages are pending. */
+  private progressAt = Date.now();
   private paused = false;
   private pausedAt = 0;
   private finished = false;
@@ -101,6 +123,7 @@ export class OrderedPull {
   private readonly batch: number;
   private readonly heartbeatMs: number;
   private readonly inactiveMs: number;
+  private readonly retryForMs: number;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -112,6 +135,7 @@ export class OrderedPull {
     this.batch = opts.batch ?? 2048;
     this.heartbeatMs = opts.heartbeatMs ?? 5_000;
     this.inactiveMs = opts.inactiveMs ?? 5 * 60_000;
+    this.retryForMs = opts.retryForMs ?? 60_000;
     this.timer = setInterval(() => this.checkAlive(), this.heartbeatMs);
     this.timer.unref();
   }
@@ -120,7 +144,7 @@ export class OrderedPull {
   static async open(nc: NatsConnection, jsm: JetStreamManager, opts: OrderedPullOptions, handlers: OrderedPullHandlers): Promise<OrderedPull> {
     const r = new OrderedPull(nc, jsm, opts, handlers);
     try {
-      await r.start();
+      await r.startRetrying();
     } catch (e) {
       r.finished = true;
       clearInterval(r.timer);
@@ -150,13 +174,26 @@ export class OrderedPull {
     await this.drop();
   }
 
+  /** The consumer's replicas: 1, or the stream's while the connection has seen a creation time out. */
+  private async replicas(): Promise<number> {
+    if ((degradedUntil.get(this.nc) ?? 0) < Date.now()) return 1;
+    return (await this.jsm.streams.info(this.opts.stream)).config.num_replicas;
+  }
+
+  /** start(), again with backoff while the server does not answer, for up to retryForMs. */
+  private startRetrying(): Promise<void> {
+    return whileUnavailable(this.retryForMs, () => this.start(), () => this.finished, () => {
+      if (onCluster(this.nc)) degradedUntil.set(this.nc, Date.now() + DEGRADED_MS);
+    });
+  }
+
   private async start(): Promise<void> {
     const info = await this.jsm.consumers.add(this.opts.stream, {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.lastSeq + 1,
       ack_policy: AckPolicy.None,
       mem_storage: true,
-      num_replicas: 1,
+      num_replicas: await this.replicas(),
       // Long enough for a caller that pauses to fold or checkpoint; a crashed reader's consumer goes.
       inactive_threshold: nanos(this.inactiveMs),
       ...(this.opts.filterSubject ? { filter_subject: this.opts.filterSubject } : {}),
@@ -165,6 +202,8 @@ export class OrderedPull {
     this.consumer = info.name;
     this.delivered = 0;
     this.outstanding = 0;
+    this.knownPending = info.num_pending;
+    this.progressAt = Date.now();
     const inbox = createInbox();
     this.sub = this.nc.subscribe(inbox, { callback: (err, m) => (err ? this.finish(err) : this.onMessage(m)) });
     if (!this.opts.follow && info.num_pending === 0) return this.finish();
@@ -188,6 +227,8 @@ export class OrderedPull {
     if (a.delivered !== this.delivered + 1) return void this.reset(); // the server or this client dropped some
     this.delivered = a.delivered;
     this.outstanding--;
+    this.knownPending = a.pending;
+    this.progressAt = Date.now();
     this.lastSeq = a.seq;
     this.handlers.message({ seq: a.seq, subject: m.subject, data: m.data, storedAt: Math.floor(a.timestampNanos / 1e6), pending: a.pending });
     if (!this.opts.follow && a.pending === 0) return this.finish();
@@ -212,15 +253,26 @@ export class OrderedPull {
     this.finish(new Error(`${this.opts.stream} answered a pull with status ${code} ${h?.description ?? ""}`.trim()));
   }
 
-  /** Every heartbeat interval: silence only counts while a request waits, so a pause is not mistaken for it. */
+  /**
+   * Every heartbeat interval: silence only counts while a request waits, so a pause is not mistaken
+   * for it; nor do heartbeats count as life while the consumer itself says messages are pending.
+   */
   private checkAlive(): void {
     const now = Date.now();
-    if (this.finished || this.resetting || this.outstanding === 0 || this.heard !== this.heardAtTick) {
+    const limit = 2 * this.heartbeatMs + 1_000;
+    if (this.finished || this.resetting || this.outstanding === 0) {
+      this.heardAtTick = this.heard;
+      this.quietSince = now;
+      this.progressAt = now;
+      return;
+    }
+    if (this.knownPending > 0 && now - this.progressAt > limit) return void this.reset();
+    if (this.heard !== this.heardAtTick) {
       this.heardAtTick = this.heard;
       this.quietSince = now;
       return;
     }
-    if (now - this.quietSince > 2 * this.heartbeatMs + 1_000) void this.reset();
+    if (now - this.quietSince > limit) void this.reset();
   }
 
   /** A new consumer after the last message handed over. */
@@ -229,8 +281,10 @@ export class OrderedPull {
     this.resetting = true;
     try {
       await this.drop();
+      // Still resetting while the cluster is asked: the timer must not start a second consumer.
+      await this.startRetrying();
       this.resetting = false;
-      await this.start();
+      this.pull();
     } catch (e) {
       this.resetting = false;
       this.finish(e instanceof Error ? e : new Error(String(e)));
