@@ -47,10 +47,11 @@ const decided = (state: SoulState, nightId: string, inputId: string, kind: keyof
   const seq = state.undecided.get(inputId);
   state.undecided.delete(inputId);
   const night = state.nights[nightId];
-  if (night) {
-    night.counts[kind]++;
-    if (seq !== undefined && seq <= night.untilSeq) night.pending--;
-  }
+  if (night) night.counts[kind]++;
+  // The input may lie in the window of more than one open night (a night left open by a killed
+  // process, then the next day's night started): it is decided once, for one of them, and every
+  // open night whose window holds it waits for it no longer.
+  if (seq !== undefined) for (const n of Object.values(state.nights)) if (!n.completed && seq <= n.untilSeq && seq < n.startedSeq) n.pending--;
   return state;
 };
 
@@ -62,6 +63,14 @@ const completeIfDone = (state: SoulState, nightId: string, now: number): Decisio
     event: { type: "NightCompleted", data: { nightId, counts: { ...night.counts }, durationMs: Math.max(0, now - night.startedAt) } },
     expectedSubjectSeq: night.startedSeq,
   }];
+};
+
+/** After a decision: its night, then any other open night that waited for that input last (oldest first). */
+const completeOpenNights = (state: SoulState, nightId: string, now: number): Decision[] => {
+  const others = Object.entries(state.nights)
+    .filter(([id, n]) => id !== nightId && !n.completed && n.pending <= 0)
+    .sort((a, b) => a[1].startedSeq - b[1].startedSeq);
+  return [nightId, ...others.map(([id]) => id)].flatMap((id) => completeIfDone(state, id, now));
 };
 
 const shasOf = (metadata: Record<string, unknown> | undefined): string[] =>
@@ -165,7 +174,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
       case "InputRejected":
       case "ShadowRecorded":
       case "InputDropped":
-        return completeIfDone(state, event.data.nightId, event.storedAt);
+        return completeOpenNights(state, event.data.nightId, event.storedAt);
       default:
         return [];
     }

@@ -152,7 +152,8 @@ interface EmbeddedServerHandle {
 /** Where the home's server state and lock live. */
 export const serverStateFile = (home: string): string => join(home, "nats", "server.json");
 
-const pollDeath = (pid: number): Promise<void> =>
+/** Resolves when process `pid` is gone (polled twice a second). */
+export const pollDeath = (pid: number): Promise<void> =>
   new Promise((resolve) => {
     const t = setInterval(() => (isAlive(pid) ? undefined : (clearInterval(t), resolve())), 500);
     t.unref();
