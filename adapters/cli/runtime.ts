@@ -128,6 +128,8 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
     restartServer: async () => {
       if (!server) throw new Error("the server is not Sophont's embedded one: restart it yourself");
       const port = Number(new URL(url.replace(/^nats:/, "http:")).port);
+      // The dead server's watchdog goes with it: left running, it would later kill whatever took its pid.
+      await server.stop();
       const next = await embeddedServerFor(config, secrets, log, port);
       server = next;
       if (next.state.url !== url) throw new Error(`the embedded server came back on ${next.state.url}, not ${url}: restart \`sophont up\``);
