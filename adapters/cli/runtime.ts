@@ -8,7 +8,7 @@ import { KvCheckpointStore, MemoryCheckpointStore } from "../nats/checkpoints.ts
 import type { CheckpointStore } from "../../projections/projection.ts";
 import { loadOrCreateSecrets, startEmbeddedServer, type EmbeddedServer } from "../nats/server.ts";
 import { ensureAgentConsumers, MCP_ACCOUNT, REPLICA_ACCOUNT } from "../nats/accounts.ts";
-import { listAgents, upgradeSharedAgentRole } from "../nats/agents.ts";
+import { listAgents, repointAgents, upgradeSharedAgentRole } from "../nats/agents.ts";
 import { embeddedDurability, externalDurability, type Durability } from "../nats/server-config.ts";
 import { acquireServerLock, isAlive, watchOwner, type ServerState } from "../nats/server-lock.ts";
 import { ensureEventMirror } from "../nats/mirror.ts";
@@ -183,6 +183,8 @@ export const embeddedServerFor = async (config: Config, secrets: ReturnType<type
   log(`durability: ${embedded.durability.summary}`);
   const state = { pid: embedded.pid, url: embedded.url, confPath: embedded.confPath, version: embedded.durability.serverVersion };
   lock.record(state);
+  const repointed = repointAgents(config.home, embedded.url);
+  if (repointed.length) log(`agent file(s) of ${repointed.join(", ")} now name ${embedded.url}, where this home's server runs`);
   const watchdog = watchOwner(process.pid, embedded.pid);
   void embedded.exited.then(() => lock.release());
   return {
