@@ -52,9 +52,10 @@ const decided = (state: SoulState, nightId: string, inputId: string, kind: keyof
   state.undecided.delete(inputId);
   const night = state.nights[nightId];
   if (night) night.counts[kind]++;
-  // Every open night counted it as pending: a night cut off at its deadline leaves its inputs to the
-  // next one, and a decision still in flight for the old night must not keep the new one open.
-  for (const n of Object.values(state.nights)) if (!n.completed && seq !== undefined && seq <= n.untilSeq) n.pending--;
+  // Every open night whose window holds it counted it as pending (a night left open by a killed
+  // process, or cut off at its deadline, then the next one started): it is decided once, for one of
+  // them, and none of them waits for it any longer.
+  if (seq !== undefined) for (const n of Object.values(state.nights)) if (!n.completed && seq <= n.untilSeq && seq < n.startedSeq) n.pending--;
   return state;
 };
 
@@ -87,6 +88,14 @@ const completeIfDone = (state: SoulState, nightId: string, now: number): Decisio
     event: { type: "NightCompleted", data: { nightId, counts: { ...night.counts }, durationMs: Math.max(0, now - night.startedAt), cutOff: null } },
     expectedSubjectSeq: night.startedSeq,
   }];
+};
+
+/** After a decision: its night, then any other open night that waited for that input last (oldest first). */
+const completeOpenNights = (state: SoulState, nightId: string, now: number): Decision[] => {
+  const others = Object.entries(state.nights)
+    .filter(([id, n]) => id !== nightId && !n.completed && n.pending <= 0)
+    .sort((a, b) => a[1].startedSeq - b[1].startedSeq);
+  return [nightId, ...others.map(([id]) => id)].flatMap((id) => completeIfDone(state, id, now));
 };
 
 const shasOf = (metadata: Record<string, unknown> | undefined): string[] =>
@@ -190,7 +199,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
       case "InputRejected":
       case "ShadowRecorded":
       case "InputDropped":
-        return completeIfDone(state, event.data.nightId, event.storedAt);
+        return completeOpenNights(state, event.data.nightId, event.storedAt);
       default:
         return [];
     }

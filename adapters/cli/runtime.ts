@@ -8,7 +8,7 @@ import { KvCheckpointStore, MemoryCheckpointStore } from "../nats/checkpoints.ts
 import type { CheckpointStore } from "../../projections/projection.ts";
 import { loadOrCreateSecrets, startEmbeddedServer, type EmbeddedServer } from "../nats/server.ts";
 import { ensureAgentConsumers, MCP_ACCOUNT, REPLICA_ACCOUNT } from "../nats/accounts.ts";
-import { listAgents, upgradeSharedAgentRole } from "../nats/agents.ts";
+import { listAgents, repointAgents, upgradeSharedAgentRole } from "../nats/agents.ts";
 import { embeddedDurability, externalDurability, type Durability } from "../nats/server-config.ts";
 import { acquireServerLock, isAlive, watchOwner, type ServerState } from "../nats/server-lock.ts";
 import { ensureEventMirror } from "../nats/mirror.ts";
@@ -128,6 +128,8 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
     restartServer: async () => {
       if (!server) throw new Error("the server is not Sophont's embedded one: restart it yourself");
       const port = Number(new URL(url.replace(/^nats:/, "http:")).port);
+      // The dead server's watchdog goes with it: left running, it would later kill whatever took its pid.
+      await server.stop();
       const next = await embeddedServerFor(config, secrets, log, port);
       server = next;
       if (next.state.url !== url) throw new Error(`the embedded server came back on ${next.state.url}, not ${url}: restart \`sophont up\``);
@@ -152,7 +154,8 @@ interface EmbeddedServerHandle {
 /** Where the home's server state and lock live. */
 export const serverStateFile = (home: string): string => join(home, "nats", "server.json");
 
-const pollDeath = (pid: number): Promise<void> =>
+/** Resolves when process `pid` is gone (polled twice a second). */
+export const pollDeath = (pid: number): Promise<void> =>
   new Promise((resolve) => {
     const t = setInterval(() => (isAlive(pid) ? undefined : (clearInterval(t), resolve())), 500);
     t.unref();
@@ -180,6 +183,8 @@ export const embeddedServerFor = async (config: Config, secrets: ReturnType<type
   log(`durability: ${embedded.durability.summary}`);
   const state = { pid: embedded.pid, url: embedded.url, confPath: embedded.confPath, version: embedded.durability.serverVersion };
   lock.record(state);
+  const repointed = repointAgents(config.home, embedded.url);
+  if (repointed.length) log(`agent file(s) of ${repointed.join(", ")} now name ${embedded.url}, where this home's server runs`);
   const watchdog = watchOwner(process.pid, embedded.pid);
   void embedded.exited.then(() => lock.release());
   return {

@@ -86,9 +86,13 @@ export const agentCommandDocs = (): AgentCommandDoc[] =>
     .filter((c) => c.forAgents)
     .map((c) => ({ type: c.type, subject: c.subject, description: c.description, example: { id: `${c.type}-1`, command: EXAMPLES[c.type] ?? { type: c.type } } }));
 
-/** What an agent's file tells the agent besides its identity: where to connect, how to read, what to send. */
-export const agentFileExtras = (identity: Pick<AgentIdentity, "name">, url: string) => ({
+/**
+ * What an agent's file tells the agent besides its identity: where to connect, how to read, what to
+ * send. `embedded`: the URL is the home's embedded server's, kept current by repointAgents.
+ */
+export const agentFileExtras = (identity: Pick<AgentIdentity, "name">, url: string, embedded = false) => ({
   url,
+  ...(embedded ? { embedded: true } : {}),
   read: {
     apiPrefix: IMPORTED_API,
     stream: EVENT_STREAM,
@@ -97,6 +101,24 @@ export const agentFileExtras = (identity: Pick<AgentIdentity, "name">, url: stri
   },
   commands: agentCommandDocs(),
 });
+
+/**
+ * Points the agent files that name the home's embedded server at the URL it runs on now: it takes
+ * another port when its stable one is busy (another home's server may hold it), and an agent must
+ * never be sent to another home's server. Files whose URL was given (`--url`) are left as they are.
+ * Returns the names of the agents whose files changed.
+ */
+export const repointAgents = (home: string, url: string): string[] => {
+  const changed: string[] = [];
+  for (const a of listAgents(home)) {
+    const file = agentFile(home, a.name);
+    const f = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    if (f.embedded !== true || f.url === url) continue;
+    writeFileSync(file, JSON.stringify({ ...f, url }, null, 2) + "\n", { mode: 0o600 });
+    changed.push(a.name);
+  }
+  return changed;
+};
 
 /**
  * Moves a home from the shared `agent` user (before per-agent accounts) to one identity per agent:

@@ -81,14 +81,17 @@ export const agentAdd = defineCommand({
     if (listAgents(ctx.config.home).some((a) => a.name === name)) {
       throw new UsageError(`agent ${name} exists; \`sophont agent revoke ${name}\` first to give it new credentials`);
     }
-    let url = (v.url as string | undefined) ?? ctx.config.natsUrl ?? `nats://127.0.0.1:${embeddedPort(ctx.config.home)}`;
+    const given = (v.url as string | undefined) ?? ctx.config.natsUrl;
+    const embedded = given === undefined;
+    let url = given ?? `nats://127.0.0.1:${embeddedPort(ctx.config.home)}`;
     const identity = newAgentIdentity(name);
-    const file = writeAgentFile(ctx.config.home, identity, agentFileExtras(identity, url));
+    const file = writeAgentFile(ctx.config.home, identity, agentFileExtras(identity, url, embedded));
     const applied = await applyAgents(ctx);
-    // A running embedded server may sit on another port than the stable one (it was taken): tell the agent where it is.
-    if (!v.url && !ctx.config.natsUrl && applied.reloaded && applied.url !== url) {
+    // The home's embedded server may sit on another port than the stable one (it was taken, perhaps
+    // by another home's server): the file names the one that runs (every later start keeps it current).
+    if (embedded && applied.url !== url) {
       url = applied.url;
-      writeAgentFile(ctx.config.home, identity, agentFileExtras(identity, url));
+      writeAgentFile(ctx.config.home, identity, agentFileExtras(identity, url, embedded));
     }
     if (applied.reloaded && !(await waitForCredentials(applied.url, identity, true, applied.pid))) {
       ctx.err(`the server at ${applied.url} does not accept agent ${name} yet; restart \`sophont up\``);

@@ -4,7 +4,9 @@ import { NoResponderError, sendCommand } from "../../nats/commands.ts";
 import { defineCommand } from "../command.ts";
 import { antechamberSettings } from "./antechamber-settings.ts";
 import { progress, UsageError } from "../format.ts";
-import { openRuntime, type Runtime } from "../runtime.ts";
+import { openRuntime, pollDeath, type Runtime } from "../runtime.ts";
+import { readUp } from "../running.ts";
+import { bounded, superviseServer, type ServerSupervisor } from "../supervise.ts";
 import { newCommandId, startActors, today } from "../actors.ts";
 import { openModels } from "../models.ts";
 import { projectAt } from "../../../projections/runner.ts";
@@ -14,15 +16,16 @@ import { deadlineFor } from "../night-window.ts";
 
 /**
  * Runs a read again while it fails for up to two minutes: on a cluster a read that lands during a
- * leader election (a node killed) times out once or twice before the new leader answers.
+ * leader election (a node killed) times out once or twice before the new leader answers. `stop`
+ * says when no answer will come (the process doing the night is gone): the failure is thrown then.
  */
-const readThroughElections = async <T>(read: () => Promise<T>): Promise<T> => {
+const readThroughElections = async <T>(read: () => Promise<T>, stop: () => boolean): Promise<T> => {
   const since = Date.now();
   for (;;) {
     try {
       return await read();
     } catch (e) {
-      if (Date.now() - since > 120_000) throw e;
+      if (Date.now() - since > 120_000 || stop()) throw e;
       await new Promise((r) => setTimeout(r, 1_000));
     }
   }
@@ -31,7 +34,13 @@ const readThroughElections = async <T>(read: () => Promise<T>): Promise<T> => {
 /** Follows the log until the night completes, the signal aborts, or `stalled` says nothing more will come. */
 export const waitForNight = async (rt: Runtime, nightId: string, signal: AbortSignal, stalled: () => boolean): Promise<NightSummary | undefined> => {
   while (!signal.aborted) {
-    const night = (await readThroughElections(() => projectAt(rt.store, nightSummaries, "now")))[nightId];
+    let night: NightSummary | undefined;
+    try {
+      night = (await readThroughElections(() => projectAt(rt.store, nightSummaries, "now"), stalled))[nightId];
+    } catch (e) {
+      if (stalled()) return undefined;
+      throw e;
+    }
     if (night?.completedSeq || stalled()) return night;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -65,6 +74,7 @@ export const night = defineCommand({
     const request = { id: newCommandId(), command: { type: "StartNight", day, trigger: "cli", ...(deadlineAt ? { deadlineAt } : {}) } };
     let local: Awaited<ReturnType<typeof startActors>> | undefined;
     let models: Awaited<ReturnType<typeof openModels>> | undefined;
+    let supervisor: ServerSupervisor | undefined;
     try {
       if (Object.keys(await projectAt(rt.store, centroids, "now")).length === 0) {
         ctx.err("warning: no Preoccupation Centroid yet, so every input will be off-topic; seed one with `sophont preoccupation seed FILE`");
@@ -78,6 +88,14 @@ export const night = defineCommand({
       } catch (e) {
         if (!(e instanceof NoResponderError)) throw e;
         ctx.err("no `sophont up` is running: running the Soul and Salience in this process");
+        // This process runs the night: its server is supervised as `up`'s is (a kill -9 of it, or the
+        // end of the process that started it, restarts it on the same URL), never a wait on a dead one.
+        let gaveUp: string | undefined;
+        supervisor = superviseServer(rt, ctx.signal, {
+          restarting: () => ctx.err("the embedded nats-server is gone: starting it again"),
+          restarted: (url) => ctx.err(`nats-server restarted on ${url}`),
+        });
+        void supervisor.gaveUp.then((why) => (gaveUp = why));
         models = await openModels(ctx.config, ctx.err);
         ctx.err(`model: ${models.description}`);
         const bar = progress(`night ${day}`);
@@ -104,7 +122,11 @@ export const night = defineCommand({
           // Run from the log too: the server may hold back the delivery behind a night left unacked.
           await local.salience?.resumeOpenNights();
         }
-        const n = await waitForNight(rt, day, ctx.signal, () => failed !== undefined);
+        const n = await waitForNight(rt, day, ctx.signal, () => failed !== undefined || gaveUp !== undefined);
+        if (gaveUp && !n?.completedSeq) {
+          ctx.err(`the embedded nats-server died and could not be started again: ${gaveUp}. The night stays open; run \`sophont night --day ${day}\` to resume it.`);
+          return 1;
+        }
         if (failed && !n?.completedSeq) {
           ctx.err(`Salience stopped: ${failed}. The night stays open; run \`sophont night --day ${day}\` or \`sophont up\` to resume it.`);
           return 1;
@@ -119,11 +141,22 @@ export const night = defineCommand({
       } else {
         say(`night ${day} started on the running Soul (event seq ${reply.events.map((e) => e.seq).join(", ")}); following it, Ctrl-C detaches`);
       }
-      return await report(say, ctx.out, json, day, await waitForNight(rt, day, ctx.signal, () => false), open);
+      // The `up` doing the night may be killed: then nothing more will come, and this stops saying so.
+      const upPid = readUp(ctx.config.home)?.pid;
+      let upGone = false;
+      if (upPid) void pollDeath(upPid).then(() => (upGone = true));
+      const n = await waitForNight(rt, day, ctx.signal, () => upGone);
+      if (upGone && !n?.completedSeq) {
+        ctx.err(`the \`sophont up\` running this night (pid ${upPid}) stopped before its end. The night stays open; run \`sophont up\` (it resumes it) or \`sophont night --day ${day}\` to resume it.`);
+        return 1;
+      }
+      return await report(say, ctx.out, json, day, n, open);
     } finally {
-      await local?.stop();
+      supervisor?.stop();
+      // Bounded: with the server gone for good, stopping must not wait on it forever.
+      await bounded(local?.stop() ?? Promise.resolve());
       await models?.close();
-      await rt.close();
+      await bounded(rt.close());
     }
   },
 });

@@ -7,6 +7,7 @@ import { openModels } from "../models.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
 import { markUp } from "../running.ts";
+import { bounded, superviseServer } from "../supervise.ts";
 import { deadlineFor, HHMM, nextLocal } from "../night-window.ts";
 import { UsageError } from "../format.ts";
 import { DASHBOARD_OPTIONS, dashboardSettings, serveDashboard } from "./dashboard.ts";
@@ -92,36 +93,25 @@ export const up = defineCommand({
     void narrate(rt, await rt.store.lastSeq(), ctx.out, ctx.signal);
     // The embedded server is supervised: when it dies, it is started again on the same URL (the
     // connection and the actors' consumers come back by themselves); if that fails, up stops cleanly.
-    let serverGone = false;
-    const watch = () => void rt.serverDied?.().then(() => (serverGone = true));
-    watch();
-    const restarts: number[] = [];
+    const supervisor = superviseServer(rt, ctx.signal, {
+      restarting: () => ctx.err("the embedded nats-server is gone: starting it again"),
+      restarted: (url) => ctx.out(`nats-server restarted on ${url}`),
+    });
     let code = 0;
-    while (!ctx.signal.aborted) {
-      if (serverGone) {
-        restarts.push(Date.now());
-        ctx.err("the embedded nats-server is gone: starting it again");
-        try {
-          if (restarts.filter((t) => t > Date.now() - 60_000).length > 5) throw new Error("it died 5 times within a minute");
-          await rt.restartServer!();
-          serverGone = false;
-          watch();
-          ctx.out(`nats-server restarted on ${rt.server.url}`);
-        } catch (e) {
-          ctx.err(`cannot restart the embedded nats-server: ${(e as Error).message}. Stopping; see the server log, then run \`sophont up\` again.`);
-          code = 1;
-          break;
-        }
-      }
+    void supervisor.gaveUp.then((why) => {
+      ctx.err(`cannot restart the embedded nats-server: ${why}. Stopping; see the server log, then run \`sophont up\` again.`);
+      code = 1;
+    });
+    while (!ctx.signal.aborted && code === 0) {
       await runner.catchUp().catch((e: Error) => ctx.err(`projections: ${e.message}`));
       await new Promise((r) => setTimeout(r, 1000));
     }
+    supervisor.stop();
     ctx.out("stopping: actors, projections, server");
     clearTimeout(timer);
     unmark();
     await dash?.close();
     // Bounded: with the server gone for good, a clean stop must not wait on it forever.
-    const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 15_000).unref())]);
     await bounded(actors.stop());
     await bounded(models.close());
     await bounded(rt.close());

@@ -64,4 +64,15 @@ describe("Soul decider", () => {
     ]);
     given(input("a"), input("b"), started("2026-11-25", 1000)).whenEvent(accepted("a")).then([]);
   });
+
+  it("closes a later night too when an input of both windows is decided for the earlier one (a night left open, then the next day's)", () => {
+    const forNight = (e: DomainEvent, nightId: string) => ({ ...e, data: { ...e.data, nightId } }) as DomainEvent;
+    const completed = (nightId: string, counts: Record<string, number>) => ({
+      event: { type: "NightCompleted", data: { nightId, counts: { accepted: 0, rejected: 0, shadow: 0, refused: 0, dropped: 0, ...counts }, durationMs: 0, cutOff: null } },
+      expectedSubjectSeq: expect.any(Number),
+    });
+    const history = [input("a"), started("2026-11-24", 1000), input("b"), started("2026-11-25", 1000)];
+    given(...history).whenEvent(rejected("b")).then([]);
+    given(...history, rejected("b")).whenEvent(forNight(accepted("a"), "2026-11-24")).then([completed("2026-11-24", { accepted: 1 }), completed("2026-11-25", { rejected: 1 })]);
+  });
 });
