@@ -271,9 +271,9 @@ def load_backend(job: Job, device: torch.device) -> Backend:
 
         assert r.hf_model is not None
         return HFLlama(r.hf_model, device)
-    from .llama import TinyLlama
+    from .decoder import GGUFModel  # the architecture comes from the GGUF itself (arch.py)
 
-    return TinyLlama(gguf.read_gguf(r.base_model), device)
+    return GGUFModel(gguf.read_gguf(r.base_model), device)
 
 
 def run_job(job_dir: str | Path, out_dir: str | Path | None, device_name: str | None, progress: Progress) -> dict[str, Any]:
