@@ -170,7 +170,8 @@ def tiny_metadata(spec: TinySpec) -> dict[str, gguf.Value]:
         a + "context_length": gguf.u32(spec.n_ctx),
         a + "embedding_length": gguf.u32(spec.n_embd),
         a + "block_count": gguf.u32(spec.n_layer),
-        a + "feed_forward_length": gguf.u32(spec.n_ff),
+        # Mixtral (llama with experts) has no dense FFN: its feed_forward_length is the experts' width
+        a + "feed_forward_length": gguf.u32((spec.n_ff_exp or spec.n_ff) if spec.arch == "mixtral" else spec.n_ff),
         a + "attention.head_count": gguf.u32(spec.n_head),
         a + "attention.head_count_kv": gguf.u32(spec.n_head_kv),
         a + "attention.layer_norm_rms_epsilon": gguf.f32(spec.rms_eps),
