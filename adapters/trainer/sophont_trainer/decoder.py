@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from .arch import ModelConfig, config_from_gguf, expected_shapes
 from .gguf import GGUFError, GGUFFile
@@ -61,6 +62,10 @@ class GGUFModel(LoraSwitch):
         self.lora_enabled = True
         # True: round activations as llama.cpp's CPU matmuls do (for comparing logits, not for training)
         self.cpu_rounding = False
+        # what the memory plan assumes (actors/muscle/plan.ts): one checkpoint per layer while training,
+        # so a layer's activations are recomputed in the backward; bf16 matmuls on a GPU
+        self.checkpointing = True
+        self.autocast_dtype: torch.dtype | None = torch.bfloat16 if device.type == "cuda" else None
 
     # ---------------------------------------------------------------- back-end protocol
 
@@ -108,17 +113,25 @@ class GGUFModel(LoraSwitch):
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens [B, T] (right-padded; causal attention makes the padding harmless) -> [B, T, V]."""
         cfg = self.cfg
-        h = self.w["token_embd.weight"].rows(tokens)
-        cos, sin = rope_tables(cfg.head_dim, cfg.rope_base, cfg.rope_freq_scale, tokens.shape[1], self.device, self.freq_factors)
-        for i in range(cfg.n_layer):
-            b = f"blk.{i}."
-            x = rms_norm(h, self.w[b + "attn_norm.weight"].full(), cfg.rms_eps)
-            h = h + self._attention(i, x, cos, sin)
-            post = "post_attention_norm.weight" if cfg.arch == "gpt-oss" else "ffn_norm.weight"
-            x = rms_norm(h, self.w[b + post].full(), cfg.rms_eps)
-            h = h + (self._moe(i, x) if cfg.n_expert else self._ffn(i, x))
-        h = rms_norm(h, self.w["output_norm.weight"].full(), cfg.rms_eps)
-        return self._linear("token_embd.weight" if self.tied else "output.weight", h)
+        autocast = self.autocast_dtype is not None
+        with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype or torch.bfloat16, enabled=autocast):
+            h = self.w["token_embd.weight"].rows(tokens)
+            cos, sin = rope_tables(cfg.head_dim, cfg.rope_base, cfg.rope_freq_scale, tokens.shape[1], self.device, self.freq_factors)
+            for i in range(cfg.n_layer):
+                if self.checkpointing and torch.is_grad_enabled():
+                    h = checkpoint(self._block, i, h, cos, sin, use_reentrant=False)
+                else:
+                    h = self._block(i, h, cos, sin)
+            h = rms_norm(h.float(), self.w["output_norm.weight"].full(), cfg.rms_eps)
+            return self._linear("token_embd.weight" if self.tied else "output.weight", h).float()
+
+    def _block(self, i: int, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        cfg, b = self.cfg, f"blk.{i}."
+        x = rms_norm(h.float(), self.w[b + "attn_norm.weight"].full(), cfg.rms_eps)
+        h = h + self._attention(i, x, cos, sin)
+        post = "post_attention_norm.weight" if cfg.arch == "gpt-oss" else "ffn_norm.weight"
+        x = rms_norm(h.float(), self.w[b + post].full(), cfg.rms_eps)
+        return h + (self._moe(i, x) if cfg.n_expert else self._ffn(i, x))
 
     def _attention(self, i: int, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         cfg, b = self.cfg, f"blk.{i}."

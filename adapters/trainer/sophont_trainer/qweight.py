@@ -58,11 +58,13 @@ class _Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, w: QWeight) -> torch.Tensor:  # type: ignore[override]
         ctx.w = w
-        return x @ w.full().T
+        ctx.x_dtype = x.dtype
+        return x @ w.full().T  # under autocast (bf16 on a GPU) the product runs in bf16
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        return grad @ ctx.w.full(), None
+        # the backward runs outside autocast: match the gradient's dtype, hand back the input's
+        return (grad @ ctx.w.full().to(grad.dtype)).to(ctx.x_dtype), None
 
 
 def linear(x: torch.Tensor, w: QWeight, cpu_rounding: bool = False) -> torch.Tensor:

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 import helpers  # noqa: F401  (puts sophont_trainer on sys.path)
 from sophont_trainer import gguf
 from sophont_trainer.decoder import GGUFModel
 from sophont_trainer.gguf import GGUFError, Tensor
+from sophont_trainer.lora import init_lora
 from sophont_trainer.quants import LAYOUTS, GGMLType, activation_round, dequantize, quantize
 from sophont_trainer.qweight import QWeight, linear
 from sophont_trainer.tiny_model import TinySpec, write_tiny_model
@@ -96,6 +98,32 @@ class PackedBaseTest(unittest.TestCase):
                 for w in packed:
                     self.assertEqual(w.data.dtype, torch.uint8)
                     self.assertAlmostEqual(w.nbytes() * 8 / int(np.prod(w.shape)), bits, places=3)
+
+    def test_checkpointing_and_bf16_autocast_keep_the_gradients(self) -> None:
+        """What the memory plan assumes on a GPU (per-layer checkpoints, bf16 matmuls), here on the CPU."""
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "m.gguf"
+            write_tiny_model(p, TinySpec(n_embd=256, n_head=4, n_head_kv=2, n_ff=512, arch="gpt-oss", quant="Q8_0",
+                                         expert_quant="MXFP4", n_ff_exp=256))
+            m = GGUFModel(gguf.read_gguf(p), torch.device("cpu"))
+            m.attach_lora(init_lora(m.target_weights(["attn_q", "attn_v", "ffn_gate_inp"]), 4, 8.0, torch.Generator().manual_seed(0)))
+            for pair in m.lora.pairs.values():
+                torch.nn.init.normal_(pair.b, std=0.01)
+            tokens = torch.tensor([[1, 5, 6, 250, 7, 9, 100]])
+
+            def grads(checkpointing: bool, dtype: torch.dtype | None) -> list[torch.Tensor]:
+                m.checkpointing, m.autocast_dtype = checkpointing, dtype
+                for t in m.lora.parameters():
+                    t.grad = None
+                m.logits(tokens).log_softmax(-1)[0, :-1].gather(-1, tokens[0, 1:, None]).sum().backward()
+                return [t.grad.clone() for t in m.lora.parameters()]
+
+            plain, ckpt, bf16 = grads(False, None), grads(True, None), grads(True, torch.bfloat16)
+            for a, b, c in zip(plain, ckpt, bf16):
+                torch.testing.assert_close(a, b)
+                self.assertTrue(torch.isfinite(c).all())
+                # bf16 keeps 8 bits of mantissa: the direction survives, not every digit
+                self.assertGreater(float(F.cosine_similarity(a.flatten(), c.flatten(), 0)), 0.95)
 
     def test_unknown_architecture_is_refused_with_the_supported_list(self) -> None:
         with tempfile.TemporaryDirectory() as d:
