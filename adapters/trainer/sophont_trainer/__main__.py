@@ -1,8 +1,8 @@
 """CLI: `python -m sophont_trainer <command>` with adapters/trainer on PYTHONPATH.
 
   train JOB_DIR [--out DIR] [--device cpu|cuda]   run a training job (JSON lines on stdout)
-  tiny-model OUT.gguf [--vocab N ...]             write a tiny random llama GGUF
-  logprobs MODEL.gguf --tokens JSON [--lora F]    next-token log-probs of the tiny back-end (JSON)
+  tiny-model OUT.gguf [--arch A --quant T ...]    write a tiny random GGUF of a supported architecture
+  logprobs MODEL.gguf --tokens JSON [--lora F]    next-token log-probs of the GGUF back-end (JSON)
   inspect FILE.gguf                               metadata and tensor shapes (JSON)
 
 Exit codes: 0 done, 2 invalid input, 3 training diverged, 143 cancelled (SIGTERM), 1 anything else. Every failure of
@@ -64,7 +64,9 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
 
     spec = TinySpec(n_vocab=args.vocab, n_embd=args.embd, n_layer=args.layers, n_head=args.heads,
                     n_head_kv=args.kv_heads, n_ff=args.ff, n_ctx=args.ctx, tied=args.tied, seed=args.seed,
-                    f16=args.f16)
+                    f16=args.f16, arch=args.arch, quant=args.quant, expert_quant=args.expert_quant,
+                    n_expert=args.experts, n_expert_used=args.experts_used, n_ff_exp=args.ff_exp,
+                    sliding_window=args.window)
     write_tiny_model(args.out, spec)
     print(json.dumps({"path": args.out, "spec": spec.__dict__}))
     return 0
@@ -74,12 +76,13 @@ def cmd_logprobs(args: argparse.Namespace) -> int:
     import torch
 
     from . import gguf
-    from .llama import TinyLlama
+    from .decoder import GGUFModel
     from .lora import LoraPair, LoraSet, read_adapter
 
-    model = TinyLlama(gguf.read_gguf(args.model), torch.device("cpu"))
+    model = GGUFModel(gguf.read_gguf(args.model), torch.device("cpu"))
+    model.cpu_rounding = args.cpu_rounding
     if args.lora:
-        ad = read_adapter(args.lora, model.base_shapes())
+        ad = read_adapter(args.lora, model.base_shapes(), model.architecture)
         # llama.cpp multiplies the delta by the adapter scale: folding it into B does the same
         lora = LoraSet(ad.rank, ad.alpha, {
             n: LoraPair(torch.from_numpy(a), torch.from_numpy(b) * args.scale) for n, (a, b) in ad.pairs.items()
@@ -102,7 +105,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     g = gguf.read_gguf(args.file)
     meta = {k: (f"[{len(v.value)} items]" if v.type == gguf.ValueType.ARRAY and len(v.value) > 16 else v.value)
             for k, v in g.metadata.items()}
-    tensors = {n: {"shape": list(t.data.shape), "type": t.type.name} for n, t in g.tensors.items()}
+    tensors = {n: {"shape": list(t.shape), "type": t.type.name} for n, t in g.tensors.items()}
     print(json.dumps({"metadata": meta, "tensors": tensors}, indent=2))
     return 0
 
@@ -129,6 +132,13 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--tied", action="store_true", help="no output.weight (tied to token_embd)")
     m.add_argument("--f16", action="store_true", help="store the matrices as F16")
+    m.add_argument("--arch", default="llama", choices=["llama", "mixtral", "qwen2", "qwen3", "qwen3moe", "gpt-oss"])
+    m.add_argument("--quant", default="", help="the matrices' type: F32 F16 BF16 Q8_0 Q4_K Q5_K Q6_K MXFP4")
+    m.add_argument("--expert-quant", default="", help="the expert tensors' type, where it differs")
+    m.add_argument("--experts", type=int, default=4)
+    m.add_argument("--experts-used", type=int, default=2)
+    m.add_argument("--ff-exp", type=int, default=0, help="expert FFN width (default --ff)")
+    m.add_argument("--window", type=int, default=4, help="gpt-oss: sliding window")
     m.set_defaults(func=cmd_tiny_model)
 
     lp = sub.add_parser("logprobs", help="next-token log-probs of the tiny back-end")
@@ -136,6 +146,8 @@ def parser() -> argparse.ArgumentParser:
     lp.add_argument("--tokens", required=True, help="JSON list of token-id lists")
     lp.add_argument("--lora", default=None)
     lp.add_argument("--scale", type=float, default=1.0, help="adapter scale, as llama.cpp's")
+    lp.add_argument("--cpu-rounding", action="store_true",
+                    help="round matmul activations as llama.cpp's CPU back-end does (F16/BF16/Q8_0/Q8_K)")
     lp.set_defaults(func=cmd_logprobs)
 
     i = sub.add_parser("inspect", help="print a GGUF file's metadata and tensors")

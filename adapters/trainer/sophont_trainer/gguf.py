@@ -20,6 +20,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from .quants import QUANTIZED, GGMLType, dequantize, quantize, row_bytes
+
 MAGIC = b"GGUF"
 VERSION = 3
 DEFAULT_ALIGNMENT = 32
@@ -45,11 +47,9 @@ class ValueType(enum.IntEnum):
     FLOAT64 = 12
 
 
-class TensorType(enum.IntEnum):
-    """ggml tensor types this module can store (the ones the tiny models and adapters use)."""
-
-    F32 = 0
-    F16 = 1
+# ggml tensor types this module can store: F32/F16 as numpy arrays, the quantized ones as packed
+# uint8 blocks (see quants.py)
+TensorType = GGMLType
 
 
 # struct format codes for the fixed-size scalar types
@@ -133,15 +133,52 @@ def infer_value(v: Any) -> Value:
 
 @dataclass
 class Tensor:
-    """A tensor as numpy sees it: shape is numpy order (slowest first), ggml `ne` is the reverse."""
+    """A tensor as numpy sees it: shape is numpy order (slowest first), ggml `ne` is the reverse.
+
+    F32/F16: `data` holds the values. Quantized types (and BF16): `data` is either float values,
+    quantized when written, or the packed uint8 blocks [..., row bytes] as read from a file."""
 
     name: str
     data: np.ndarray
     type: TensorType = TensorType.F32
 
     @property
+    def packed(self) -> bool:
+        return self.type in QUANTIZED and self.data.dtype == np.uint8
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The logical (numpy) shape, also of a packed tensor."""
+        if not self.packed:
+            return tuple(self.data.shape)
+        return (*self.data.shape[:-1], _values_per_row(self.type, self.data.shape[-1]))
+
+    @property
     def ne(self) -> tuple[int, ...]:
-        return tuple(reversed(self.data.shape))
+        return tuple(reversed(self.shape))
+
+    def blocks(self) -> np.ndarray:
+        """The packed bytes as they go into the file."""
+        if self.type not in QUANTIZED:
+            return np.ascontiguousarray(self.data, dtype=_TENSOR_DTYPE[self.type])
+        return self.data if self.packed else quantize(self.data, self.type)
+
+    def values(self) -> np.ndarray:
+        """float32 values (quantized types dequantized)."""
+        if self.type not in QUANTIZED:
+            return self.data.astype(np.float32)
+        import torch
+
+        data = self.blocks()
+        n = _values_per_row(self.type, data.shape[-1])
+        return dequantize(torch.from_numpy(np.array(data)), self.type, n).numpy()
+
+
+def _values_per_row(t: TensorType, nbytes: int) -> int:
+    from .quants import LAYOUTS
+
+    lay = LAYOUTS[t]
+    return nbytes // lay.bytes * lay.block
 
 
 @dataclass
@@ -166,7 +203,7 @@ class GGUFFile:
         t = self.tensors.get(name)
         if t is None:
             raise GGUFError(f"missing tensor {name!r}")
-        return t.data.astype(np.float32)
+        return t.values()
 
 
 # ---------------------------------------------------------------- reading
@@ -180,7 +217,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.buf):
             raise GGUFError(f"truncated file: need {n} bytes at offset {self.pos}")
-        out = self.buf[self.pos : self.pos + n]
+        out = bytes(self.buf[self.pos : self.pos + n])
         self.pos += n
         return out
 
@@ -226,10 +263,13 @@ def _align(offset: int, alignment: int) -> int:
 
 
 def read_gguf(path: str | Path) -> GGUFFile:
-    return parse_gguf(Path(path).read_bytes())
+    """Memory-mapped: packed tensors stay views of the file until they are moved to a device."""
+    if Path(path).stat().st_size == 0:
+        raise GGUFError("not a GGUF file (empty)")
+    return parse_gguf(np.memmap(path, dtype=np.uint8, mode="r"))
 
 
-def parse_gguf(buf: bytes) -> GGUFFile:
+def parse_gguf(buf: bytes | np.ndarray) -> GGUFFile:
     r = _Reader(buf)
     if r.take(4) != MAGIC:
         raise GGUFError("not a GGUF file (bad magic)")
@@ -261,7 +301,8 @@ def parse_gguf(buf: bytes) -> GGUFFile:
         try:
             ttype = TensorType(raw_type)
         except ValueError as e:
-            raise GGUFError(f"tensor {name!r}: ggml type {raw_type} is not supported (F32/F16 only)") from e
+            known = ", ".join(t.name for t in TensorType)
+            raise GGUFError(f"tensor {name!r}: ggml type {raw_type} is not supported (known: {known})") from e
         offset = r.scalar(ValueType.UINT64)
         if offset % alignment:
             raise GGUFError(f"tensor {name!r}: offset {offset} is not aligned to {alignment}")
@@ -270,14 +311,23 @@ def parse_gguf(buf: bytes) -> GGUFFile:
     data_start = _align(r.pos, alignment)
     tensors: dict[str, Tensor] = {}
     for name, ne, ttype, offset in infos:
-        dtype = _TENSOR_DTYPE[ttype]
-        count = int(np.prod(ne, dtype=np.int64)) if ne else 1
         start = data_start + offset
-        end = start + count * dtype.itemsize
-        if end > len(buf):
-            raise GGUFError(f"tensor {name!r} runs past the end of the file")
         shape = tuple(reversed(ne))
-        data = np.frombuffer(buf, dtype=dtype, count=count, offset=start).reshape(shape).copy()
+        if ttype in QUANTIZED:
+            try:
+                rb = row_bytes(ttype, ne[0] if ne else 1)
+            except ValueError as e:
+                raise GGUFError(f"tensor {name!r}: {e}") from e
+            rows = int(np.prod(ne[1:], dtype=np.int64))
+            if start + rows * rb > len(buf):
+                raise GGUFError(f"tensor {name!r} runs past the end of the file")
+            data = np.frombuffer(buf, dtype=np.uint8, count=rows * rb, offset=start).reshape(*shape[:-1], rb)
+        else:
+            dtype = _TENSOR_DTYPE[ttype]
+            count = int(np.prod(ne, dtype=np.int64)) if ne else 1
+            if start + count * dtype.itemsize > len(buf):
+                raise GGUFError(f"tensor {name!r} runs past the end of the file")
+            data = np.frombuffer(buf, dtype=dtype, count=count, offset=start).reshape(shape).copy()
         if name in tensors:
             raise GGUFError(f"duplicate tensor {name!r}")
         tensors[name] = Tensor(name, data, ttype)
@@ -349,13 +399,16 @@ def serialize_gguf(
     offset = 0
     for name, raw in tensors.items():
         t = _as_tensor(name, raw)
-        data = np.ascontiguousarray(t.data, dtype=_TENSOR_DTYPE[t.type])
+        try:
+            data = t.blocks()
+        except ValueError as e:
+            raise GGUFError(f"tensor {name!r}: {e}") from e
         head.write(_pack_string(name))
-        head.write(struct.pack("<I", data.ndim))
-        for n in reversed(data.shape):
+        head.write(struct.pack("<I", len(t.ne)))
+        for n in t.ne:
             head.write(struct.pack("<Q", n))
         head.write(struct.pack("<IQ", t.type, offset))
-        blob = data.tobytes()
+        blob = np.ascontiguousarray(data).tobytes()
         padded = _align(len(blob), alignment)
         blobs.append(blob + b"\0" * (padded - len(blob)))
         offset += padded

@@ -214,9 +214,9 @@ def load_backend(job: Job, device: torch.device) -> Backend:
 
         assert r.hf_model is not None
         return HFLlama(r.hf_model, device)
-    from .llama import TinyLlama
+    from .decoder import GGUFModel  # the architecture comes from the GGUF itself (arch.py)
 
-    return TinyLlama(gguf.read_gguf(r.base_model), device)
+    return GGUFModel(gguf.read_gguf(r.base_model), device)
 
 
 def run_job(job_dir: str | Path, out_dir: str | Path | None, device_name: str | None, progress: Progress) -> dict[str, Any]:
@@ -248,7 +248,8 @@ def run_job(job_dir: str | Path, out_dir: str | Path | None, device_name: str | 
     gen = torch.Generator().manual_seed(r.seed)
     lora = init_lora(shapes, r.rank, r.alpha, gen)
     model.attach_lora(lora)
-    progress.emit("started", job_id=r.job_id, backend=r.backend, device=str(device), torch=torch.__version__,
+    base = _base_memory(model)
+    progress.emit("started", job_id=r.job_id, backend=r.backend, device=str(device), torch=torch.__version__, **base,
                   sft_steps=sft_steps, dpo_steps=dpo_steps, sft_rows=len(job.sft), anchor_rows=len(job.anchor),
                   dpo_rows=len(job.dpo), negative_rows=len(job.negatives), dpo_eval_rows=len(job.dpo_eval),
                   serving_adapter=serving_sha, rank=r.rank, alpha=r.alpha, lora_tensors=len(shapes), seed=r.seed)
@@ -265,9 +266,23 @@ def run_job(job_dir: str | Path, out_dir: str | Path | None, device_name: str | 
 
     artifacts = write_artifacts(job, model, lora, out, progress)
     result = {"job_id": r.job_id, "artifacts": artifacts, "seconds": round(time.time() - t0, 3), **summary}
+    if device.type == "cuda":
+        # against the memory plan's total (actors/muscle/plan.ts)
+        result["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device))
     (out / "result.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
     progress.emit("done", **result)
     return result
+
+
+def _base_memory(model: Backend) -> dict[str, Any]:
+    """The architecture and the device bytes of the base as it is held (packed where the GGUF is quantized)."""
+    weights = getattr(model, "w", None)
+    if not isinstance(weights, dict):
+        return {"architecture": model.architecture}
+    types: dict[str, int] = {}
+    for w in weights.values():
+        types[w.type.name] = types.get(w.type.name, 0) + w.nbytes()
+    return {"architecture": model.architecture, "base_bytes": sum(types.values()), "base_types": types}
 
 
 def _base_sha(job: Job) -> str:

@@ -13,6 +13,8 @@ from sophont_trainer import gguf
 from sophont_trainer.gguf import GGUFError
 from sophont_trainer.hf_backend import export_gguf_pairs, permute_rows, unpermute_rows
 from sophont_trainer.llama import TinyLlama, apply_rope, rope_tables
+from sophont_trainer.qweight import QWeight
+from sophont_trainer.quants import GGMLType
 from sophont_trainer.lora import LoraPair, LoraSet, init_lora, lora_delta, lora_scale, read_adapter, refactor, write_adapter
 from sophont_trainer.tiny_model import tiny_metadata, tiny_tensors
 
@@ -45,7 +47,8 @@ class DeltaMath(unittest.TestCase):
         with torch.no_grad():
             with_lora = model.logits(tokens)
             for name, d in lora.deltas().items():
-                model.w[name] = model.w[name] + d
+                w = model.w[name]
+                model.w[name] = QWeight(w.full() + d, GGMLType.F32, w.shape)
             with model.lora_disabled():
                 merged = model.logits(tokens)
         torch.testing.assert_close(with_lora, merged, rtol=1e-4, atol=1e-4)
@@ -133,11 +136,11 @@ class HFLayout(unittest.TestCase):
         g = torch.Generator().manual_seed(5)
         x = torch.randn(1, 6, cfg.n_embd, generator=g)
         cos, sin = rope_tables(cfg, 6, torch.device("cpu"), None)
-        wq = model.w["blk.0.attn_q.weight"]
+        wq = model.w["blk.0.attn_q.weight"].full()
         gguf_q = apply_rope((x @ wq.T).view(1, 6, cfg.n_head, cfg.head_dim), cos, sin)
         hf_wq = torch.from_numpy(unpermute_rows(wq.numpy(), cfg.n_head, cfg.n_head))
         hf_q = rotate_half_rope((x @ hf_wq.T).view(1, 6, cfg.n_head, cfg.head_dim), cos, sin)
-        wk = model.w["blk.0.attn_k.weight"]
+        wk = model.w["blk.0.attn_k.weight"].full()
         gguf_k = apply_rope((x @ wk.T).view(1, 6, cfg.n_head_kv, cfg.head_dim), cos, sin)
         hf_wk = torch.from_numpy(unpermute_rows(wk.numpy(), cfg.n_head, cfg.n_head_kv))
         hf_k = rotate_half_rope((x @ hf_wk.T).view(1, 6, cfg.n_head_kv, cfg.head_dim), cos, sin)

@@ -1,39 +1,16 @@
 // The trainer payload (adapters/trainer, Python + PyTorch) against the real runtime: its Python unit
 // tests pass, its PyTorch llama forward agrees with llama.cpp on a GGUF it wrote, and the LoRA
 // adapters it trains and TIES-merges load in node-llama-cpp and move the model towards the data.
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
-import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileAsync, jsonLines, llamaLogprobs as llamaLogprobsOf, maxAbsDiff, PYTHON, pythonEnv, ROOT, TRAINER, trainer, type Lines } from "../../support/trainer.ts";
 
-const ROOT = path.resolve(new URL("../../../", import.meta.url).pathname);
-const TRAINER = path.join(ROOT, "adapters/trainer");
-// Debian's python3-torch lives under the system interpreter, not under pyenv's `python3` shim.
-const PYTHON = "/usr/bin/python3";
 const VOCAB = 288;
-const execFileAsync = promisify(execFile);
-
-const pythonEnv = { ...process.env, PYTHONPATH: TRAINER, PYTHONDONTWRITEBYTECODE: "1" };
-
-const trainer = async (args: readonly string[]): Promise<string> => {
-  const { stdout } = await execFileAsync(PYTHON, ["-m", "sophont_trainer", ...args], {
-    cwd: ROOT,
-    env: pythonEnv,
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  return stdout;
-};
-
-type Lines = ReadonlyArray<Record<string, unknown>>;
-const jsonLines = (stdout: string): Lines =>
-  stdout
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 interface Artifact {
   readonly kind: "micro" | "merged";
@@ -51,52 +28,8 @@ const torchLogprobs = async (model: string, seqs: number[][], lora?: string): Pr
   return (JSON.parse(out) as { logprobs: number[][][] }).logprobs;
 };
 
-/** The same from llama.cpp. The KV cache is F32 and flash attention is off: llama.cpp's defaults
- * (F16 cache, CPU flash attention in F16) alone move log-probs by ~1e-2 on this model. */
-const llamaLogprobs = async (model: LlamaModel, seqs: number[][], lora?: string): Promise<number[][][]> => {
-  const context = await model.createContext({
-    contextSize: 128,
-    threads: 1,
-    flashAttention: false,
-    experimentalKvCacheKeyType: "F32",
-    experimentalKvCacheValueType: "F32",
-    ...(lora ? { lora: { adapters: [{ filePath: lora, scale: 1 }] } } : {}),
-  });
-  try {
-    const sequence = context.getSequence();
-    const out: number[][][] = [];
-    for (const tokens of seqs) {
-      const results = await sequence.controlledEvaluate(
-        tokens.map((t) => [t as Token, { generateNext: { probabilities: true } }] as const),
-      );
-      out.push(
-        results.map((r) => {
-          const probs = r?.next.probabilities;
-          if (!probs || probs.size !== VOCAB) throw new Error("llama.cpp returned no full distribution");
-          const row = new Array<number>(VOCAB).fill(Number.NEGATIVE_INFINITY);
-          for (const [token, p] of probs) row[token] = Math.log(p);
-          return row;
-        }),
-      );
-      await sequence.clearHistory();
-    }
-    return out;
-  } finally {
-    await context.dispose();
-  }
-};
-
-const maxAbsDiff = (a: number[][][], b: number[][][]): number => {
-  let worst = 0;
-  a.forEach((seq, i) =>
-    seq.forEach((row, j) =>
-      row.forEach((v, k) => {
-        worst = Math.max(worst, Math.abs(v - (b[i]?.[j]?.[k] ?? Number.NaN)));
-      }),
-    ),
-  );
-  return worst;
-};
+/** The same from llama.cpp (F32 KV cache, flash attention off: see test/support/trainer.ts). */
+const llamaLogprobs = (model: LlamaModel, seqs: number[][], lora?: string): Promise<number[][][]> => llamaLogprobsOf(model, seqs, VOCAB, lora);
 
 /** Mean log-prob llama.cpp gives the training sequences' own next tokens. */
 const meanTargetLogprob = (logprobs: number[][][], seqs: number[][]): number => {
