@@ -33,6 +33,9 @@ export const fingerprint = () => {
   return parts.sort().join("\n");
 };
 
+/** What the compiled CLI imports from node_modules at run time instead of bundling. */
+const EXTERNAL = ["node-llama-cpp", "@lancedb/*", "ssh2", "esbuild", "tsx", "tsx/*", "@opentelemetry/*", "node-addon-api", "node-api-headers", "playwright-core", "vitest", "@modelcontextprotocol/*"];
+
 export const buildCli = async () => {
   const { build } = await import("esbuild");
   const stamp = fingerprint();
@@ -59,7 +62,11 @@ export const buildCli = async () => {
     format: "esm",
     platform: "node",
     target: "node20",
-    packages: "external",
+    // Pure-JS ESM packages (NATS's client, effect, xstate) are bundled: loading their hundreds of files
+    // one by one was most of a command's start. Native addons, CommonJS and tools stay outside.
+    external: EXTERNAL,
+    // Bundled CommonJS (nkeys, js-sha256) may require Node's built-ins: give each chunk a require.
+    banner: { js: 'import { createRequire as __sophontRequire } from "node:module"; const require = __sophontRequire(import.meta.url);' },
     chunkNames: "chunks/[name]-[hash]",
     plugins: [keepMetaUrl],
     logLevel: "warning",

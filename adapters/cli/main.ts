@@ -96,7 +96,7 @@ export const main = async (argv: string[], io = { out: (s: string) => console.lo
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const ctx: CliContext = { config, out: io.out, err: io.err, signal: controller.signal };
-    const telemetry = command.path[0] === "trace" ? undefined : await (await import("../telemetry/setup.ts")).startTelemetry({ home: command.traceHome?.(config.home) ?? config.home, airlock: config.airlock });
+    const telemetry = command.path[0] === "trace" || process.env.OTEL_SDK_DISABLED === "true" ? undefined : await (await import("../telemetry/setup.ts")).startTelemetry({ home: command.traceHome?.(config.home) ?? config.home, airlock: config.airlock });
     try {
       const name = `cli ${command.path.join(" ")}`;
       return (await inSpan(name, undefined, { "sophont.actor": "cli", "sophont.cli.args": parsed.positionals.join(" "), ...(v.private === true ? { "sophont.private": true } : {}) }, async () => command.run(ctx, v, parsed.positionals))) ?? 0;

@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { NodeSDK } from "@opentelemetry/sdk-node";
-import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { context, propagation, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { detectResources, envDetector, hostDetector, osDetector, processDetector, resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { FileSpanExporter } from "./file-exporter.ts";
 import { AirlockSpanExporter, type SpanSerializer } from "../egress/otlp.ts";
 import { OtlpEgressLog, setActiveOtlpLog } from "../egress/otlp-log.ts";
@@ -40,12 +43,7 @@ export const startTelemetry = async (opts: { home: string; serviceName?: string;
     processor = out?.processor;
     egressLog = out?.log;
   }
-  const sdk = new NodeSDK({
-    serviceName: opts.serviceName ?? env.OTEL_SERVICE_NAME ?? "sophont",
-    spanProcessors: processor ? [processor] : [],
-    instrumentations: [],
-  });
-  sdk.start();
+  const sdk = startTracing(opts.serviceName ?? env.OTEL_SERVICE_NAME ?? "sophont", processor);
   setActiveOtlpLog(egressLog);
   return {
     destination: opts.exporter ? "a test exporter" : fromEnv ? "the OTEL_* exporter (through the airlock)" : traceFile(opts.home),
@@ -54,6 +52,27 @@ export const startTelemetry = async (opts: { home: string; serviceName?: string;
       await boundedShutdown(sdk, opts.home, env);
       setActiveOtlpLog(undefined);
       await egressLog?.finish();
+    },
+  };
+};
+
+/**
+ * Traces only, as OpenTelemetry's NodeSDK sets them up (a tracer provider with the resource its
+ * detectors find, async-hooks context, W3C trace context and baggage), without the NodeSDK itself: it
+ * loads metrics, logs and every exporter, 0.3 s of every command's start, for spans alone.
+ */
+const startTracing = (serviceName: string, processor: SpanProcessor | undefined): { shutdown(): Promise<void> } => {
+  const detected = detectResources({ detectors: [envDetector, hostDetector, osDetector, processDetector] });
+  const provider = new BasicTracerProvider({ resource: detected.merge(resourceFromAttributes({ "service.name": serviceName })), spanProcessors: processor ? [processor] : [] });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  trace.setGlobalTracerProvider(provider);
+  return {
+    shutdown: async () => {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
     },
   };
 };
@@ -94,7 +113,7 @@ export const EXPORT_BOUND_MS = 1_500;
  * delays a command by its exporter's own timeouts. Said once per endpoint (a mark in the home's
  * traces folder), not at every command.
  */
-const boundedShutdown = async (sdk: NodeSDK, home: string, env: NodeJS.ProcessEnv): Promise<void> => {
+const boundedShutdown = async (sdk: { shutdown(): Promise<void> }, home: string, env: NodeJS.ProcessEnv): Promise<void> => {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), EXPORT_BOUND_MS)));
   const outcome = await Promise.race([sdk.shutdown().then(() => "done" as const, () => "failed" as const), late]);
