@@ -108,7 +108,12 @@ export const TrainingCancelRequested = defineEvent({
   type: "TrainingCancelRequested",
   family: "training",
   description: "Someone asked to stop a job: the Muscle kills its process group on the host.",
-  schema: Schema.Struct({ ...job, by: Schema.String }),
+  schema: Schema.Struct({
+    ...job,
+    by: Schema.String,
+    /** Why (absent: a person asked, giving none): e.g. the night's deadline passed. */
+    reason: Schema.optional(Schema.String),
+  }),
   entity: byJob,
 });
 
@@ -176,20 +181,34 @@ export const TrainingStarted = defineEvent({
   entity: byJob,
 });
 
+const TrainingProgressedV1 = Schema.Struct({
+  ...job,
+  phase: Schema.String,
+  step: Schema.Finite,
+  of: Schema.Finite,
+  loss: Schema.NullOr(Schema.Finite),
+  margin: Schema.NullOr(Schema.Finite),
+  logOffset: Schema.Finite,
+});
+
 export const TrainingProgressed = defineEvent({
   type: "TrainingProgressed",
   family: "training",
-  description: "Throttled progress of the trainer: phase, step, loss, preference margin, and the log offset after the line.",
+  description: "Throttled progress of the trainer: phase, step of steps, loss, preference margin, the trainer's ETA for the phase, and the log offset after the line.",
   schema: Schema.Struct({
-    ...job,
-    phase: Schema.String,
-    step: Schema.Finite,
-    of: Schema.Finite,
-    loss: Schema.NullOr(Schema.Finite),
-    margin: Schema.NullOr(Schema.Finite),
-    logOffset: Schema.Finite,
+    ...TrainingProgressedV1.fields,
+    /** Seconds the trainer expects the phase still to take (its pace since the phase's first step); null: not known yet. */
+    etaSeconds: Schema.NullOr(Schema.Finite),
   }),
   entity: byJob,
+  past: [
+    {
+      version: 1,
+      schema: TrainingProgressedV1,
+      // v1 trainers reported no ETA: unknown, not zero.
+      upcast: (d: typeof TrainingProgressedV1.Type) => ({ ...d, etaSeconds: null }),
+    },
+  ],
 });
 
 export const TrainingFailed = defineEvent({

@@ -17,7 +17,8 @@ export interface LineageEntry {
   readonly mergeWith: readonly string[];
   status: "requested" | "running" | "trained" | "failed" | "promoted" | "rolled-back";
   provisioned?: { readonly host: string; readonly provider: string };
-  lastProgress?: { readonly phase: string; readonly step: number; readonly of: number; readonly loss: number | null };
+  /** The trainer's last reported step, loss and ETA for the phase (null: not known yet), and when it was recorded. */
+  lastProgress?: { readonly phase: string; readonly step: number; readonly of: number; readonly loss: number | null; readonly etaSeconds: number | null; readonly at: string };
   adapter?: { readonly sha256: string; readonly microSha256: string; readonly merge: EventData<"AdapterTrained">["merge"] };
   evaluation?: Pick<EventData<"AdapterEvaluated">, "gain" | "forgetting" | "bounds" | "withinBounds" | "baselineSha256" | "heldOut" | "anchor" | "trained">;
   failure?: { readonly stage: string; readonly kind: string; readonly error: string };
@@ -38,7 +39,8 @@ export interface Lineage {
  */
 export const lineage: Projection<Lineage> = {
   name: "lineage",
-  version: 2,
+  // 3: lastProgress carries the ETA and its time.
+  version: 3,
   canHandle: ["TrainingRequested", "HostProvisioned", "TrainingProgressed", "TrainingFailed", "AdapterTrained", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "HostReleased"],
   initialState: () => ({ jobs: new Map(), serving: null, promotedMicro: [] }),
   evolve: (s, e) => {
@@ -59,7 +61,7 @@ export const lineage: Projection<Lineage> = {
         job.provisioned = { host: e.data.host, provider: e.data.provider };
         break;
       case "TrainingProgressed":
-        job.lastProgress = { phase: e.data.phase, step: e.data.step, of: e.data.of, loss: e.data.loss };
+        job.lastProgress = { phase: e.data.phase, step: e.data.step, of: e.data.of, loss: e.data.loss, etaSeconds: e.data.etaSeconds, at: e.metadata.time };
         break;
       case "TrainingFailed":
         job.status = "failed";

@@ -16,7 +16,7 @@ export interface AdapterAudit {
   readonly shadowPairs: number;
   readonly host: { name: string; provider: string } | null;
   readonly datasets: Array<{ name: string; sha256: string }>;
-  readonly progress: { events: number; last: { step: number; of: number; loss: number | null } | null };
+  readonly progress: { events: number; last: { step: number; of: number; loss: number | null; etaSeconds: number | null } | null };
   readonly trained: Of<"AdapterTrained">["data"] | null;
   readonly evaluated: Of<"AdapterEvaluated">["data"] | null;
   readonly outcome: { type: "AdapterPromoted" | "AdapterRolledBack" | "TrainingFailed"; seq: number; by: string; detail: string } | null;
@@ -68,7 +68,7 @@ export const auditAdapter = async (store: EventStore, key: string, until: Until 
     shadowPairs: req.data.ledger.shadow.length,
     host: host ? { name: host.data.host, provider: host.data.provider } : null,
     datasets: find("DatasetUploaded").flatMap((e) => e.data.files.map((f) => ({ name: f.name, sha256: f.sha256 }))),
-    progress: { events: progress.length, last: lastP ? { step: lastP.data.step, of: lastP.data.of, loss: lastP.data.loss } : null },
+    progress: { events: progress.length, last: lastP ? { step: lastP.data.step, of: lastP.data.of, loss: lastP.data.loss, etaSeconds: lastP.data.etaSeconds } : null },
     trained: find("AdapterTrained")[0]?.data ?? null,
     evaluated: find("AdapterEvaluated")[0]?.data ?? null,
     outcome: end

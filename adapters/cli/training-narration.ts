@@ -1,14 +1,34 @@
 // One line per training event, as `sophont train` and `sophont up` print them.
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { RuleNumbers } from "../../events/training.ts";
+import { duration } from "../report/charts.ts";
+import type { LineageEntry } from "../../projections/lineage.projection.ts";
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const numbersOf = (n: RuleNumbers) =>
   `${n.newSft} new SFT (needs ${n.minNewSft}), ${n.newPairs} new pairs (needs ${n.minNewPairs}), ${n.jobsToday}/${n.maxJobsPerDay} jobs today, ${n.running} running`;
 
+/** Step, loss and ETA of a job's progress, as every surface (train, up, status, the report) says them. */
+export const progressLine = (p: { phase: string; step: number; of: number; loss: number | null; etaSeconds: number | null }): string =>
+  `${p.phase} step ${p.step}/${p.of} loss ${p.loss?.toFixed(4) ?? "-"} ETA ${p.etaSeconds === null ? "unknown" : duration(p.etaSeconds)}`;
+
+/** Jobs not over yet (no verdict, no failure), with the trainer's last step, loss and ETA: what `status` shows. */
+export const runningJobs = (jobs: Iterable<LineageEntry>) =>
+  [...jobs]
+    .filter((j) => j.status === "requested" || j.status === "running" || j.status === "trained")
+    .map((j) => ({ jobId: j.jobId, status: j.status, requestedBy: j.requestedBy, host: j.provisioned?.host ?? j.host ?? "local", progress: j.lastProgress ?? null }));
+
+/** The status line of those jobs (one per job, aligned under the first). */
+export const runningJobsLine = (jobs: ReturnType<typeof runningJobs>): string =>
+  jobs.length === 0 ? "no job running" : jobs.map((j) => `${j.jobId} (${j.status}, by ${j.requestedBy}, on ${j.host}): ${j.progress ? progressLine(j.progress) : "no step yet"}`).join("\n            ");
+
 /** What a person reads for a training event (undefined: not worth a line). */
 export const narrateTraining = (e: DomainEvent): string | undefined => {
   switch (e.type) {
+    case "NightCompleted":
+      return e.data.cutOff ? `night ${e.data.nightId} cut off at its deadline ${e.data.cutOff.deadlineAt}: ${e.data.cutOff.left} input(s) left for the next night` : undefined;
+    case "TrainingCancelRequested":
+      return `${e.data.jobId}: cancel requested by ${e.data.by}${e.data.reason ? ` (${e.data.reason})` : ""}`;
     case "TrainingRequested":
       return e.data.rule
         ? `the Soul requested ${e.data.jobId} after night ${e.data.rule.nightId} (rule ${e.data.rule.name}: ${numbersOf(e.data.rule.numbers)})`
@@ -16,7 +36,7 @@ export const narrateTraining = (e: DomainEvent): string | undefined => {
     case "TrainingDeferred":
       return `night ${e.data.nightId}: training deferred (${e.data.reason}: ${e.data.detail}; ${numbersOf(e.data.numbers)})`;
     case "TrainingProgressed":
-      return `  ${e.data.jobId} ${e.data.phase} step ${e.data.step}/${e.data.of} loss ${e.data.loss?.toFixed(4) ?? "-"}`;
+      return `  ${e.data.jobId} ${progressLine(e.data)}`;
     case "AdapterEvaluated":
       return `${e.data.jobId} evaluated: held-out perplexity ${e.data.heldOut.before.toFixed(2)} -> ${e.data.heldOut.after.toFixed(2)} (gain ${pct(e.data.gain)}), anchor ${e.data.anchor.before.toFixed(2)} -> ${e.data.anchor.after.toFixed(2)} (forgetting ${pct(e.data.forgetting)})${e.data.probe ? `, probe ${e.data.probe.before.toFixed(2)} -> ${e.data.probe.after.toFixed(2)} (${pct(e.data.probe.rise)}${e.data.probe.unknownShare === null ? "" : `, ${pct(e.data.probe.unknownShare)} of its tokens unknown to the model`})` : ""}`;
     case "AdapterPromoted":

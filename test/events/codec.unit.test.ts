@@ -78,6 +78,12 @@ describe("event codec", () => {
     expect(ev.data).toMatchObject({ inputId: "in-1", meanNll: 3.0007, bytes: null, bitsPerByte: null, domain: null, calibration: null });
   });
 
+  it("upcasts TrainingProgressed v1: the ETA its trainer did not report is null, not zero", () => {
+    const ev = decodeEvent(fixture("TrainingProgressed.v1.json"), 1, "sophont.evt.training.soul-2026-11-29-1", 0);
+    expect(ev.writtenVersion).toBe(1);
+    expect(ev.data).toEqual({ jobId: "soul-2026-11-29-1", phase: "sft", step: 12, of: 24, loss: 3.4172, margin: null, logOffset: 4096, etaSeconds: null });
+  });
+
   it("builds subjects from safe tokens only", () => {
     expect(parseEventSubject(eventSubject("input", "abc-1"))).toEqual({ family: "input", entityId: "abc-1" });
     expect(() => eventSubject("input", "a.b")).toThrow();

@@ -18,6 +18,7 @@ import { mcp } from "./mcp.ts";
 import { agentAdd, agentList, agentRevoke } from "./agent.ts";
 import { diff } from "./diff.ts";
 import { report } from "./report.ts";
+import { dashboard } from "./dashboard.ts";
 import { demo } from "./demo.ts";
 import { traceCommand } from "./trace.ts";
 import { up } from "./up.ts";
@@ -28,4 +29,4 @@ import { clusterConf } from "./cluster.ts";
 import { completion } from "./completion.ts";
 
 /** Every `sophont` command; `--help` and the README's CLI reference are made from this list. */
-export const commands: ReadonlyArray<Command> = [demo, up, down, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, auditEgress, eventsTail, status, replay, traceCommand, diff, report, mcp, agentAdd, agentList, agentRevoke, modelMakeTiny, modelAdapt, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList, clusterConf, completion];
+export const commands: ReadonlyArray<Command> = [demo, up, down, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, auditEgress, eventsTail, status, replay, traceCommand, diff, report, dashboard, mcp, agentAdd, agentList, agentRevoke, modelMakeTiny, modelAdapt, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList, clusterConf, completion];

@@ -5,10 +5,12 @@ import { parsePosition, printResult, UsageError } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
 import { collectReport } from "../../report/collect.ts";
 import { renderReport } from "../../report/render.ts";
+import { agentsTextView, inputTextReader, withInputText } from "../../report/rejections.ts";
+import { ObjectContentStore } from "../../nats/content-store.ts";
 
 export const report = defineCommand({
   path: ["report"],
-  summary: "write one self-contained HTML report: nights, drift, the Antechamber, adapters, each number linked to its event",
+  summary: "write one self-contained HTML report: nights, drift, the Antechamber, rejections by cause, adapters, each number linked to its event",
   usage: "sophont report [--at SEQ|TIME] [--out report.html] [--json]",
   details: "Opens in any browser without a network. --at draws the log as it was then.",
   options: { at: { type: "string" }, out: { type: "string" }, json: { type: "boolean" } },
@@ -18,7 +20,10 @@ export const report = defineCommand({
     checkWritable(out);
     const rt = await openRuntime(ctx.config);
     try {
-      const data = await collectReport(rt.store, at);
+      // A report is a file people send on: its texts are the ones agents may read (the airlock's "agents" mode).
+      const text = await agentsTextView(rt.store, ctx.config.airlock);
+      const data = await collectReport(rt.store, at, { text });
+      await withInputText(data.rejections, text, inputTextReader(data.contentOf, new ObjectContentStore(rt.nc)), false);
       writeFileSync(out, renderReport(data));
       const counts = { nights: Object.keys(data.nights).length, satellites: data.births.length, adapterJobs: data.adapters.length };
       printResult(ctx, v.json, { out, ...counts }, () => `report written: ${out} (${counts.nights} nights, ${counts.satellites} satellite(s), ${counts.adapterJobs} adapter job(s))`);

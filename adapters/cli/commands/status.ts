@@ -8,6 +8,9 @@ import { EVENT_STREAM, QUARANTINE_STREAM } from "../../../events/subjects.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
 import { readUp } from "../running.ts";
+import { projectAt } from "../../../projections/runner.ts";
+import { lineage } from "../../../projections/lineage.projection.ts";
+import { runningJobs, runningJobsLine } from "../training-narration.ts";
 
 export const status = defineCommand({
   path: ["status"],
@@ -29,6 +32,7 @@ export const status = defineCommand({
       const projections = await new ProjectionRunner(rt.store, rt.checkpoints, allProjections).positions();
       const cluster = clusterView(rt.nc, s);
       const up = readUp(ctx.config.home);
+      const training = runningJobs((await projectAt(rt.store, lineage, "now")).jobs.values());
       const report = {
         server: rt.server,
         /** The `sophont up` on this home (it keeps the projections caught up), or null. */
@@ -41,6 +45,8 @@ export const status = defineCommand({
           : undefined,
         consumers,
         projections,
+        /** Training jobs not over yet: step, of, loss, etaSeconds as the trainer last reported them. */
+        training,
       };
       if (v.json) return void ctx.out(JSON.stringify(report, null, 2));
       ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"}, nats-server ${report.server.durability?.serverVersion ?? "unknown"})`);
@@ -53,6 +59,7 @@ export const status = defineCommand({
         ctx.out(`            ${EVENT_STREAM} leader ${cluster.leader ?? "none (an election is running)"}; replicas ${peers.join(", ") || "none"}`);
       }
       ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
+      ctx.out(`training    ${runningJobsLine(training)}`);
       ctx.out("\nconsumers");
       ctx.out(table([["name", "pending", "ack pending", "ack floor"], ...consumers.map((c) => [c.name, c.pending, c.ackPending, c.ackFloor])]));
       // Without `up` nothing folds the log into the checkpoints: a lag then is not a fault, so it is not shown as one.

@@ -48,6 +48,12 @@ describe("the HTML report", () => {
       expect(await page.locator("#timeline-chart rect").count()).toBeGreaterThanOrEqual(4);
       expect(await page.locator("#drift-chart svg").count()).toBe(1);
       expect(await page.locator("#drift-chart svg path, #drift-chart svg polyline, #drift-chart svg line").count()).toBeGreaterThan(0);
+      // Night bars with a y axis of counts and each night's total; rejections by cause with examples.
+      expect(await page.locator("#timeline-chart .axes text").count()).toBeGreaterThan(2);
+      expect(await page.locator("#timeline-chart g.night").count()).toBe(2);
+      expect(await page.locator("#rejections tr").count()).toBeGreaterThanOrEqual(2);
+      expect(await page.locator("ul.examples li").count()).toBeGreaterThan(0);
+      expect(await page.locator("ul.examples li .why").first().textContent()).toMatch(/\w/);
       // A number links to its event, and the event is there.
       const href = await page.locator("table a").first().getAttribute("href");
       expect(href).toMatch(/^#ev-\d+$/);
