@@ -13,8 +13,16 @@ const compiled = join(outDir, "main.js");
 const stampFile = join(outDir, "fingerprint.txt");
 const fresh = process.env.SOPHONT_CLI_SOURCES !== "1" && existsSync(compiled) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === fingerprint();
 let entry;
-if (fresh) entry = await import(pathToFileURL(compiled).href);
-else {
+let manifest;
+if (fresh) {
+  entry = await import(pathToFileURL(compiled).href);
+  // Every command's words, help and flags, so that only the command that runs is imported.
+  const file = join(outDir, "commands.json");
+  if (existsSync(file)) {
+    const specs = JSON.parse(readFileSync(file, "utf8"));
+    manifest = { specs, load: async (spec) => (await import(pathToFileURL(join(outDir, spec.module)).href))[spec.export] };
+  }
+} else {
   if (process.env.SOPHONT_CLI_SOURCES !== "1" && process.env.SOPHONT_CLI_NO_BUILD !== "1") {
     // Recompile for the next start, detached, never delaying this one.
     spawn(process.execPath, [new URL("./build.mjs", import.meta.url).pathname], { detached: true, stdio: "ignore", env: { ...process.env, SOPHONT_CLI_NO_BUILD: "1" } }).unref();
@@ -23,4 +31,4 @@ else {
   register();
   entry = await import("./main.ts");
 }
-await entry.runAsProcess(process.argv.slice(2));
+await entry.runAsProcess(process.argv.slice(2), manifest);

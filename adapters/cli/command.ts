@@ -25,3 +25,15 @@ export interface Command {
 }
 
 export const defineCommand = (c: Command): Command => c;
+
+/** What `--help` and flag parsing need of a command: everything but what it does. */
+export type CommandSpec = Pick<Command, "path" | "summary" | "usage" | "details" | "options">;
+
+/**
+ * The commands as the compiled CLI knows them without importing any (adapters/cli/build.mjs writes
+ * them), and how to load the one that runs.
+ */
+export interface CommandManifest {
+  readonly specs: ReadonlyArray<CommandSpec>;
+  load(spec: CommandSpec): Promise<Command>;
+}

@@ -13,6 +13,7 @@ import { embeddedDurability, externalDurability, type Durability } from "../nats
 import { acquireServerLock, isAlive, watchOwner, type ServerState } from "../nats/server-lock.ts";
 import { ensureEventMirror } from "../nats/mirror.ts";
 import type { Config } from "./config.ts";
+import { attachTelemetryEgress } from "../egress/otlp-log.ts";
 
 /** What every command works with: a connection, the event store and the checkpoint store. */
 export interface Runtime {
@@ -113,6 +114,8 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
   if (config.natsUser === "mcp") await ensureEventMirror(nc, MCP_ACCOUNT);
   const store = new JetStreamEventStore(nc, { quarantine: config.natsUser === "soul" });
   const checkpoints = config.natsUser === "soul" ? new KvCheckpointStore(nc) : new MemoryCheckpointStore();
+  // Telemetry's egress records go to the log while it is open (readers cannot append: theirs wait in the spool).
+  const detachTelemetry = config.natsUser === "soul" ? await attachTelemetryEgress(config.home, store, config.airlock) : async () => undefined;
   return {
     nc,
     store,
@@ -135,6 +138,7 @@ export const openRuntime = async (config: Config, log: (s: string) => void = () 
       if (next.state.url !== url) throw new Error(`the embedded server came back on ${next.state.url}, not ${url}: restart \`sophont up\``);
     },
     close: async () => {
+      await detachTelemetry().catch(() => undefined);
       store.close();
       await nc.drain().catch(() => undefined);
       await server?.stop();

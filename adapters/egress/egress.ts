@@ -7,8 +7,14 @@ import { createHash } from "node:crypto";
 import { derivedEventId } from "../../actors/ids.ts";
 import type { Airlock, EgressDestination, EgressFacts, EgressMode } from "../../actors/ports.ts";
 import type { EventStore } from "../../events/store.ts";
+import type { EventData } from "../../events/catalogue.ts";
 import { policyRecord, type AirlockPolicy } from "./policy.ts";
 import { redact } from "./redact.ts";
+
+export type EgressRecordedData = EventData<"EgressRecorded">;
+
+/** An egress's id: the same destination and key make the same id, so a repeat is dropped by the log. */
+export const egressIdOf = (destination: EgressDestination, key: string): string => sha256Hex(`${destination}\0${key}`).slice(0, 32);
 
 export const sha256Hex = (b: Uint8Array | string): string => createHash("sha256").update(b).digest("hex");
 
@@ -72,21 +78,32 @@ export class Egress implements Airlock {
   /** The policy in the log, once per version (its id derives from the version: a repeat is dropped). */
   async recordPolicy(): Promise<void> {
     if (this.policyRecorded) return;
-    const id = derivedEventId("airlock", this.policy.version, "policy");
-    await this.store.append([{ event: { type: "AirlockPolicySet", data: policyRecord(this.policy) }, metadata: { id, time: this.time(), actor: this.options.actor ?? "airlock", causationId: null, correlationId: this.policy.version } }]);
+    await this.appendPolicy(policyRecord(this.policy));
     this.policyRecorded = true;
   }
 
+  /** A policy's AirlockPolicySet (this one's, or one a process that had no log open kept). */
+  async appendPolicy(record: EventData<"AirlockPolicySet">): Promise<void> {
+    const id = derivedEventId("airlock", record.version, "policy");
+    await this.store.append([{ event: { type: "AirlockPolicySet", data: record }, metadata: { id, time: this.time(), actor: this.options.actor ?? "airlock", causationId: null, correlationId: record.version } }]);
+  }
+
   async record(key: string, f: EgressFacts): Promise<void> {
-    await this.recordPolicy();
-    const egressId = sha256Hex(`${f.destination}\0${key}`).slice(0, 32);
     const bytes = typeof f.sent === "string" ? Buffer.byteLength(f.sent) : f.sent.byteLength;
+    await this.recordDigest(key, { destination: f.destination, target: f.target, purpose: f.purpose, redactions: f.redactions, texts: f.texts, withheld: f.withheld }, { bytes, sha256: sha256Hex(f.sent) });
+  }
+
+  /** As `record`, for a sender that hashed what it sent itself (several requests under one record). */
+  async recordDigest(key: string, f: Omit<EgressFacts, "sent">, sent: { readonly bytes: number; readonly sha256: string }): Promise<void> {
+    await this.appendRecorded(key, { egressId: egressIdOf(f.destination, key), destination: f.destination, target: f.target, purpose: f.purpose, mode: this.mode(f.destination), policyVersion: this.policy.version, bytes: sent.bytes, sha256: sent.sha256, redactions: { ...f.redactions }, withheld: f.withheld, texts: f.texts });
+  }
+
+  /** Appends an EgressRecorded made earlier (a record kept on disk by a process that had no log open). */
+  async appendRecorded(key: string, data: EgressRecordedData, time?: string): Promise<void> {
+    if (data.policyVersion === this.policy.version) await this.recordPolicy();
     await this.store.append([{
-      event: {
-        type: "EgressRecorded",
-        data: { egressId, destination: f.destination, target: f.target, purpose: f.purpose, mode: this.mode(f.destination), policyVersion: this.policy.version, bytes, sha256: sha256Hex(f.sent), redactions: { ...f.redactions }, withheld: f.withheld, texts: f.texts },
-      },
-      metadata: { id: derivedEventId("airlock", egressId, 0), time: this.time(), actor: this.options.actor ?? "airlock", causationId: null, correlationId: key },
+      event: { type: "EgressRecorded", data },
+      metadata: { id: derivedEventId("airlock", data.egressId, 0), time: time ?? this.time(), actor: this.options.actor ?? "airlock", causationId: null, correlationId: key },
     }]);
   }
 

@@ -36,12 +36,14 @@ export class AnthropicJudge {
   private night: string | undefined;
   private calls = 0;
   private spend = 0;
+  /** Worst-case cost of the calls in flight. */
+  private reserved = 0;
 
   constructor(readonly config: JudgeConfig, private readonly egress: Egress, private readonly options: JudgeOptions = {}) {}
 
   /** Caps count per night: a new night id starts them again. */
   private forNight(nightId: string): void {
-    if (this.night !== nightId) (this.night = nightId), (this.calls = 0), (this.spend = 0);
+    if (this.night !== nightId) (this.night = nightId), (this.calls = 0), (this.spend = 0), (this.reserved = 0);
   }
 
   get usage() {
@@ -57,13 +59,31 @@ export class AnthropicJudge {
     this.forNight(nightId);
     const key = (this.options.env ?? process.env)[this.config.apiKeyEnv];
     if (!key) return this.local(confidence, `no API key in $${this.config.apiKeyEnv}`);
-    if (this.calls >= this.config.caps.callsPerNight) return this.local(confidence, `cap: ${this.calls} judge calls this night (caps.callsPerNight ${this.config.caps.callsPerNight})`);
-    if (this.spend >= this.config.caps.spendPerNightUsd) return this.local(confidence, `cap: $${this.spend.toFixed(4)} spent this night (caps.spendPerNightUsd ${this.config.caps.spendPerNightUsd})`);
     const admitted = await this.egress.admit("judge", text, inputId);
     if (admitted.text === null) return this.local(confidence, inputId !== null && this.egress.mode("judge") !== "nothing" ? "private input: its text never leaves" : `the airlock sends no text to the judge (policy ${this.egress.policyVersion})`);
     const body = JSON.stringify({ model: this.config.model, max_tokens: this.config.maxTokens, system: SYSTEM, messages: [{ role: "user", content: `Text:\n<<<\n${admitted.text}\n>>>` }] });
     const requestSha256 = sha256Hex(body);
+    // The caps are checked and the call reserved with no await in between: a night judges a batch's
+    // inputs concurrently, and each must see the calls and the worst-case spend of those in flight.
+    const worst = this.worstCost(body);
+    if (this.calls >= this.config.caps.callsPerNight) return this.local(confidence, `cap: ${this.calls} judge calls this night (caps.callsPerNight ${this.config.caps.callsPerNight})`);
+    if (this.spend + this.reserved + worst > this.config.caps.spendPerNightUsd) return this.local(confidence, `cap: $${(this.spend + this.reserved).toFixed(4)} spent or in flight this night, and this call may cost up to $${worst.toFixed(4)} (caps.spendPerNightUsd ${this.config.caps.spendPerNightUsd})`);
     this.calls++;
+    this.reserved += worst;
+    try {
+      return await this.ask(nightId, inputId, body, requestSha256, admitted.redactions, key, confidence);
+    } finally {
+      this.reserved = Math.max(0, this.reserved - worst);
+    }
+  }
+
+  /** The most a call can cost: every byte of the request a token (tokenizers give fewer), and max_tokens out. */
+  private worstCost(body: string): number {
+    const price = this.config.prices[this.config.model]!;
+    return (Buffer.byteLength(body) * price.inputPerMTok + this.config.maxTokens * price.outputPerMTok) / 1e6;
+  }
+
+  private async ask(nightId: string, inputId: string | null, body: string, requestSha256: string, redactions: Readonly<Record<string, number>>, key: string, confidence: number): Promise<Verdict> {
     let last = "";
     for (let attempt = 1; attempt <= this.config.retries + 1; attempt++) {
       try {
@@ -72,7 +92,7 @@ export class AnthropicJudge {
           signal: AbortSignal.timeout(this.config.timeoutMs),
           key: `judge:${nightId}:${inputId ?? requestSha256}:${attempt}`,
           purpose: `verdict on input ${inputId ?? "(none)"} in night ${nightId} (attempt ${attempt})`,
-          redactions: admitted.redactions, texts: 1, withheld: 0,
+          redactions, texts: 1, withheld: 0,
         });
         if (res.status === 429 || res.status >= 500) {
           last = `HTTP ${res.status}`;

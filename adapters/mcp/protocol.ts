@@ -16,7 +16,7 @@ interface Request {
   readonly params?: Record<string, unknown>;
 }
 
-const SUPPORTED = ["2025-06-18", "2025-03-26", "2024-11-05"];
+const SUPPORTED = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /**
  * A Model Context Protocol server over stdio: newline-delimited JSON-RPC 2.0 with `initialize`,

@@ -12,8 +12,8 @@ export interface MessagesStandIn {
   readonly requests: Array<{ body: string; headers: IncomingMessage["headers"] }>;
   /** Behaviours for the next requests (then "ok"). */
   script(...b: Behaviour[]): void;
-  /** The verdict "ok" answers with. */
-  answer: { coherent: boolean; reason: string };
+  /** The verdict "ok" answers with, or a function of the user message's text (a judge that quotes it). */
+  answer: { coherent: boolean; reason: string } | ((text: string) => { coherent: boolean; reason: string });
   stop(): Promise<void>;
 }
 
@@ -36,7 +36,8 @@ export const startMessagesStandIn = async (expectedKey: string): Promise<Message
       if (b === "500") return send(500, { type: "error", error: { type: "api_error", message: "internal error" } });
       if (b === "timeout") return void hanging.add(() => res.destroy());
       const parsed = JSON.parse(body) as { model: string; messages: Array<{ content: string }> };
-      const text = b === "garbage" ? "I think it is fine." : JSON.stringify(self.answer);
+      const asked = parsed.messages.map((m) => m.content).join("\n");
+      const text = b === "garbage" ? "I think it is fine." : JSON.stringify(typeof self.answer === "function" ? self.answer(asked) : self.answer);
       return send(200, {
         id: `msg_${requests.length}`, type: "message", role: "assistant", model: parsed.model, stop_reason: "end_turn", stop_sequence: null,
         content: [{ type: "text", text }],

@@ -19,7 +19,7 @@ let telemetry: Telemetry;
 const spans = new InMemorySpanExporter();
 
 beforeAll(async () => {
-  telemetry = startTelemetry({ home: "/nonexistent", exporter: spans });
+  telemetry = await startTelemetry({ home: "/nonexistent", exporter: spans });
   w = await startWorld();
   await seedLedgers(w);
   hostDir = path.join(w.scratch, "local-host");

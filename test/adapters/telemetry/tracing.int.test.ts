@@ -23,7 +23,7 @@ let telemetry: Telemetry;
 const exporter = new InMemorySpanExporter();
 
 beforeAll(async () => {
-  telemetry = startTelemetry({ home: "/nonexistent", exporter });
+  telemetry = await startTelemetry({ home: "/nonexistent", exporter });
   nats = await startTestNats();
 });
 afterAll(async () => {
