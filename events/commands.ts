@@ -26,8 +26,10 @@ export const StartNight = defineCommand({
     type: Schema.Literal("StartNight"),
     day: Schema.String,
     trigger: Schema.Literals(["cli", "schedule", "agent"]),
+    /** When the night must stop (ISO time; config.json `night.deadline`): what is undecided then waits for the next night. */
+    deadlineAt: Schema.optional(Schema.String),
   }),
-  description: "Open the night of a day: Salience scores every input received up to now.",
+  description: "Open the night of a day: Salience scores every input received up to now, until the night's deadline if it has one.",
   forAgents: false,
 });
 

@@ -9,6 +9,8 @@ export interface NightSummary {
   readonly completedSeq?: number;
   readonly counts?: { accepted: number; rejected: number; shadow: number; refused: number; dropped: number };
   readonly durationMs?: number;
+  /** Set when the night was cut off at its deadline: how many inputs it left to the next night, and why. */
+  readonly cutOff?: { readonly deadlineAt: string; readonly left: number; readonly detail: string } | null;
   /** Rejections of this night by cause, counted as they are decided (the night's own `NightCompleted` has only the total). */
   readonly rejectedByCause: Readonly<Record<string, number>>;
 }
@@ -18,8 +20,8 @@ export type NightSummaries = Record<string, NightSummary>;
 /** One row per night: when it started, what it decided, how long it took. */
 export const nightSummaries: Projection<NightSummaries> = {
   name: "night-summaries",
-  // 2: counts carry `dropped` (NightCompleted v2). 3: rejections by cause.
-  version: 3,
+  // 2: counts carry `dropped` (NightCompleted v2). 3: rejections by cause. 4: cut off at the deadline (NightCompleted v3).
+  version: 4,
   canHandle: ["NightStarted", "NightCompleted", "InputRejected"],
   initialState: () => ({}),
   evolve: (state, event) => {
@@ -29,10 +31,11 @@ export const nightSummaries: Projection<NightSummaries> = {
         return { ...state, [d.nightId]: { nightId: d.nightId, day: d.day, trigger: d.trigger, startedSeq: event.seq, startedAt: event.metadata.time, rejectedByCause: state[d.nightId]?.rejectedByCause ?? {} } };
       }
       case "NightCompleted": {
-        const d = event.data as { nightId: string; counts: NightSummary["counts"]; durationMs: number };
+        const d = event.data as { nightId: string; counts: NightSummary["counts"]; durationMs: number; cutOff: { deadlineAt: string; left: number; detail: string } | null };
         const night = state[d.nightId];
         if (!night) return state;
-        return { ...state, [d.nightId]: { ...night, completedSeq: event.seq, counts: d.counts!, durationMs: d.durationMs } };
+        const cutOff = d.cutOff ? { deadlineAt: d.cutOff.deadlineAt, left: d.cutOff.left, detail: d.cutOff.detail } : null;
+        return { ...state, [d.nightId]: { ...night, completedSeq: event.seq, counts: d.counts!, durationMs: d.durationMs, cutOff } };
       }
       case "InputRejected": {
         const { nightId, cause } = event.data as { nightId: string; cause: string };

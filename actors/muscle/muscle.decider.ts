@@ -22,17 +22,22 @@ export interface JobState {
   readonly failed: EventData<"TrainingFailed"> | null;
   readonly released: boolean;
   readonly cancelRequested: boolean;
+  /** Who asked for the cancel and why, as TrainingFailed will say it (null: no cancel). */
+  readonly cancelReason: string | null;
 }
 
+/** What TrainingFailed says of a cancel: who asked, and why when they said. */
+export const cancelReasonOf = (d: { by: string; reason?: string | undefined }): string => `cancelled by ${d.by}${d.reason ? `: ${d.reason}` : " on request"}`;
+
 export const initialJobState = (): JobState => ({
-  request: null, provisioned: null, instance: null, uploaded: false, payloadDir: null, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false,
+  request: null, provisioned: null, instance: null, uploaded: false, payloadDir: null, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false, cancelReason: null,
 });
 
 /** Folds one event of the job's subject. */
 export const evolveJob = (s: JobState, e: Recorded<DomainEvent>): JobState => {
   switch (e.type) {
     case "TrainingRequested": return { ...s, request: e.data };
-    case "TrainingCancelRequested": return { ...s, cancelRequested: true };
+    case "TrainingCancelRequested": return { ...s, cancelRequested: true, cancelReason: cancelReasonOf(e.data) };
     case "HostProvisioned": return { ...s, provisioned: e.data };
     case "InstanceCreated": return { ...s, instance: { ...e.data, at: e.storedAt } };
     case "DatasetUploaded": return { ...s, uploaded: true, payloadDir: e.data.transfer?.payloadDir ?? null };

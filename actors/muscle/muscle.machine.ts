@@ -13,6 +13,8 @@ export interface MuscleJob {
   readonly resume: "provisioning" | "cancelled" | "releasing" | "done";
   /** Milliseconds left before the deadline. */
   readonly remainingMs: number;
+  /** For a job cancelled before its launch: who asked and why. */
+  readonly cancelReason?: string;
 }
 
 export interface Failure {
@@ -34,7 +36,7 @@ export interface MuscleContext {
 }
 
 type Step = "provisioning" | "uploading" | "starting" | "following" | "downloading" | "cleaning";
-export type MuscleEvent = { type: "JOB"; job: MuscleJob } | { type: "CANCEL"; jobId: string } | { type: "PROGRESSED" } | { type: "STOP" };
+export type MuscleEvent = { type: "JOB"; job: MuscleJob } | { type: "CANCEL"; jobId: string; reason?: string } | { type: "PROGRESSED" } | { type: "STOP" };
 export type MuscleEmitted =
   | { type: "step"; job: MuscleJob; step: string; attempt: number; lastError: string | null }
   | { type: "finished"; job: MuscleJob; failure: Failure | null; stalled: boolean };
@@ -127,7 +129,7 @@ export const muscleMachine = setup({
           {
             guard: ({ event }) => event.job.resume === "cancelled",
             target: "recording",
-            actions: assign({ job: ({ event }) => event.job, failure: { stage: "requested", kind: "cancelled", error: "cancelled before the trainer was launched", exitCode: null } }),
+            actions: assign({ job: ({ event }) => event.job, failure: ({ event }) => ({ stage: "requested", kind: "cancelled" as FailureKind, error: `${event.job.cancelReason ?? "cancelled"}, before the trainer was launched`, exitCode: null }) }),
           },
           { target: "running", actions: assign({ job: ({ event }) => event.job, failure: null, attempt: 0 }) },
         ],
@@ -138,7 +140,7 @@ export const muscleMachine = setup({
       initial: "provisioning",
       after: { deadline: { target: "cancelling", actions: assign({ failure: ({ context }) => ({ stage: context.step, kind: "deadline" as FailureKind, error: `the job ran past its deadline`, exitCode: null }) }) } },
       on: {
-        CANCEL: { guard: ({ context, event }) => event.jobId === context.job?.jobId, target: "cancelling", actions: assign({ failure: ({ context }) => ({ stage: context.step, kind: "cancelled" as FailureKind, error: "cancelled on request", exitCode: null }) }) },
+        CANCEL: { guard: ({ context, event }) => event.jobId === context.job?.jobId, target: "cancelling", actions: assign({ failure: ({ context, event }) => ({ stage: context.step, kind: "cancelled" as FailureKind, error: event.reason ?? "cancelled on request", exitCode: null }) }) },
         // New log lines prove the link works again: the retry budget starts over.
         PROGRESSED: { actions: "resetAttempts" },
         STOP: "stopped",

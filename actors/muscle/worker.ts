@@ -5,7 +5,7 @@ import type { Recorded } from "../../events/envelope.ts";
 import type { Delivery, EventStore, Subscription } from "../../events/store.ts";
 import { derivedEventId } from "../ids.ts";
 import { inSpan } from "../../events/tracing.ts";
-import { evolveJob, initialJobState, type JobState } from "./muscle.decider.ts";
+import { cancelReasonOf, evolveJob, initialJobState, type JobState } from "./muscle.decider.ts";
 import { muscleMachine, type MuscleEmitted, type MuscleJob } from "./muscle.machine.ts";
 import { JobSteps, type StepOptions } from "./steps.ts";
 
@@ -103,7 +103,7 @@ export class MuscleWorker {
       if (d.event.type === "TrainingRequested") await this.runJob(d);
     });
     void eachDelivery(cancels, async (d) => {
-      if (d.event.type === "TrainingCancelRequested") this.actor.send({ type: "CANCEL", jobId: d.event.data.jobId });
+      if (d.event.type === "TrainingCancelRequested") this.actor.send({ type: "CANCEL", jobId: d.event.data.jobId, reason: cancelReasonOf(d.event.data) });
       await d.ack();
     });
   }
@@ -123,6 +123,7 @@ export class MuscleWorker {
       causeId: d.event.metadata.id,
       jobId: request.jobId,
       resume: state.released ? "done" : state.failed ? "releasing" : state.cancelRequested && !state.started ? "cancelled" : "provisioning",
+      ...(state.cancelReason ? { cancelReason: state.cancelReason } : {}),
       remainingMs: started + request.deadlineMs - this.clock().getTime(),
     };
     const record = (key: string, event: DomainEvent) => this.append(d.event, key, event);
@@ -138,7 +139,7 @@ export class MuscleWorker {
         this.current = { job, steps, delivery: d, heartbeat, drop };
         this.actor.send({ type: "JOB", job });
         // Cancelled while no Muscle had it in hand, after its launch: the trainer may still run on its host.
-        if (state.cancelRequested && state.started && !state.failed) this.actor.send({ type: "CANCEL", jobId: job.jobId });
+        if (state.cancelRequested && state.started && !state.failed) this.actor.send({ type: "CANCEL", jobId: job.jobId, ...(state.cancelReason ? { reason: state.cancelReason } : {}) });
       });
       if (!finished.stalled) await d.ack();
     } finally {

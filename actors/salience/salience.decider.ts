@@ -142,7 +142,8 @@ export const evolveSalience = (s: SalienceState, e: Recorded<DomainEvent>): Sali
 /** The inputs of a night's window still waiting for a decision, oldest first. */
 export const pendingInputs = (s: SalienceState, nightId: string): InputRef[] => {
   const night = s.nights.get(nightId);
-  if (!night) return [];
+  // A night cut off at its deadline leaves its undecided inputs to the next night's window.
+  if (!night || night.completed) return [];
   return [...s.inputs.values()].filter((i) => i.seq <= night.untilSeq && !s.decided.has(i.inputId)).sort((a, b) => a.seq - b.seq);
 };
 

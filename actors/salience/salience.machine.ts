@@ -20,12 +20,16 @@ export interface SalienceContext {
   readonly error: string | null;
   /** The last failure was the store or the server not answering (an election, a restart): waited out, not counted. */
   readonly transient: boolean;
+  /** The Soul ended the night (its deadline came): no further batch is scored. */
+  readonly cutOff: boolean;
 }
 
-export type SalienceEvent = { type: "NIGHT"; job: NightJob } | { type: "STOP" };
+export type SalienceEvent = { type: "NIGHT"; job: NightJob } | { type: "CUT_OFF"; causeId: string } | { type: "STOP" };
 export type SalienceEmitted =
   | { type: "progress"; job: NightJob; done: number; total: number }
   | { type: "finished"; job: NightJob; decided: number }
+  /** The night ended at its deadline: `decided` inputs of this run were judged, `left` wait for the next night. */
+  | { type: "cut-off"; job: NightJob; decided: number; left: number }
   | { type: "failed"; job: NightJob; error: string };
 
 const MAX_ATTEMPTS = 6;
@@ -62,18 +66,24 @@ export const salienceMachine = setup({
       throw new Error("provided by the worker");
     }),
   },
+  actions: {
+    sayCut: emit(({ context }) => ({ type: "cut-off" as const, job: context.job!, decided: context.cursor, left: Math.max(0, context.pending.length - context.cursor) })),
+  },
   delays: { retry: ({ context }) => backoffDelay(context.attempt, 250) },
   guards: {
     moreToDo: ({ context }) => context.cursor < context.pending.length,
+    cutOff: ({ context }) => context.cutOff,
   },
 }).createMachine({
   id: "salience",
   initial: "idle",
-  context: ({ input }) => ({ job: null, frame: null, pending: [], cursor: 0, batchSize: input.batchSize ?? 16, decisions: [], attempt: 0, error: null, transient: false }),
+  context: ({ input }) => ({ job: null, frame: null, pending: [], cursor: 0, batchSize: input.batchSize ?? 16, decisions: [], attempt: 0, error: null, transient: false, cutOff: false }),
+  // The worker learns the night was ended (its deadline) between batches; the batch in hand still lands.
+  on: { CUT_OFF: { guard: ({ context, event }) => context.job?.causeId === event.causeId, actions: assign({ cutOff: true }) } },
   states: {
     idle: {
       on: {
-        NIGHT: { target: "loading", actions: assign({ job: ({ event }) => event.job, cursor: 0, attempt: 0, error: null, pending: [], frame: null }) },
+        NIGHT: { target: "loading", actions: assign({ job: ({ event }) => event.job, cursor: 0, attempt: 0, error: null, pending: [], frame: null, cutOff: false }) },
         STOP: "stopped",
       },
     },
@@ -87,7 +97,7 @@ export const salienceMachine = setup({
       },
     },
     next: {
-      always: [{ guard: "moreToDo", target: "scoring" }, { target: "acking" }],
+      always: [{ guard: "cutOff", target: "cut" }, { guard: "moreToDo", target: "scoring" }, { target: "acking" }],
     },
     scoring: {
       invoke: {
@@ -135,6 +145,15 @@ export const salienceMachine = setup({
         input: ({ context }) => context.job!,
         onDone: { target: "idle", actions: emit(({ context }) => ({ type: "finished" as const, job: context.job!, decided: context.pending.length })) },
         onError: { target: "idle", actions: emit(({ context }) => ({ type: "finished" as const, job: context.job!, decided: context.pending.length })) },
+      },
+    },
+    cut: {
+      invoke: {
+        id: "ackCut",
+        src: "ack",
+        input: ({ context }) => context.job!,
+        onDone: { target: "idle", actions: "sayCut" },
+        onError: { target: "idle", actions: "sayCut" },
       },
     },
     stopped: { type: "final" },

@@ -85,7 +85,7 @@ export class SalienceWorker {
     const open = new Map<string, Recorded<DomainEvent>>();
     for await (const e of this.store.read({ types: new Set(["NightStarted", "NightCompleted"]) })) {
       if (e.type === "NightStarted") open.set(e.data.nightId, e);
-      else if (e.type === "NightCompleted") open.delete(e.data.nightId);
+      else if (e.type === "NightCompleted") open.delete(e.data.nightId); // completed, or cut off at its deadline
     }
     for (const e of open.values()) void this.runNight(e, undefined);
     return [...open.keys()];
@@ -116,6 +116,7 @@ export class SalienceWorker {
         const sub = this.actor.on("*", (e: SalienceEmitted) => {
           if (e.job.causeId !== job.causeId) return;
           if (e.type === "progress") span.setAttribute("sophont.decided", e.done);
+          else if (e.type === "cut-off") (span.setAttribute("sophont.cut_off.left", e.left), done());
           else {
             // Given up after its retries: redelivered later, a bounded number of times, then quarantined.
             if (e.type === "failed") void d?.fail(e.error).catch(() => undefined);
@@ -316,6 +317,15 @@ export class SalienceWorker {
         }
       }),
     );
+    // The Soul ends a night at its deadline: what this batch decided stands, the rest waits for the next night.
+    if (await this.nightEnded(job.nightId)) this.actor.send({ type: "CUT_OFF", causeId: job.causeId });
+  }
+
+  /** Whether the night's subject holds its NightCompleted (here, while inputs remain: cut off at its deadline). */
+  private async nightEnded(nightId: string): Promise<boolean> {
+    const subject = eventSubject("night", nightId);
+    for (let e = await this.store.nextOnSubject(subject); e; e = await this.store.nextOnSubject(subject, e.seq + 1)) if (e.type === "NightCompleted") return true;
+    return false;
   }
 
   private async ack(job: NightJob): Promise<void> {

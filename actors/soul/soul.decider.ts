@@ -5,7 +5,9 @@ import { dayProblem } from "../../events/day.ts";
 
 /** Commands the Soul accepts from the CLI, its schedule and outside agents. */
 export type SoulCommand =
-  | { readonly type: "StartNight"; readonly day: string; readonly trigger: "cli" | "schedule" | "agent" }
+  | { readonly type: "StartNight"; readonly day: string; readonly trigger: "cli" | "schedule" | "agent"; readonly deadlineAt?: string }
+  /** Sent by the Soul's clock: ends every open night whose deadline has come (nothing when none has). */
+  | { readonly type: "CutOffNights" }
   | { readonly type: "ForgetInput"; readonly inputId: string; readonly reason: string };
 
 export interface NightCounts {
@@ -22,6 +24,8 @@ export interface NightState {
   /** The stream sequence of NightStarted: the completion expects it to be the night's last event. */
   readonly startedSeq: number;
   readonly startedAt: number;
+  /** When the night must stop (NightStarted's deadlineAt), or null. */
+  readonly deadlineAt: string | null;
   completed: boolean;
   /** Inputs of the window still waiting for a decision. */
   pending: number;
@@ -47,11 +51,32 @@ const decided = (state: SoulState, nightId: string, inputId: string, kind: keyof
   const seq = state.undecided.get(inputId);
   state.undecided.delete(inputId);
   const night = state.nights[nightId];
-  if (night) {
-    night.counts[kind]++;
-    if (seq !== undefined && seq <= night.untilSeq) night.pending--;
-  }
+  if (night) night.counts[kind]++;
+  // Every open night counted it as pending: a night cut off at its deadline leaves its inputs to the
+  // next one, and a decision still in flight for the old night must not keep the new one open.
+  for (const n of Object.values(state.nights)) if (!n.completed && seq !== undefined && seq <= n.untilSeq) n.pending--;
   return state;
+};
+
+/** Open nights whose deadline has come at `nowMs`, oldest first. */
+export const nightsPastDeadline = (state: SoulState, nowMs: number): string[] =>
+  Object.entries(state.nights)
+    .filter(([, n]) => !n.completed && n.deadlineAt !== null && Date.parse(n.deadlineAt) <= nowMs)
+    .sort((a, b) => a[1].startedSeq - b[1].startedSeq)
+    .map(([id]) => id);
+
+/** Ends a night at its deadline: what was decided is counted, what was not stays pending for the next night. */
+const cutOff = (state: SoulState, nightId: string, now: string): Decision => {
+  const night = state.nights[nightId]!;
+  const late = Math.round((Date.parse(now) - Date.parse(night.deadlineAt!)) / 1000);
+  const detail = `the deadline ${night.deadlineAt} came (${late} s ago) with ${night.pending} input(s) of the window undecided: they stay pending for the next night`;
+  return {
+    event: {
+      type: "NightCompleted",
+      data: { nightId, counts: { ...night.counts }, durationMs: Math.max(0, Date.parse(now) - night.startedAt), cutOff: { reason: "deadline", deadlineAt: night.deadlineAt!, left: night.pending, detail } },
+    },
+    expectedSubjectSeq: night.startedSeq,
+  };
 };
 
 /** Closes the night once nothing in its window waits for a decision. */
@@ -59,7 +84,7 @@ const completeIfDone = (state: SoulState, nightId: string, now: number): Decisio
   const night = state.nights[nightId];
   if (!night || night.completed || night.pending > 0) return [];
   return [{
-    event: { type: "NightCompleted", data: { nightId, counts: { ...night.counts }, durationMs: Math.max(0, now - night.startedAt) } },
+    event: { type: "NightCompleted", data: { nightId, counts: { ...night.counts }, durationMs: Math.max(0, now - night.startedAt), cutOff: null } },
     expectedSubjectSeq: night.startedSeq,
   }];
 };
@@ -73,7 +98,7 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
       let pending = 0;
       for (const seq of state.undecided.values()) if (seq <= event.data.untilSeq) pending++;
       const counts = { accepted: 0, rejected: 0, shadow: 0, refused: state.refusedSinceLastNight, dropped: 0 };
-      state.nights[event.data.nightId] = { untilSeq: event.data.untilSeq, startedSeq: event.seq, startedAt: event.storedAt, completed: false, pending, counts };
+      state.nights[event.data.nightId] = { untilSeq: event.data.untilSeq, startedSeq: event.seq, startedAt: event.storedAt, deadlineAt: event.data.deadlineAt ?? null, completed: false, pending, counts };
       state.refusedSinceLastNight = 0;
       return state;
     }
@@ -170,7 +195,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
         return [];
     }
   },
-  accepts: ["StartNight", "ForgetInput"],
+  accepts: ["StartNight", "ForgetInput", "CutOffNights"],
   handle: (command, state, ctx) => {
     switch (command.type) {
       case "StartNight": {
@@ -180,8 +205,16 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
         if (existing) {
           throw new Refusal(`the night of ${command.day} was already started (window up to seq ${existing.untilSeq}, ${existing.completed ? "completed" : "in progress"})`);
         }
-        return [{ event: { type: "NightStarted", data: { nightId: command.day, day: command.day, trigger: command.trigger, untilSeq: ctx.position } }, expectedSubjectSeq: 0 }];
+        if (command.deadlineAt !== undefined) {
+          const at = Date.parse(command.deadlineAt);
+          if (!Number.isFinite(at)) throw new Refusal(`deadlineAt must be an ISO time, got ${JSON.stringify(command.deadlineAt)}`);
+          if (at <= Date.parse(ctx.now)) throw new Refusal(`the night's deadline ${command.deadlineAt} has already passed (now ${ctx.now}): nothing could be judged; start it without a deadline or with a later one`);
+        }
+        const deadline = command.deadlineAt === undefined ? {} : { deadlineAt: new Date(command.deadlineAt).toISOString() };
+        return [{ event: { type: "NightStarted", data: { nightId: command.day, day: command.day, trigger: command.trigger, untilSeq: ctx.position, ...deadline } }, expectedSubjectSeq: 0 }];
       }
+      case "CutOffNights":
+        return nightsPastDeadline(state, Date.parse(ctx.now)).map((nightId) => cutOff(state, nightId, ctx.now));
       case "ForgetInput": {
         const shas = state.contents.get(command.inputId);
         if (!shas) throw new Refusal(`no input ${command.inputId} (ids are the sha256 of the text; see \`sophont events tail --type InputReceived\`)`);

@@ -4,9 +4,12 @@ import type { DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import { ledgers, type Ledgers } from "../../projections/ledgers.projection.ts";
 import { lineage, type Lineage } from "../../projections/lineage.projection.ts";
-import { noCommands, Refusal, type Decider, type Decision } from "../decider.ts";
+import { Refusal, type Decider, type Decision } from "../decider.ts";
 import { requestTraining } from "../muscle/request.ts";
-import { trainingRule, type TrainingRuleSettings } from "./training.rule.ts";
+import { jobRunning, trainingRule, type TrainingRuleSettings } from "./training.rule.ts";
+
+/** Sent by the Soul's clock: asks the Muscle to stop every job still running past its own or its night's deadline. */
+export type TrainingCommand = { readonly type: "CancelLateJobs" };
 
 export interface TrainingState {
   readonly ledgers: Ledgers;
@@ -15,7 +18,23 @@ export interface TrainingState {
   readonly deadlines: Map<string, number | null>;
   /** The night whose rule was deferred because a job was running: decided again when a job ends. */
   waiting: string | null;
+  /** Jobs whose cancel was already requested (by anyone). */
+  readonly cancelled: Set<string>;
+  /** The night each of the Soul's jobs was requested after. */
+  readonly nightOf: Map<string, string>;
 }
+
+/** Jobs not over at `nowMs` that must stop: past their night's deadline, or their own (requestedAt + deadlineMs). */
+export const lateJobs = (s: TrainingState, nowMs: number): Array<{ jobId: string; reason: string }> =>
+  [...s.lineage.jobs.values()].flatMap((j) => {
+    const over = j.status === "failed" || j.status === "promoted" || j.status === "rolled-back" || j.status === "trained";
+    if (over || s.cancelled.has(j.jobId)) return [];
+    const nightId = s.nightOf.get(j.jobId);
+    const night = nightId === undefined ? null : s.deadlines.get(nightId) ?? null;
+    if (night !== null && night <= nowMs) return [{ jobId: j.jobId, reason: `the deadline of night ${nightId} (${new Date(night).toISOString()}) passed with the job still running` }];
+    if (!jobRunning(j, nowMs)) return [{ jobId: j.jobId, reason: `its own deadline (${Math.round(j.deadlineMs / 60_000)} min after its request at ${j.requestedAt}) passed with the job still running` }];
+    return [];
+  });
 
 const evolve = (s: TrainingState, e: Recorded<DomainEvent>): TrainingState => {
   if ((ledgers.canHandle as readonly string[]).includes(e.type)) ledgers.evolve(s.ledgers, e);
@@ -32,7 +51,10 @@ const evolve = (s: TrainingState, e: Recorded<DomainEvent>): TrainingState => {
       s.waiting = e.data.reason === "job-running" ? e.data.nightId : null;
       break;
     case "TrainingRequested":
-      if (e.data.rule) s.waiting = null;
+      if (e.data.rule) (s.waiting = null, s.nightOf.set(e.data.jobId, e.data.rule.nightId));
+      break;
+    case "TrainingCancelRequested":
+      s.cancelled.add(e.data.jobId);
       break;
     default:
       break;
@@ -75,14 +97,24 @@ const decideFor = (s: TrainingState, nightId: string, atSeq: number, now: string
 };
 
 /** After each night (and when a job it waited for ends), the Soul requests a job or says why not. */
-export const trainingDecider = (settings: TrainingRuleSettings): Decider<TrainingState> => ({
+export const trainingDecider = (settings: TrainingRuleSettings): Decider<TrainingState, TrainingCommand> => ({
   actor: "soul",
-  initialState: () => ({ ledgers: ledgers.initialState(), lineage: lineage.initialState(), deadlines: new Map(), waiting: null }),
+  initialState: () => ({ ledgers: ledgers.initialState(), lineage: lineage.initialState(), deadlines: new Map(), waiting: null, cancelled: new Set(), nightOf: new Map() }),
   evolve,
   reactsTo: ["NightCompleted", "AdapterPromoted", "AdapterRolledBack", "TrainingFailed"],
   react: (event, state, ctx) => {
     if (event.type === "NightCompleted") return decideFor(state, event.data.nightId, event.seq, ctx.now, settings);
     return state.waiting ? decideFor(state, state.waiting, event.seq, ctx.now, settings) : [];
   },
-  ...noCommands,
+  accepts: ["CancelLateJobs"],
+  handle: (command, state, ctx) => {
+    switch (command.type) {
+      case "CancelLateJobs":
+        return lateJobs(state, Date.parse(ctx.now)).map(({ jobId, reason }) => ({ event: { type: "TrainingCancelRequested", data: { jobId, by: "soul", reason } } }));
+      default: {
+        const never: never = command.type;
+        throw new Refusal(`unknown command ${String(never)}`);
+      }
+    }
+  },
 });

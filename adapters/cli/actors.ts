@@ -16,6 +16,7 @@ import { ObjectContentStore } from "../nats/content-store.ts";
 import type { OpenModels } from "./models.ts";
 import type { Runtime } from "./runtime.ts";
 import { serveFromLog, startTraining } from "./training.ts";
+import { startDeadlineWatch, type DeadlineWatch } from "./night-window.ts";
 import { trainingDecider } from "../../actors/soul/training.decider.ts";
 import type { EvaluationBounds } from "../../events/training.ts";
 import type { TrainingRuleSettings } from "../../actors/soul/training.rule.ts";
@@ -33,6 +34,8 @@ export interface RunningActors {
   readonly salience: SalienceWorker | undefined;
   readonly mitosis: ActorHost<MitosisState, MitosisCommand>;
   readonly antechamber: AntechamberWorker | undefined;
+  /** The Soul's clock: ends nights at their deadline, stops jobs past theirs. */
+  readonly deadlines: DeadlineWatch;
   stop(): Promise<void>;
 }
 
@@ -54,6 +57,10 @@ export interface ActorOptions {
   readonly home?: string;
   /** The actors' clock (a test clock in tests; default: the system's). */
   readonly clock?: () => Date;
+  /** How often the Soul's clock looks for a deadline that came (default 5 s). */
+  readonly deadlineCheckMs?: number;
+  /** Where the clock's own failures are said (default: stderr). */
+  readonly onDeadlineError?: (e: Error) => void;
   /** The privacy airlock (config.json `airlock`; default: redacted everywhere). */
   readonly airlock?: AirlockPolicy;
   /** The frontier judge (config.json `judge`); absent: the local verdict stands. */
@@ -66,6 +73,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
   await soul.start();
   const trainingRule = opts.trainingRule ? new ActorHost(rt.store, trainingDecider(opts.trainingRule), { durable: "actor-soul-training", ...clock }) : undefined;
   await trainingRule?.start();
+  const deadlines = startDeadlineWatch(soul, trainingRule, opts.clock ?? (() => new Date()), opts.onDeadlineError ?? ((e) => process.stderr.write(`the Soul's clock: ${e.message}\n`)), opts.deadlineCheckMs);
   const forget = new ForgetReactor(rt.store, new ObjectContentStore(rt.nc));
   await forget.start();
   const home = opts.trainingHome ?? opts.home;
@@ -111,9 +119,11 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     salience,
     mitosis,
     antechamber,
+    deadlines,
     // Each actor gets a bounded time to stop: one stuck on a message never keeps the process up.
     stop: async () => {
       subs.forEach((s) => s.unsubscribe());
+      deadlines.stop();
       await within(training?.stop());
       await within(salience?.stop());
       await within(antechamber?.stop());

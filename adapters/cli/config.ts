@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import type { PolicyValues } from "../../events/salience.ts";
 import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
 import { trainingFrom, type TrainingConfig } from "./training-config.ts";
+import { HHMM, nightWindowFrom, type NightWindow } from "./night-window.ts";
 import { airlockFrom, AirlockPolicyError, type AirlockPolicy } from "../egress/policy.ts";
 import { judgeFrom, JudgeConfigError, type JudgeConfig } from "../judge/config.ts";
 
@@ -21,8 +22,12 @@ export interface Config {
   readonly natsPassword: string | undefined;
   /** Stream replicas when Sophont creates its streams (3 on a cluster). */
   readonly replicas: number;
-  /** Local time of the Soul's nightly schedule under `sophont up` (HH:MM), if any. */
+  /** Local time of the Soul's nightly schedule under `sophont up` (HH:MM), if any: `night.at`. */
   readonly nightAt: string | undefined;
+  /** When a night may run: `night.at` and `night.deadline` in config.json (or SOPHONT_NIGHT_AT / SOPHONT_NIGHT_DEADLINE). */
+  readonly night: NightWindow;
+  /** Things worth saying once about the config (an old key still honoured). */
+  readonly notes: readonly string[];
   /** The Soul's GGUF; absent: the project's default English models (adapters/llm/english). */
   readonly modelPath: string | undefined;
   /** The embedding model's GGUF (default: the scoring model itself, or the default English embedder). */
@@ -74,7 +79,6 @@ const readFileConfig = (home: string): Record<string, unknown> => {
 };
 
 const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
-const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 /**
  * Every key config.json may hold, with what its value must be. An unknown key is refused (a typo
@@ -85,7 +89,8 @@ const FILE_KEYS: Record<string, { readonly what: string; readonly ok: (v: unknow
   natsUrl: { what: "a NATS URL such as nats://host:4222 (several: comma-separated)", ok: (v) => typeof v === "string" && v.split(",").every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim())) },
   natsUser: { what: "a non-empty string", ok: (v) => typeof v === "string" && v.length > 0 },
   replicas: { what: "1, 3 or 5", ok: (v) => v === 1 || v === 3 || v === 5 },
-  nightAt: { what: "a local time HH:MM (00:00 to 23:59)", ok: (v) => typeof v === "string" && HHMM.test(v) },
+  nightAt: { what: "a local time HH:MM (00:00 to 23:59) (the old name of night.at)", ok: (v) => typeof v === "string" && HHMM.test(v) },
+  night: { what: "an object { at, deadline } of local times HH:MM", ok: isObject },
   model: { what: "the path of a GGUF file (a non-empty string)", ok: (v) => typeof v === "string" && v.length > 0 },
   embedder: { what: "the path of a GGUF file (a non-empty string)", ok: (v) => typeof v === "string" && v.length > 0 },
   threads: { what: "a whole number from 1 to 1024", ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1024 },
@@ -119,8 +124,7 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
   const str = (k: string) => (typeof file[k] === "string" ? (file[k] as string) : undefined);
   const replicas = Number(env.SOPHONT_REPLICAS ?? file.replicas ?? 1);
   if (![1, 3, 5].includes(replicas)) throw new ConfigError(`SOPHONT_REPLICAS must be 1, 3 or 5, got ${replicas}`);
-  const nightAt = env.SOPHONT_NIGHT_AT ?? str("nightAt");
-  if (nightAt !== undefined && !HHMM.test(nightAt)) throw new ConfigError(`${env.SOPHONT_NIGHT_AT !== undefined ? "SOPHONT_NIGHT_AT" : "nightAt"} must be a local time HH:MM (00:00 to 23:59), got ${nightAt}`);
+  const { window: night, notes } = nightWindowFrom(file, env, (m) => new ConfigError(`${join(home, "config.json")}: ${m}`));
   const threads = env.SOPHONT_THREADS !== undefined && env.SOPHONT_THREADS !== "" ? Number(env.SOPHONT_THREADS) : typeof file.threads === "number" ? file.threads : undefined;
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) throw new ConfigError(`SOPHONT_THREADS must be a whole number from 1 to 1024, got ${env.SOPHONT_THREADS}`);
   return {
@@ -129,7 +133,9 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     natsUser: env.SOPHONT_NATS_USER ?? str("natsUser") ?? "soul",
     natsPassword: env.SOPHONT_NATS_PASSWORD,
     replicas,
-    nightAt,
+    nightAt: night.at,
+    night,
+    notes,
     modelPath: env.SOPHONT_MODEL || str("model") || undefined,
     embedderPath: env.SOPHONT_EMBEDDER || str("embedder") || undefined,
     threads,

@@ -75,6 +75,7 @@ export const main = async (argv: string[], io = { out: (s: string) => console.lo
       return 0;
     }
     const config = loadConfig({ home: v.home as string | undefined, natsUrl: v["nats-url"] as string | undefined });
+    for (const note of config.notes) io.err(`note: ${note}`);
     const controller = new AbortController();
     // The first Ctrl-C / SIGTERM stops cleanly; a second one, of either kind, exits at once.
     const onSignal = (signal: NodeJS.Signals) => {

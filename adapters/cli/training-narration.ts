@@ -2,6 +2,7 @@
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { RuleNumbers } from "../../events/training.ts";
 import { duration } from "../report/charts.ts";
+import type { LineageEntry } from "../../projections/lineage.projection.ts";
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const numbersOf = (n: RuleNumbers) =>
@@ -11,9 +12,23 @@ const numbersOf = (n: RuleNumbers) =>
 export const progressLine = (p: { phase: string; step: number; of: number; loss: number | null; etaSeconds: number | null }): string =>
   `${p.phase} step ${p.step}/${p.of} loss ${p.loss?.toFixed(4) ?? "-"} ETA ${p.etaSeconds === null ? "unknown" : duration(p.etaSeconds)}`;
 
+/** Jobs not over yet (no verdict, no failure), with the trainer's last step, loss and ETA: what `status` shows. */
+export const runningJobs = (jobs: Iterable<LineageEntry>) =>
+  [...jobs]
+    .filter((j) => j.status === "requested" || j.status === "running" || j.status === "trained")
+    .map((j) => ({ jobId: j.jobId, status: j.status, requestedBy: j.requestedBy, host: j.provisioned?.host ?? j.host ?? "local", progress: j.lastProgress ?? null }));
+
+/** The status line of those jobs (one per job, aligned under the first). */
+export const runningJobsLine = (jobs: ReturnType<typeof runningJobs>): string =>
+  jobs.length === 0 ? "no job running" : jobs.map((j) => `${j.jobId} (${j.status}, by ${j.requestedBy}, on ${j.host}): ${j.progress ? progressLine(j.progress) : "no step yet"}`).join("\n            ");
+
 /** What a person reads for a training event (undefined: not worth a line). */
 export const narrateTraining = (e: DomainEvent): string | undefined => {
   switch (e.type) {
+    case "NightCompleted":
+      return e.data.cutOff ? `night ${e.data.nightId} cut off at its deadline ${e.data.cutOff.deadlineAt}: ${e.data.cutOff.left} input(s) left for the next night` : undefined;
+    case "TrainingCancelRequested":
+      return `${e.data.jobId}: cancel requested by ${e.data.by}${e.data.reason ? ` (${e.data.reason})` : ""}`;
     case "TrainingRequested":
       return e.data.rule
         ? `the Soul requested ${e.data.jobId} after night ${e.data.rule.nightId} (rule ${e.data.rule.name}: ${numbersOf(e.data.rule.numbers)})`

@@ -16,6 +16,9 @@ export const prompts = {
     `A model was asked:\n${prompt}\n\nIt answered:\n${output}\n\nDoes the answer state things that are false or made up? Answer as JSON.`,
 };
 
+/** A distilled question worth embedding: a non-blank string, else null (the text's own embedding stands for it). */
+const nonEmpty = (q: unknown): string | null => (typeof q === "string" && q.trim() !== "" ? q : null);
+
 const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e as Effect.Effect<A, never>);
 
 /**
@@ -31,7 +34,16 @@ export const salienceModelOn = (lm: LanguageModel, embedder: Embedder): Salience
     vocabularySize: lm.identity.vocabularySize ?? 32_000,
     instructionFollowing: lm.identity.instructionFollowing,
   });
-  const ask = async <T>(prompt: string, schema: object): Promise<T> => (await run(lm.generateJson(prompt, schema, GEN))).value as T;
+  /**
+   * One answer under the grammar, or null when the generation ran out of tokens or time (or its
+   * answer did not parse): that input then takes Salience's documented fallback, with `method`
+   * "fallback" in its event, and the rest of the batch is unaffected. Other model errors still fail.
+   */
+  const ask = async <T>(prompt: string, schema: object): Promise<T | null> =>
+    run(lm.generateJson(prompt, schema, GEN).pipe(
+      Effect.map((r) => r.value as T),
+      Effect.catchTag("GenerationIncompleteError", () => Effect.succeed(null)),
+    ));
 
   return {
     ids,
@@ -50,7 +62,7 @@ export const salienceModelOn = (lm: LanguageModel, embedder: Embedder): Salience
         return r;
       });
       const follows = lm.identity.instructionFollowing;
-      const questions = follows ? await Promise.all(items.map((i) => ask<{ question: string }>(prompts.question(i.text), QUESTION_SCHEMA).then((r) => r.question))) : items.map(() => null);
+      const questions = follows ? await Promise.all(items.map((i) => ask<{ question: string }>(prompts.question(i.text), QUESTION_SCHEMA).then((r) => nonEmpty(r?.question)))) : items.map(() => null);
       const vectors = await inSpan("Model.embed", undefined, genai("embeddings", embedder.identity), () => run(embedder.embed(items.map((i, k) => questions[k] ?? i.text))));
       const out: Measurement[] = [];
       for (const [k, item] of items.entries()) {
@@ -62,8 +74,8 @@ export const salienceModelOn = (lm: LanguageModel, embedder: Embedder): Salience
           tokenCount: ppl[k]!.tokenCount,
           question: questions[k] ?? null,
           questionVector: Array.from(vectors[k]!),
-          coherence: verdict ? { coherent: verdict.coherent, detail: verdict.reason } : null,
-          hallucination: halluc ? { hallucinated: halluc.hallucinated, detail: halluc.reason } : null,
+          coherence: typeof verdict?.coherent === "boolean" ? { coherent: verdict.coherent, detail: String(verdict.reason ?? "") } : null,
+          hallucination: typeof halluc?.hallucinated === "boolean" ? { hallucinated: halluc.hallucinated, detail: String(halluc.reason ?? "") } : null,
         });
       }
       return out;

@@ -12,7 +12,7 @@ export const timeline = (d: ReportData): string => {
   const nights = Object.values(d.nights).sort((a, b) => a.startedSeq - b.startedSeq);
   if (nights.length === 0) return "<p>No night yet.</p>";
   const bars = nightBarsSvg(nights.map((n) => ({ nightId: n.nightId, label: n.day.slice(5), counts: n.counts ?? null })));
-  const rows = nights.map((n) => `<tr><td>${esc(n.nightId)}</td><td>${cite(n.completedSeq, String(n.counts?.accepted ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.rejected ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.shadow ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.refused ?? "-"))}</td><td>${n.completedSeq ? cite(n.completedSeq, `${((n.durationMs ?? 0) / 1000).toFixed(1)} s`) : "open"}</td></tr>`);
+  const rows = nights.map((n) => `<tr><td>${esc(n.nightId)}</td><td>${cite(n.completedSeq, String(n.counts?.accepted ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.rejected ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.shadow ?? "-"))}</td><td>${cite(n.completedSeq, String(n.counts?.refused ?? "-"))}</td><td>${n.completedSeq ? cite(n.completedSeq, `${((n.durationMs ?? 0) / 1000).toFixed(1)} s${n.cutOff ? `, cut off at its deadline: ${n.cutOff.left} left for the next night` : ""}`) : "open"}</td></tr>`);
   return `${bars}${decisionLegend()}
 <table><tr><th>night</th><th>accepted</th><th>rejected</th><th>shadow</th><th>refused</th><th>took</th></tr>${rows.join("")}</table>`;
 };

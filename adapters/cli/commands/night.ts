@@ -10,6 +10,7 @@ import { openModels } from "../models.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { nightSummaries, type NightSummary } from "../../../projections/night-summaries.projection.ts";
 import { centroids } from "../../../projections/centroids.projection.ts";
+import { deadlineFor } from "../night-window.ts";
 
 /**
  * Runs a read again while it fails for up to two minutes: on a cluster a read that lands during a
@@ -48,6 +49,8 @@ export const night = defineCommand({
     "`sophont preoccupation seed FILE`. A night that stopped before its end (the process killed, the",
     "models failing) resumes with the same command, where it stopped: decided inputs are not judged",
     "again. It ends with the counts by cause; --json prints them as one JSON object on stdout.",
+    "With night.deadline in config.json (or SOPHONT_NIGHT_DEADLINE), the night stops at that local time:",
+    "what it did not decide waits for the next night, and it ends saying how many (exit 0).",
   ].join("\n"),
   options: { day: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v): Promise<number> => {
@@ -58,7 +61,8 @@ export const night = defineCommand({
     // With --json, stdout carries only the JSON: the narration goes to stderr.
     const say = json ? ctx.err : ctx.out;
     const rt = await openRuntime(ctx.config, ctx.err);
-    const request = { id: newCommandId(), command: { type: "StartNight", day, trigger: "cli" } };
+    const deadlineAt = deadlineFor(ctx.config.night, new Date());
+    const request = { id: newCommandId(), command: { type: "StartNight", day, trigger: "cli", ...(deadlineAt ? { deadlineAt } : {}) } };
     let local: Awaited<ReturnType<typeof startActors>> | undefined;
     let models: Awaited<ReturnType<typeof openModels>> | undefined;
     try {
@@ -148,9 +152,10 @@ const report = async (say: (s: string) => void, out: (s: string) => void, json: 
   }
   const c = countNight(n);
   if (json) {
-    out(JSON.stringify({ night: day, completed: true, resumed, completedSeq: n.completedSeq, durationMs: n.durationMs, counts: c }));
+    out(JSON.stringify({ night: day, completed: true, resumed, completedSeq: n.completedSeq, durationMs: n.durationMs, counts: c, cutOff: n.cutOff ?? null }));
     return 0;
   }
+  if (n.cutOff) say(`night ${day} reached its deadline ${n.cutOff.deadlineAt}: ${n.cutOff.left} input(s) left undecided wait for the next night`);
   const causes = Object.entries(c.rejectedByCause).sort((a, b) => b[1] - a[1]).map(([cause, k]) => `${k} ${cause}`);
   say(`night ${day} completed in ${(n.durationMs! / 1000).toFixed(1)} s: ${c.accepted} accepted (SFT Ledger), ${c.rejected} rejected${causes.length ? ` (${causes.join(", ")})` : ""}, ${c.shadow} to the Shadow Ledger, ${c.refused} refused at ingest${c.dropped ? `, ${c.dropped} dropped (forgotten or text missing)` : ""}`);
   return 0;

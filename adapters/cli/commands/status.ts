@@ -9,14 +9,8 @@ import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
 import { readUp } from "../running.ts";
 import { projectAt } from "../../../projections/runner.ts";
-import { lineage, type LineageEntry } from "../../../projections/lineage.projection.ts";
-import { progressLine } from "../training-narration.ts";
-
-/** Jobs not over yet (no verdict, no failure), with the trainer's last step, loss and ETA. */
-const runningJobs = (jobs: Iterable<LineageEntry>) =>
-  [...jobs]
-    .filter((j) => j.status === "requested" || j.status === "running" || j.status === "trained")
-    .map((j) => ({ jobId: j.jobId, status: j.status, requestedBy: j.requestedBy, host: j.provisioned?.host ?? j.host ?? "local", progress: j.lastProgress ?? null }));
+import { lineage } from "../../../projections/lineage.projection.ts";
+import { runningJobs, runningJobsLine } from "../training-narration.ts";
 
 export const status = defineCommand({
   path: ["status"],
@@ -65,7 +59,7 @@ export const status = defineCommand({
         ctx.out(`            ${EVENT_STREAM} leader ${cluster.leader ?? "none (an election is running)"}; replicas ${peers.join(", ") || "none"}`);
       }
       ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
-      ctx.out(`training    ${training.length === 0 ? "no job running" : training.map((j) => `${j.jobId} (${j.status}, by ${j.requestedBy}, on ${j.host}): ${j.progress ? progressLine(j.progress) : "no step yet"}`).join("\n            ")}`);
+      ctx.out(`training    ${runningJobsLine(training)}`);
       ctx.out("\nconsumers");
       ctx.out(table([["name", "pending", "ack pending", "ack floor"], ...consumers.map((c) => [c.name, c.pending, c.ackPending, c.ackFloor])]));
       // Without `up` nothing folds the log into the checkpoints: a lag then is not a fault, so it is not shown as one.

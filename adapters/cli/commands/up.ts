@@ -7,17 +7,11 @@ import { openModels } from "../models.ts";
 import { ProjectionRunner } from "../../../projections/runner.ts";
 import { allProjections } from "../../../projections/index.ts";
 import { markUp } from "../running.ts";
+import { deadlineFor, HHMM, nextLocal } from "../night-window.ts";
+import { UsageError } from "../format.ts";
 import { DASHBOARD_OPTIONS, dashboardSettings, serveDashboard } from "./dashboard.ts";
 
-const msUntil = (hhmm: string, now = new Date()): number => {
-  const [h, m] = hhmm.split(":").map(Number);
-  const next = new Date(now);
-  next.setHours(h!, m!, 0, 0);
-  if (next <= now) next.setDate(next.getDate() + 1);
-  return next.getTime() - now.getTime();
-};
-
-const TRAINING_LINES = new Set(["TrainingRequested", "TrainingDeferred", "TrainingProgressed", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "TrainingFailed"]);
+const TRAINING_LINES = new Set(["NightCompleted", "TrainingRequested", "TrainingDeferred", "TrainingCancelRequested", "TrainingProgressed", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "TrainingFailed"]);
 
 /** Prints the training loop's events as they come: the Soul's requests and deferrals, progress, verdicts. */
 const narrate = async (rt: Runtime, after: number, out: (s: string) => void, signal: AbortSignal): Promise<void> => {
@@ -34,16 +28,23 @@ const narrate = async (rt: Runtime, after: number, out: (s: string) => void, sig
 export const up = defineCommand({
   path: ["up"],
   summary: "run the server, the actors and the projections in the foreground (Ctrl-C stops cleanly)",
-  usage: "sophont up [--night-at HH:MM] [--dashboard [--host H] [--port N] [--token T]]",
+  usage: "sophont up [--night-at HH:MM] [--night-deadline HH:MM] [--dashboard [--host H] [--port N] [--token T]]",
   details: [
     "Without SOPHONT_NATS_URL, starts the embedded nats-server on this home. Other `sophont` commands",
-    "on the same home talk to it. --night-at (or SOPHONT_NIGHT_AT / nightAt in config.json) makes the",
-    "Soul start a night every day at that local time. --dashboard (or `dashboard.up` in config.json,",
+    "on the same home talk to it. --night-at (or night.at in config.json, SOPHONT_NIGHT_AT) makes the",
+    "Soul start a night every day at that local time. --night-deadline (night.deadline, SOPHONT_NIGHT_DEADLINE):",
+    "a night still working at that local time stops there; what it did not decide waits for the next",
+    "night (its NightCompleted says how many, with cutOff), no training starts after it, and a job",
+    "still running then is cancelled with the reason. --dashboard (or `dashboard.up` in config.json,",
     "SOPHONT_DASHBOARD=1) serves the read-only dashboard too, as `sophont dashboard` does.",
   ].join("\n"),
-  options: { "night-at": { type: "string" }, dashboard: { type: "boolean" }, ...DASHBOARD_OPTIONS },
+  options: { "night-at": { type: "string" }, "night-deadline": { type: "string" }, dashboard: { type: "boolean" }, ...DASHBOARD_OPTIONS },
   run: async (ctx, v): Promise<number> => {
-    const nightAt = (v["night-at"] as string | undefined) ?? ctx.config.nightAt;
+    const nightAt = (v["night-at"] as string | undefined) ?? ctx.config.night.at;
+    const deadline = (v["night-deadline"] as string | undefined) ?? ctx.config.night.deadline;
+    for (const [flag, value] of [["--night-at", nightAt], ["--night-deadline", deadline]] as const) {
+      if (value !== undefined && !HHMM.test(value)) throw new UsageError(`${flag} takes a local time HH:MM (00:00 to 23:59), got ${value}`);
+    }
     const withDashboard = v.dashboard === true || ctx.config.dashboard.withUp;
     if (withDashboard) dashboardSettings(ctx, v); // a refusal comes before anything starts
     const rt = await openRuntime(ctx.config, ctx.err);
@@ -57,12 +58,17 @@ export const up = defineCommand({
       trainingHome: ctx.config.home,
       bounds: ctx.config.training.bounds,
       ...(ctx.config.training.auto ? { trainingRule: { ...ctx.config.training, baseModelSha256: models.lm.identity.sha256 } } : {}),
-      onSalience: (e) => ctx.out(e.type === "progress" ? `night ${e.job.nightId}: ${e.done}/${e.total} inputs judged` : e.type === "finished" ? `night ${e.job.nightId}: Salience done` : `night ${e.job.nightId}: Salience stopped: ${e.error}`),
+      onSalience: (e) => ctx.out(
+        e.type === "progress" ? `night ${e.job.nightId}: ${e.done}/${e.total} inputs judged`
+          : e.type === "finished" ? `night ${e.job.nightId}: Salience done`
+          : e.type === "cut-off" ? `night ${e.job.nightId}: Salience stopped at the night's deadline, ${e.left} input(s) left for the next night`
+          : `night ${e.job.nightId}: Salience stopped: ${e.error}`,
+      ),
     });
     const runner = new ProjectionRunner(rt.store, rt.checkpoints, allProjections);
     const unmark = markUp(ctx.config.home, { url: rt.server.url });
     ctx.out(`Sophont is up: NATS ${rt.server.url} (${rt.server.embedded ? "embedded" : "external"}), actors: soul, salience, antechamber, mitosis; model: ${models.description}`);
-    ctx.out(nightAt ? `the Soul starts a night every day at ${nightAt}` : "no night schedule (use --night-at HH:MM, or `sophont night`)");
+    ctx.out(nightAt ? `the Soul starts a night every day at ${nightAt}${deadline ? `, to stop by ${deadline}` : ""}` : `no night schedule (use --night-at HH:MM, or \`sophont night\`)${deadline ? `; nights stop by ${deadline}` : ""}`);
     const dash = withDashboard ? await serveDashboard(ctx, rt, v).catch((e: Error) => (ctx.err(`dashboard not served: ${e.message}`), undefined)) : undefined;
     if (dash) ctx.out(`dashboard: ${dash.url}`);
     ctx.out("Ctrl-C to stop");
@@ -74,12 +80,13 @@ export const up = defineCommand({
         const d = new Date();
         if (d.getHours() < 12) d.setDate(d.getDate() - 1);
         const day = today(d);
+        const deadlineAt = deadlineFor({ at: nightAt, deadline }, new Date());
         await actors.soul
-          .command({ id: newCommandId(), actor: "schedule", command: { type: "StartNight", day, trigger: "schedule" } })
-          .then(() => ctx.out(`night ${day} started by the schedule`))
+          .command({ id: newCommandId(), actor: "schedule", command: { type: "StartNight", day, trigger: "schedule", ...(deadlineAt ? { deadlineAt } : {}) } })
+          .then(() => ctx.out(`night ${day} started by the schedule${deadlineAt ? ` (deadline ${deadlineAt})` : ""}`))
           .catch((e: Error) => ctx.err(`scheduled night ${day} not started: ${e.message}`));
         schedule();
-      }, msUntil(nightAt));
+      }, nextLocal(nightAt, new Date()).getTime() - Date.now());
     };
     schedule();
     void narrate(rt, await rt.store.lastSeq(), ctx.out, ctx.signal);

@@ -68,6 +68,11 @@ describe("the local provider: the same job protocol as a process on this machine
     const names = spans.getFinishedSpans().filter((sp) => sp.attributes["sophont.job"] === "local-ok").map((sp) => sp.name);
     expect(names).toEqual(expect.arrayContaining(["muscle.provision", "muscle.upload", "muscle.start", "muscle.follow", "muscle.download", "muscle.release"]));
     expect(events.find((e) => e.type === "HostProvisioned")!.data).toMatchObject({ host: "local", provider: "local", gpus: [] });
+    // Step, loss and ETA as the trainer reported them: the last step of the phase has nothing left.
+    const steps = events.filter((e) => e.type === "TrainingProgressed").map((e) => e.data as { step: number; of: number; loss: number | null; etaSeconds: number | null });
+    const last = steps.at(-1)!;
+    expect([last.step, last.etaSeconds]).toEqual([last.of, 0]);
+    expect(steps.every((p) => p.loss !== null && (p.step === 1 ? p.etaSeconds === null : p.etaSeconds! >= 0))).toBe(true);
     expect(existsSync(path.join(hostDir, "jobs", "local-ok"))).toBe(false);
   }, 120_000);
 
@@ -76,19 +81,33 @@ describe("the local provider: the same job protocol as a process on this machine
     await waitFor(async () => (await jobEvents(w, "local-cancel")).find((e) => e.type === "TrainingProgressed"), 60_000, "progress");
     await w.store.append([{ event: { type: "TrainingCancelRequested", data: { jobId: "local-cancel", by: "test" } }, metadata: { id: "cancel-local", time: new Date().toISOString(), actor: "cli", causationId: null, correlationId: "local-cancel" } }]);
     const events = await settled("local-cancel");
-    expect(events.find((e) => e.type === "TrainingFailed")!.data).toMatchObject({ kind: "cancelled" });
+    expect(events.find((e) => e.type === "TrainingFailed")!.data).toMatchObject({ kind: "cancelled", error: "cancelled by test on request" });
     expect(events.at(-1)).toMatchObject({ type: "HostReleased", data: { cleaned: false } });
     const pid = (events.find((e) => e.type === "TrainingStarted")!.data as { pid: number }).pid;
     expect(liveMembers(pid)).toEqual([]); // the whole group is gone (zombies awaiting their reaper aside)
   }, 120_000);
 
   it("stops a job past its deadline and reports it with the trainer's last lines", async () => {
-    await request("local-late", { ...tinyRecipe, sftSteps: 5_000 }, 12_000);
+    // The deadline must come after the trainer has spoken, whatever the load: a fixed short deadline
+    // raced torch's import (flaky). So the job gets a long one, and once it reports a step this Muscle
+    // is replaced by one whose clock reads past the deadline: it re-attaches to the running trainer and
+    // must stop it there.
+    await request("local-late", { ...tinyRecipe, sftSteps: 5_000 }, 120_000);
+    const first = await waitFor(async () => (await jobEvents(w, "local-late")).find((e) => e.type === "TrainingProgressed"), 90_000, "a step of local-late");
+    await worker.stop();
+    worker = muscle(w, { providers: { local: new LocalProvider(hostDir) }, clock: () => new Date(Date.now() + 121_000) });
+    await worker.start();
     const events = await settled("local-late");
     const failed = events.find((e) => e.type === "TrainingFailed")!.data as { kind: string; lastLines: readonly string[] };
     expect(failed.kind).toBe("deadline");
-    expect(failed.lastLines.some((l) => l.includes('"event": "started"') || l.includes('"event": "progress"'))).toBe(true);
-  }, 120_000);
+    expect(failed.lastLines.some((l) => l.includes('"event": "progress"'))).toBe(true);
+    const pid = (events.find((e) => e.type === "TrainingStarted")!.data as { pid: number }).pid;
+    expect(liveMembers(pid)).toEqual([]);
+    expect(first.seq).toBeLessThan(events.find((e) => e.type === "TrainingFailed")!.seq);
+    await worker.stop();
+    worker = muscle(w, { providers: { local: new LocalProvider(hostDir) } });
+    await worker.start();
+  }, 180_000);
 
   it("reports a job cancelled while no Muscle ran, without ever starting it", async () => {
     await worker.stop();
@@ -98,6 +117,6 @@ describe("the local provider: the same job protocol as a process on this machine
     await worker.start();
     const events = await settled("local-never");
     expect(events.map((e) => e.type)).toEqual(["TrainingRequested", "TrainingCancelRequested", "TrainingFailed"]);
-    expect(events.at(-1)!.data).toMatchObject({ kind: "cancelled" });
+    expect(events.at(-1)!.data).toMatchObject({ kind: "cancelled", error: "cancelled by test on request, before the trainer was launched" });
   }, 60_000);
 });

@@ -48,7 +48,7 @@ describe("Soul decider", () => {
   it("completes a night with nothing to decide as soon as it starts, counting the refusals since the last night", () =>
     given(refused("r1")).whenEvent(started("2026-11-25")).then([
       {
-        event: { type: "NightCompleted", data: { nightId: "2026-11-25", counts: { accepted: 0, rejected: 0, shadow: 0, refused: 1, dropped: 0 }, durationMs: 0 } },
+        event: { type: "NightCompleted", data: { nightId: "2026-11-25", counts: { accepted: 0, rejected: 0, shadow: 0, refused: 1, dropped: 0 }, durationMs: 0, cutOff: null } },
         expectedSubjectSeq: expect.any(Number),
       },
     ]));
@@ -58,7 +58,7 @@ describe("Soul decider", () => {
   it("closes the night with its counts when the last input of the window is decided", () => {
     given(input("a"), input("b"), started("2026-11-25", 1000), accepted("a")).whenEvent(rejected("b")).then([
       {
-        event: { type: "NightCompleted", data: { nightId: "2026-11-25", counts: { accepted: 1, rejected: 1, shadow: 0, refused: 0, dropped: 0 }, durationMs: 0 } },
+        event: { type: "NightCompleted", data: { nightId: "2026-11-25", counts: { accepted: 1, rejected: 1, shadow: 0, refused: 0, dropped: 0 }, durationMs: 0, cutOff: null } },
         expectedSubjectSeq: expect.any(Number),
       },
     ]);

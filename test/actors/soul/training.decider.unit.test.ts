@@ -21,7 +21,7 @@ const input = (id: string): DomainEvent => ({ type: "InputReceived", data: { inp
 const accepted = (id: string, nightId = "2026-11-24"): DomainEvent => ({ type: "InputAccepted", data: { inputId: id, nightId, reason: "r", policy, models, nearest: "preoccupation", similarity: 0.9, surprise: 0, questionVector: [1] } });
 const shadow = (id: string, corrected: string | null): DomainEvent => ({ type: "ShadowRecorded", data: { inputId: id, nightId: "2026-11-24", reason: "r", policy, models, promptSha256: `p-${id}`, rejectedSha256: `r-${id}`, correctedSha256: corrected } });
 const started = (nightId: string, deadlineAt?: string): DomainEvent => ({ type: "NightStarted", data: { nightId, day: nightId, trigger: "schedule", untilSeq: 0, ...(deadlineAt ? { deadlineAt } : {}) } });
-const completed = (nightId: string): DomainEvent => ({ type: "NightCompleted", data: { nightId, counts: { accepted: 0, rejected: 0, shadow: 0, refused: 0, dropped: 0 }, durationMs: 0 } });
+const completed = (nightId: string): DomainEvent => ({ type: "NightCompleted", data: { nightId, counts: { accepted: 0, rejected: 0, shadow: 0, refused: 0, dropped: 0 }, durationMs: 0, cutOff: null } });
 const sft = (...ids: string[]) => ids.flatMap((id) => [input(id), accepted(id)]);
 
 /** given(events).whenEvent(event, now).then(decisions): the host folds the event before reacting. */

@@ -4,7 +4,7 @@ import type { Recorded } from "../../../events/envelope.ts";
 import { parseLines, progressToRecord } from "../../../actors/muscle/muscle.decider.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
 import { tinyRecipe } from "../../../actors/muscle/request.ts";
-import { narrateTraining, progressLine } from "../../../adapters/cli/training-narration.ts";
+import { narrateTraining, progressLine, runningJobs, runningJobsLine } from "../../../adapters/cli/training-narration.ts";
 import { renderReport } from "../../../adapters/report/render.ts";
 import type { ReportData } from "../../../adapters/report/collect.ts";
 import { duration } from "../../../adapters/report/charts.ts";
@@ -39,6 +39,18 @@ describe("training progress: step, loss and ETA as the trainer reports them", ()
     lineage.evolve(l, recorded({ type: "TrainingRequested", data: req } as DomainEvent));
     lineage.evolve(l, progressed(6, 24, 2.75, 90));
     expect(l.jobs.get("j")!.lastProgress).toEqual({ phase: "sft", step: 6, of: 24, loss: 2.75, etaSeconds: 90, at: "2026-12-02T02:10:00.000Z" });
+    const running = runningJobs(l.jobs.values());
+    expect(running).toMatchObject([{ jobId: "j", status: "requested", host: "local", progress: { step: 6, of: 24, loss: 2.75, etaSeconds: 90 } }]);
+    expect(runningJobsLine(running)).toBe("j (requested, by cli, on local): sft step 6/24 loss 2.7500 ETA 1m30s");
+    lineage.evolve(l, recorded({ type: "TrainingFailed", data: { jobId: "j", stage: "following", kind: "cancelled", error: "e", exitCode: null, lastLines: [] } }));
+    expect(runningJobsLine(runningJobs(l.jobs.values()))).toBe("no job running");
+  });
+
+  it("narrates a night cut off at its deadline and a cancel with its reason", () => {
+    const cut = recorded({ type: "NightCompleted", data: { nightId: "2026-12-01", counts: { accepted: 3, rejected: 1, shadow: 0, refused: 0, dropped: 0 }, durationMs: 1, cutOff: { reason: "deadline", deadlineAt: "2026-12-02T06:00:00.000Z", left: 7, detail: "d" } } } as const);
+    expect(narrateTraining(cut)).toBe("night 2026-12-01 cut off at its deadline 2026-12-02T06:00:00.000Z: 7 input(s) left for the next night");
+    expect(narrateTraining({ ...cut, data: { ...cut.data, cutOff: null } })).toBeUndefined();
+    expect(narrateTraining(recorded({ type: "TrainingCancelRequested", data: { jobId: "j", by: "soul", reason: "the deadline of night n passed" } } as const))).toBe("j: cancel requested by soul (the deadline of night n passed)");
   });
 
   it("shows each job's last step, loss, ETA and loss curve in the report, cited to the event", () => {
