@@ -96,6 +96,9 @@ describe("the dashboard", () => {
     expect(await page.locator("#drift-chart .trajectory").count()).toBe(2);
     expect(await page.locator("#antechamber-chart circle.question").count()).toBeGreaterThan(10);
     expect(await page.locator("#antechamber-chart .birth").count()).toBe(1);
+    // Each dot's hover: its question or, the default models distilling none, its text (loopback: as it is).
+    const hovers = await page.locator("#antechamber-chart circle.question title").allTextContents();
+    expect(hovers.filter((h) => !h.startsWith("(no text")).length).toBeGreaterThan(hovers.length / 2);
     expect(await page.locator("#rejections tr").count()).toBeGreaterThanOrEqual(2);
     expect(await page.locator("ul.examples li blockquote").count()).toBeGreaterThan(0); // inputs' texts, on loopback
     expect(await page.locator("#lineage tr[data-job]").count()).toBe(2);
