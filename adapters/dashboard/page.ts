@@ -37,7 +37,7 @@ section{background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:12px;
 #timeline li{border-left:4px solid #ccc;padding:1px 6px;margin:1px 0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 #timeline li.night{border-color:#1f77b4;background:#eef5fb}#timeline li.decision{border-color:#d62728}#timeline li.antechamber{border-color:#9467bd}#timeline li.training{border-color:#ff7f0e}
 #timeline li.fresh{animation:fresh 2s}@keyframes fresh{from{background:#fff3b0}}
-#timeline .seq{color:#888}#timeline .type{font-weight:600}.hint{color:#777;margin:0 0 6px;font-size:12px}
+#timeline li.after{opacity:.35}#timeline .seq{color:#888}#timeline .type{font-weight:600}.hint{color:#777;margin:0 0 6px;font-size:12px}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}
 .legend{color:#555}q{font-style:italic}.why{color:#555}.id{color:#999;font-size:12px}blockquote{margin:2px 0 6px 1em;color:#333;font-size:13px}
 a{color:#0b5cad}progress{vertical-align:middle}.job{margin:4px 0}
@@ -63,7 +63,10 @@ export const APP_JS = `"use strict";
     document.body.dataset.satellites = v.satellites.join(" ");
     $("at").textContent = String(v.until);
     shown = v.until;
+    // The timeline stays live; what came after the point drawn is greyed.
+    for (const li of list.children) li.classList.toggle("after", Number(li.dataset.seq) > v.until);
   }
+  const list = $("live");
   const show = (at) => load(at).catch((e) => console.warn(e.message));
   slider.addEventListener("input", () => { $("at").textContent = slider.value; setLive(Number(slider.value) === Number(slider.max)); later(() => show(Number(slider.value)), 120); });
   $("diff-form").addEventListener("submit", async (ev) => {
@@ -72,14 +75,15 @@ export const APP_JS = `"use strict";
     $("view-diff").innerHTML = r.ok ? (await r.json()).html : "diff failed: " + r.status;
   });
   $("diff-here").addEventListener("click", () => { $("diff-from").value = slider.value; $("diff-to").value = slider.max; $("diff-form").requestSubmit(); });
-  const list = $("live");
   const source = new EventSource(withToken("api/events"));
   source.onmessage = (m) => {
     const e = JSON.parse(m.data);
     const li = document.createElement("li");
-    li.className = e.kind + (list.childElementCount > 0 ? " fresh" : "");
+    li.className = e.kind + (list.childElementCount > 0 ? " fresh" : "") + (!live && e.seq > shown ? " after" : "");
     li.dataset.seq = String(e.seq);
     li.dataset.type = e.type;
+    li.dataset.time = e.time;
+    li.dataset.arrived = String(Date.now());
     for (const [cls, text] of [["seq", String(e.seq).padStart(6) + " "], ["time", e.time.slice(11, 19) + " "], ["type", e.type], ["gist", "  " + e.gist]]) {
       const s = document.createElement("span"); s.className = cls; s.textContent = text; li.append(s);
     }

@@ -65,10 +65,11 @@ export const startDashboard = async (o: DashboardOptions): Promise<Dashboard> =>
   // Private and forgotten inputs are re-read at most every 2 s: a forgotten text disappears quickly.
   const text = () => (textCache && Date.now() - textCache.at < 2_000 ? textCache.view : (textCache = { at: Date.now(), view: agentsTextView(o.store, o.airlock) }).view);
   const cache = new Map<number, { at: number; views: Promise<Views> }>();
+  const inputTexts = new Map<string, string>();
   const views = (seq: number) => {
     const hit = cache.get(seq);
     if (hit && Date.now() - hit.at < 2_000) return hit.views;
-    const v = viewsAt({ store: o.store, text, content: o.content, rawInputs: loopback }, seq);
+    const v = viewsAt({ store: o.store, text, content: o.content, rawInputs: loopback, textCache: inputTexts }, seq);
     cache.set(seq, { at: Date.now(), views: v });
     if (cache.size > 64) cache.delete(cache.keys().next().value!);
     return v;

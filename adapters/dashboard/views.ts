@@ -4,7 +4,7 @@ import type { EventStore } from "../../events/store.ts";
 import type { Diff } from "../../projections/diff.ts";
 import { esc, num, pct } from "../report/axes.ts";
 import { collectReport, type ReportData } from "../report/collect.ts";
-import { inputTextReader, withInputText, type TextView } from "../report/rejections.ts";
+import { inputTextReader, textItems, withInputText, type TextView } from "../report/rejections.ts";
 import { antechamber, drift, rejections, timeline, training } from "../report/render.ts";
 
 export interface Views {
@@ -21,6 +21,8 @@ export interface ViewSource {
   readonly content: { get(sha256: string): Promise<Uint8Array | undefined> };
   /** Inputs' own texts as they are (the dashboard on loopback: local display); otherwise sealed as for agents. */
   readonly rawInputs: boolean;
+  /** Inputs' texts by sha256, kept between requests (a text never changes; a forgotten one is never asked for). */
+  readonly textCache?: Map<string, string>;
 }
 
 const short = (s: string | null | undefined) => (s ? esc(s.slice(0, 12)) : "base");
@@ -51,7 +53,7 @@ export const viewsAt = async (src: ViewSource, seq: number): Promise<Views> => {
   const text = await src.text();
   const d = await collectReport(src.store, { seq }, { text, examplesPerCause: 5 });
   // Never a private or forgotten input's text; on loopback the rest as they are, elsewhere as agents read them.
-  await withInputText(d.rejections, text, inputTextReader(d.contentOf, src.content), src.rawInputs);
+  await withInputText(textItems(d), text, inputTextReader(d.contentOf, src.content, src.textCache), src.rawInputs);
   return {
     until: d.until,
     html: { nights: timeline(d), drift: drift(d), antechamber: antechamber(d), rejections: rejections(d), lineage: lineage(d), training: trainingNow(d) },

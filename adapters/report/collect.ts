@@ -16,7 +16,7 @@ export interface ReportData {
   readonly nights: NightSummaries;
   readonly centroids: Centroids;
   /** Off-topic rejected questions (the Antechamber), with the cluster each belongs to in the last clustering. */
-  readonly rejected: Array<{ inputId: string; seq: number; vector: ReadonlyArray<number>; clusterId: string | null; question: string | null }>;
+  readonly rejected: Array<{ inputId: string; seq: number; vector: ReadonlyArray<number>; clusterId: string | null; question: string | null; text?: string }>;
   /** Every rejection by cause, with the latest examples (texts as the airlock lets agents read them). */
   readonly rejections: RejectionsByCause;
   /** inputId -> the sha256 of its text (for a reader allowed to show it). */

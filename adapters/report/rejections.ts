@@ -73,26 +73,35 @@ export class RejectionCollector {
 }
 
 /**
- * Adds each example's own text, read through `read` (the content store, by the input's sha256). `raw`:
- * as it is, for a reader on Node A itself (the dashboard on loopback); otherwise sealed as for agents
- * (redacted, or nothing under "nothing"). Never a private or forgotten input's: those are not asked for.
+ * Adds the inputs' own texts (to the rejection examples and the Antechamber's questions), read through
+ * `read` (the content store, by the input's sha256). `raw`: as they are, for a reader on Node A itself
+ * (the dashboard on loopback); otherwise sealed as for agents (redacted, or nothing under "nothing").
+ * Never a private or forgotten input's: those are not asked for.
  */
-export const withInputText = async (view: RejectionsByCause, text: TextView, read: (inputId: string) => Promise<string | undefined>, raw: boolean): Promise<void> => {
-  for (const list of Object.values(view.examples)) {
-    for (const ex of list) {
-      if (text.hidden.has(ex.inputId)) continue;
-      const t = await read(ex.inputId);
-      const shown = t === undefined ? null : raw ? t : text.egress.seal("agents", t, false).text;
-      if (shown !== null) ex.text = shown.length > 600 ? `${shown.slice(0, 600)}…` : shown;
-    }
+export const withInputText = async (items: Iterable<{ readonly inputId: string; text?: string }>, text: TextView, read: (inputId: string) => Promise<string | undefined>, raw: boolean): Promise<void> => {
+  for (const item of items) {
+    if (text.hidden.has(item.inputId)) continue;
+    const t = await read(item.inputId);
+    const shown = t === undefined ? null : raw ? t : text.egress.seal("agents", t, false).text;
+    if (shown !== null) item.text = shown.length > 600 ? `${shown.slice(0, 600)}…` : shown;
   }
 };
 
-/** Reads an input's text from the content store by the sha256 its InputReceived names. */
-export const inputTextReader = (contentOf: ReadonlyMap<string, string>, content: { get(sha256: string): Promise<Uint8Array | undefined> }) => async (inputId: string): Promise<string | undefined> => {
+/** Every place a collected report shows an input's own text: the rejection examples, the Antechamber's points. */
+export const textItems = (d: { readonly rejections: RejectionsByCause; readonly rejected: Iterable<{ readonly inputId: string; text?: string }> }) => [...Object.values(d.rejections.examples).flat(), ...d.rejected];
+
+/** Reads an input's text from the content store by the sha256 its InputReceived names (a text is immutable: kept in `cache`). */
+export const inputTextReader = (contentOf: ReadonlyMap<string, string>, content: { get(sha256: string): Promise<Uint8Array | undefined> }, cache = new Map<string, string>()) => async (inputId: string): Promise<string | undefined> => {
   const sha = contentOf.get(inputId);
-  const bytes = sha === undefined ? undefined : await content.get(sha).catch(() => undefined);
-  return bytes === undefined ? undefined : Buffer.from(bytes).toString("utf8");
+  if (sha === undefined) return undefined;
+  const known = cache.get(sha);
+  if (known !== undefined) return known;
+  const bytes = await content.get(sha).catch(() => undefined);
+  if (bytes === undefined) return undefined;
+  const t = Buffer.from(bytes).toString("utf8");
+  if (cache.size > 10_000) cache.clear();
+  cache.set(sha, t);
+  return t;
 };
 
 /** The view agents get under this policy, with the log's private and forgotten inputs hidden. */

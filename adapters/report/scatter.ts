@@ -8,6 +8,8 @@ export interface ScatterPoint {
   readonly clusterId: string | null;
   /** The distilled question as the airlock lets it be read (null: none, or withheld). */
   readonly question: string | null;
+  /** The input's own text where the reader may show it (the hover's fallback when there is no question). */
+  readonly text?: string;
 }
 
 export interface Birth {
@@ -39,7 +41,7 @@ export const scatterSvg = (pts: ReadonlyArray<ScatterPoint>, births: ReadonlyArr
   };
   const f: Frame = { left: 64, top: 40, right: width - 20, bottom: height - 50, x: range(0), y: range(1), xTitle: "first principal axis of the rejected questions", yTitle: "second principal axis" };
   const dots = pts.map((p, i) => {
-    const hover = `${p.question ?? "(no question text)"} — ${p.clusterId ?? "noise"} · ${p.inputId.slice(0, 12)}`;
+    const hover = `${p.question ?? p.text ?? "(no text to show)"} — ${p.clusterId ?? "noise"} · ${p.inputId.slice(0, 12)}`;
     return `<circle class="question" data-cluster="${esc(p.clusterId ?? "")}" cx="${scaleX(f, proj[i]![0]).toFixed(1)}" cy="${scaleY(f, proj[i]![1]).toFixed(1)}" r="4" fill="${p.clusterId ? colourOf(p.clusterId) : NOISE}" fill-opacity="0.8"><title>${esc(hover)}</title></circle>`;
   });
   const marks = stars.map(({ s, at }) => {
@@ -52,4 +54,4 @@ export const scatterSvg = (pts: ReadonlyArray<ScatterPoint>, births: ReadonlyArr
 
 /** The legend: each cluster in its colour, noise, the star. */
 export const scatterLegend = (clusterIds: ReadonlyArray<string>): string =>
-  `<p class="legend">${clusterIds.map((id) => `<span style="color:${colourOf(id)}">●</span> ${esc(id)}`).join(" ")} <span style="color:${NOISE}">●</span> noise · ★ a satellite's birth · hover a dot for its question</p>`;
+  `<p class="legend">${clusterIds.map((id) => `<span style="color:${colourOf(id)}">●</span> ${esc(id)}`).join(" ")} <span style="color:${NOISE}">●</span> noise · ★ a satellite's birth · hover a dot for its question (or, without one, its text as the airlock allows)</p>`;

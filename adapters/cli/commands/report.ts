@@ -5,7 +5,7 @@ import { parsePosition, printResult, UsageError } from "../format.ts";
 import { openRuntime } from "../runtime.ts";
 import { collectReport } from "../../report/collect.ts";
 import { renderReport } from "../../report/render.ts";
-import { agentsTextView, inputTextReader, withInputText } from "../../report/rejections.ts";
+import { agentsTextView, inputTextReader, textItems, withInputText } from "../../report/rejections.ts";
 import { ObjectContentStore } from "../../nats/content-store.ts";
 
 export const report = defineCommand({
@@ -23,7 +23,7 @@ export const report = defineCommand({
       // A report is a file people send on: its texts are the ones agents may read (the airlock's "agents" mode).
       const text = await agentsTextView(rt.store, ctx.config.airlock);
       const data = await collectReport(rt.store, at, { text });
-      await withInputText(data.rejections, text, inputTextReader(data.contentOf, new ObjectContentStore(rt.nc)), false);
+      await withInputText(textItems(data), text, inputTextReader(data.contentOf, new ObjectContentStore(rt.nc)), false);
       writeFileSync(out, renderReport(data));
       const counts = { nights: Object.keys(data.nights).length, satellites: data.births.length, adapterJobs: data.adapters.length };
       printResult(ctx, v.json, { out, ...counts }, () => `report written: ${out} (${counts.nights} nights, ${counts.satellites} satellite(s), ${counts.adapterJobs} adapter job(s))`);

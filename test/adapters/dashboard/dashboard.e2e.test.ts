@@ -76,6 +76,18 @@ const showAt = async (seq: number) => {
 };
 
 describe("the dashboard", () => {
+  it("refuses another address without a token, before anything starts (dashboard and up --dashboard)", async () => {
+    for (const args of [["dashboard", "--host", "0.0.0.0"], ["up", "--dashboard", "--host", "0.0.0.0"]]) {
+      const r = await runSophont(args, { env: { ...env, SOPHONT_DASHBOARD_TOKEN: "" }, timeoutMs: 60_000 });
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err).toMatch(/refusing to serve the dashboard on 0\.0\.0\.0 without a token.*SOPHONT_DASHBOARD_TOKEN/s);
+      expect(r.err).not.toMatch(/starting the embedded nats-server/);
+    }
+    const help = await sophont("dashboard", "--help");
+    expect(help).toMatch(/usage: sophont dashboard/);
+    expect(help).toMatch(/--json/);
+  });
+
   it("loads every view with no console error", async () => {
     await page.goto(url);
     await page.waitForSelector("body[data-until]", { timeout: 60_000 });
@@ -84,6 +96,9 @@ describe("the dashboard", () => {
     expect(await page.locator("#drift-chart .trajectory").count()).toBe(2);
     expect(await page.locator("#antechamber-chart circle.question").count()).toBeGreaterThan(10);
     expect(await page.locator("#antechamber-chart .birth").count()).toBe(1);
+    // Each dot's hover: its question or, the default models distilling none, its text (loopback: as it is).
+    const hovers = await page.locator("#antechamber-chart circle.question title").allTextContents();
+    expect(hovers.filter((h) => !h.startsWith("(no text")).length).toBeGreaterThan(hovers.length / 2);
     expect(await page.locator("#rejections tr").count()).toBeGreaterThanOrEqual(2);
     expect(await page.locator("ul.examples li blockquote").count()).toBeGreaterThan(0); // inputs' texts, on loopback
     expect(await page.locator("#lineage tr[data-job]").count()).toBe(2);
@@ -95,9 +110,13 @@ describe("the dashboard", () => {
     writeFileSync(join(root, "late.txt"), "A late note on the rings of Saturn and their shepherd moons.\n");
     await sophont("ingest", join(root, "late.txt"), "--day", "2026-11-20");
     const appended = Date.now(); // the append is a fact once ingest returns
-    // Any InputReceived line newer than the log's end before the append (the first lines are the log's last 200).
-    await page.waitForSelector(`#live li[data-type="InputReceived"][data-seq="${before + 1}"], #live li[data-type="InputReceived"][data-seq="${before + 2}"], #live li[data-type="InputReceived"][data-seq="${before + 3}"]`, { timeout: 2_000 });
+    // The first InputReceived line after the log's end before the append (the first lines are the log's last 200).
+    const line = page.locator(`#live li[data-type="InputReceived"][data-seq="${before + 1}"], #live li[data-type="InputReceived"][data-seq="${before + 2}"]`).first();
+    await line.waitFor({ timeout: 2_000 });
     expect(Date.now() - appended).toBeLessThan(2_000);
+    // Stricter: from the event's own time (when ingest made it, before the append) to the line in the page.
+    const [made, arrived] = [Date.parse((await line.getAttribute("data-time"))!), Number(await line.getAttribute("data-arrived"))];
+    expect(arrived - made).toBeLessThan(2_000);
     expect(await page.locator("#slider").getAttribute("max")).toBe(String(await lastSeqOf("InputReceived")));
   });
 
@@ -107,6 +126,7 @@ describe("the dashboard", () => {
     expect(await page.locator("#antechamber-chart .birth").count()).toBe(0);
     expect(await page.locator('#drift-chart .trajectory[data-centroid^="satellite-"]').count()).toBe(0);
     expect(await page.locator("body").getAttribute("data-satellites")).toBe("");
+    expect(await page.locator(`#live li.after[data-seq="${born}"]`).count()).toBe(1); // the timeline greys what came after
     await page.locator("#section-antechamber").screenshot({ path: join(OUT, "antechamber-before-birth.png") });
     await showAt(born);
     expect(await page.locator("#antechamber-chart .birth").count()).toBe(1);
