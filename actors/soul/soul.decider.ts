@@ -27,6 +27,8 @@ export interface NightState {
   /** When the night must stop (NightStarted's deadlineAt), or null. */
   readonly deadlineAt: string | null;
   completed: boolean;
+  /** Ended at its deadline with inputs left (they wait for the next night's window). */
+  cutOff: boolean;
   /** Inputs of the window still waiting for a decision. */
   pending: number;
   readonly counts: NightCounts;
@@ -107,13 +109,13 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
       let pending = 0;
       for (const seq of state.undecided.values()) if (seq <= event.data.untilSeq) pending++;
       const counts = { accepted: 0, rejected: 0, shadow: 0, refused: state.refusedSinceLastNight, dropped: 0 };
-      state.nights[event.data.nightId] = { untilSeq: event.data.untilSeq, startedSeq: event.seq, startedAt: event.storedAt, deadlineAt: event.data.deadlineAt ?? null, completed: false, pending, counts };
+      state.nights[event.data.nightId] = { untilSeq: event.data.untilSeq, startedSeq: event.seq, startedAt: event.storedAt, deadlineAt: event.data.deadlineAt ?? null, completed: false, cutOff: false, pending, counts };
       state.refusedSinceLastNight = 0;
       return state;
     }
     case "NightCompleted": {
       const night = state.nights[event.data.nightId];
-      if (night) night.completed = true;
+      if (night) (night.completed = true, (night.cutOff = event.data.cutOff !== null));
       return state;
     }
     case "InputReceived":
@@ -212,7 +214,7 @@ export const soulDecider: Decider<SoulState, SoulCommand> = {
         if (bad) throw new Refusal(`day must be a real date YYYY-MM-DD: ${bad}`);
         const existing = state.nights[command.day];
         if (existing) {
-          throw new Refusal(`the night of ${command.day} was already started (window up to seq ${existing.untilSeq}, ${existing.completed ? "completed" : "in progress"})`);
+          throw new Refusal(`the night of ${command.day} was already started (window up to seq ${existing.untilSeq}, ${existing.cutOff ? "cut off at its deadline: what it left is judged by the next night's window, so start the night of another day" : existing.completed ? "completed" : "in progress"})`);
         }
         if (command.deadlineAt !== undefined) {
           const at = Date.parse(command.deadlineAt);

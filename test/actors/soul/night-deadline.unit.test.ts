@@ -42,6 +42,8 @@ describe("a night's deadline, in the Soul's decider", () => {
       type: "NightCompleted",
       data: { nightId: "2026-11-25", counts: { accepted: 1, rejected: 0 }, durationMs: 4 * 3600_000 + 5000, cutOff: { reason: "deadline", deadlineAt: DEADLINE, left: 2 } },
     });
+    soulDecider.evolve(state, recorded(d!.event, AFTER));
+    expect(() => soulDecider.handle({ type: "StartNight", day: "2026-11-25", trigger: "cli" }, state, ctx(AFTER))).toThrow(/cut off at its deadline: what it left is judged by the next night's window/);
   });
 
   it("leaves the undecided inputs to the next night, which completes when they are decided (even under the old night's name)", () => {
