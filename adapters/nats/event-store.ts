@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JetStreamCl
 import { decodeEvent, DecodeError, encodeEvent, type Encoded } from "../../events/codec.ts";
 import { definitions, type DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
-import { EVENT_STREAM, allEventSubjects, quarantineSubject } from "../../events/subjects.ts";
+import { EVENT_STREAM, allEventSubjects, familySubjects, quarantineSubject } from "../../events/subjects.ts";
 import {
   ConcurrencyError, StoreError,
   type Appended, type Delivery, type EventStore, type Pending, type Quarantined, type ReadOptions, type SubscribeOptions, type Subscription, type Until,
@@ -59,6 +59,18 @@ const rawType = (data: Uint8Array): string | undefined => {
 };
 
 /** The EventStore port on JetStream: one stream, subjects per entity, server-side dedup and concurrency. */
+/**
+ * The subject that holds every event of these types, where they all share one family (each type is
+ * published only on its family's subjects; a misplaced event is quarantined): the server then sends
+ * only that family, so a fold over the training events of a log of 100k inputs reads a few hundred.
+ */
+const familyOf = (types: ReadonlySet<string> | undefined): string | undefined => {
+  if (!types || types.size === 0) return undefined;
+  const families = new Set(definitions.filter((d) => types.has(d.type)).map((d) => d.family));
+  const known = [...types].every((t) => definitions.some((d) => d.type === t));
+  return known && families.size === 1 ? familySubjects([...families][0]!) : undefined;
+};
+
 export class JetStreamEventStore implements EventStore {
   private readonly js: JetStreamClient;
   private readonly pipe: AckPipe;
@@ -175,7 +187,7 @@ export class JetStreamEventStore implements EventStore {
     if (options.from && "seq" in options.from) startSeq = Math.max(1, options.from.seq);
     else if (options.from) startSeq = (await this.seqAt(new Date(options.from.time.getTime() - 1))) + 1;
     if (untilSeq < startSeq) return;
-    yield* this.readOrdered(startSeq, untilSeq, options);
+    yield* this.readOrdered(startSeq, untilSeq, { ...options, subject: options.subject ?? familyOf(options.types) });
   }
 
   /**

@@ -33,6 +33,20 @@ describe("JetStreamEventStore", () => {
     expect(stored.filter((e) => e.metadata.id === p.metadata.id)).toHaveLength(1);
   });
 
+  it("a read of one family's types yields exactly what a full read filtered by type does, in order, up to `until`", async () => {
+    const ids = Array.from({ length: 30 }, (_, k) => `family-${k}`);
+    const out = await store.append(ids.flatMap((id, k) => (k % 5 === 0 ? [pending(nightStarted(`family-night-${k}`)), pending(inputReceived(id))] : [pending(inputReceived(id))])));
+    const middle = out[Math.floor(out.length / 2)]!.seq;
+    for (const types of [new Set(["NightStarted"]), new Set(["NightStarted", "InputReceived"]), new Set(["InputReceived"])]) {
+      for (const until of [undefined, { seq: middle }]) {
+        const filtered = await collect(store.read({ types, ...(until ? { until } : {}) }));
+        const all = (await collect(store.read(until ? { until } : {}))).filter((e) => types.has(e.type));
+        expect(filtered.map((e) => e.seq)).toEqual(all.map((e) => e.seq));
+        expect(filtered.length).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it("refuses a stale expected subject sequence with the typed error; a retry after reloading succeeds", async () => {
     const subject = eventSubject("input", "occ-1");
     expect(await store.lastSubjectSeq(subject)).toBe(0);
