@@ -138,5 +138,9 @@ const removePath = (argv: string[], path: ReadonlyArray<string>): string[] => {
 export const runAsProcess = async (argv: string[], manifest?: CommandManifest): Promise<never> => {
   // `sophont ... | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => (e.code === "EPIPE" ? process.exit(0) : undefined));
-  return process.exit(await main(argv, undefined, manifest));
+  const code = await main(argv, undefined, manifest);
+  // Writes to a pipe are asynchronous: exiting at once would cut `sophont events tail --json | jq`
+  // at the pipe's 64 KiB. An empty write calls back once everything queued before it is written.
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((res) => (s.writableLength === 0 ? res() : s.write("", () => res())))));
+  return process.exit(code);
 };

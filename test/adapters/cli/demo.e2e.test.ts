@@ -49,6 +49,14 @@ describe("sophont demo", () => {
     expect(JSON.stringify(after)).toContain(birth.data.satelliteId);
     const diff = JSON.parse(run({ SOPHONT_HOME: demoHome }, "diff", "--from", String(birth.seq - 1), "--to", String(birth.seq), "--json").stdout);
     expect(diff.centroids.born).toEqual([birth.data.satelliteId]);
+    // The whole log reaches a reader through a pipe, however slowly it reads (the CLI waits for the
+    // pipe before exiting: Node's pipe writes are asynchronous).
+    const toFile = join(home, "log.jsonl");
+    const cmd = `"${process.execPath}" "${bin}" events tail --from 1 --json`;
+    const viaFile = spawnSync("sh", ["-c", `${cmd} > "${toFile}"; wc -c < "${toFile}"`], { env: { ...process.env, SOPHONT_HOME: demoHome, SOPHONT_NATS_URL: "" }, encoding: "utf8" });
+    const viaPipe = spawnSync("sh", ["-c", `${cmd} | { sleep 2; wc -c; }`], { env: { ...process.env, SOPHONT_HOME: demoHome, SOPHONT_NATS_URL: "" }, encoding: "utf8" });
+    expect(Number(viaFile.stdout.trim()), viaFile.stderr).toBeGreaterThan(256 * 1024);
+    expect(Number(viaPipe.stdout.trim()), viaPipe.stderr).toBe(Number(viaFile.stdout.trim()));
     // Running it again starts clean.
     const again = run({ SOPHONT_HOME: home }, "demo", "--nights", "1", "--no-train");
     expect(again.status, again.stderr).toBe(0);
