@@ -275,12 +275,32 @@ describe("kill -9 trials: the night process, up and the embedded nats-server", (
   it("up stops cleanly, its lock released, when its killed server cannot come back on the same URL", async () => {
     const up = start(["up"]);
     await until(up, /Sophont is up/);
-    const { pid, url } = JSON.parse(readFileSync(stateFile, "utf8")) as { pid: number; url: string };
-    // The port is taken the moment the server dies (another program, another home's server).
-    process.kill(pid, "SIGKILL");
-    await eventually(() => existsSync(`/proc/${pid}`), (alive) => !alive, 10_000);
+    const { url } = JSON.parse(readFileSync(stateFile, "utf8")) as { pid: number; url: string };
+    const port = Number(new URL(url.replace(/^nats:/, "http:")).port);
+    // The port is taken the moment the server dies (another program, another home's server). up restarts
+    // its server at once, and may win the port back before the squatter binds it: then its new server is
+    // killed too, until the squatter holds the port (up gives up by itself after its sixth death a minute).
     const squatter = createServer((c) => c.destroy());
-    await new Promise<void>((res, rej) => (squatter.once("error", rej), squatter.listen(Number(new URL(url.replace(/^nats:/, "http:")).port), "127.0.0.1", () => res())));
+    const squat = () => new Promise<boolean>((res, rej) => {
+      const onError = (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" ? res(false) : rej(e));
+      squatter.once("error", onError);
+      squatter.listen(port, "127.0.0.1", () => (squatter.off("error", onError), res(true)));
+    });
+    let held = false;
+    for (let attempt = 0; attempt < 6 && !held && !exited(up); attempt++) {
+      const pid = existsSync(stateFile) ? serverPid() : undefined;
+      if (pid !== undefined) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+        await eventually(() => existsSync(`/proc/${pid}`), (alive) => !alive, 10_000);
+      }
+      held = await squat();
+      // Lost the race: wait for up's new server (its pid in the lock) before killing it again.
+      if (!held) await eventually(() => (existsSync(stateFile) ? serverPid() : pid), (p) => p !== pid || exited(up), 30_000);
+    }
     try {
       const res = await up.done;
       expect(res.timedOut, "up hung when its server could not come back").toBe(false);
