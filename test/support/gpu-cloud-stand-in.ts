@@ -20,6 +20,8 @@ export interface StandInInstance {
   status: "starting" | "running" | "terminated";
   polls: number;
   volumeId?: string;
+  /** Index in `requests` of the call that created it. */
+  createdAtRequest: number;
   /** Files of the volume's cache (`sha256/<hex>`, by hex) when the instance was created: what a GPU found already staged. */
   volumeBlobsAtCreate: string[];
   sshd?: Sshd;
@@ -93,7 +95,7 @@ export const startGpuCloudStandIn = async (): Promise<GpuCloudStandIn> => {
       const send = (status: number, json: unknown) => (res.writeHead(status, { "content-type": "application/json" }), res.end(JSON.stringify(json)));
       const authorised = req.headers.authorization === `Bearer ${apiKey}`;
       const url = req.url ?? "/";
-      state.requests.push({ method: req.method ?? "", path: url, authorised });
+      const requestIndex = state.requests.push({ method: req.method ?? "", path: url, authorised }) - 1;
       if (!authorised) return send(401, { error: "bad API key" });
       const [, collection = "", rawId = ""] = url.split("/");
       const id = decodeURIComponent(rawId);
@@ -132,7 +134,7 @@ export const startGpuCloudStandIn = async (): Promise<GpuCloudStandIn> => {
         const sshd = await startSshd();
         appendFileSync(`${sshd.dir}/authorized_keys`, `${ask.sshPublicKey}\n`);
         const i: StandInInstance = {
-          id: `i-${next++}`, name: ask.name, gpuType, ...(ask.cpuType ? { cpuType: ask.cpuType } : {}), region: ask.region, status: "starting", polls: 0,
+          id: `i-${next++}`, name: ask.name, gpuType, ...(ask.cpuType ? { cpuType: ask.cpuType } : {}), region: ask.region, status: "starting", polls: 0, createdAtRequest: requestIndex,
           ...(volume ? { volumeId: volume.id } : {}), volumeBlobsAtCreate: volume ? blobsOf(volume) : [], sshd,
         };
         instances.set(i.id, i);
