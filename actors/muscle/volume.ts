@@ -8,6 +8,7 @@ import type { DomainEvent, EventData } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import type { TrainingMaterials } from "./datasets.ts";
 import type { JobState } from "./muscle.decider.ts";
+import { gib } from "./plan.ts";
 import type { HostProvider, ProvisionedHost, ProvisionRequest, RentedInstance, TransferReceipt, VolumeInfo } from "./ports.ts";
 
 type Record_ = (key: string, event: DomainEvent) => Promise<void>;
@@ -61,6 +62,9 @@ export class VolumeSteps {
   async provision(ask: ProvisionRequest): Promise<ProvisionedHost> {
     const c = this.c;
     const base = await c.receipt(c.materials.baseModelPath);
+    if (base.bytes > this.volume.sizeGiB * 2 ** 30) {
+      throw Object.assign(new Error(`the volume ${this.volume.name} (${this.volume.sizeGiB} GiB) cannot hold the base (${gib(base.bytes)}): raise volume.sizeGiB in cloud.json`), { _tag: "PlanRefusedError" });
+    }
     const resuming = c.state().provisioned !== null;
     if (!resuming && !c.state().staged && !(await c.holds?.(this.volume.id, base.sha256))) await this.stage();
     let lease = await c.provider.provision({ ...ask, volume: this.volume });

@@ -13,7 +13,7 @@ import { evaluationModel } from "../training/evaluation-model.ts";
 import { trainingMaterials } from "../training/materials.ts";
 import { planner } from "../training/planner.ts";
 import { CloudGpuProvider } from "../cloud/provider.ts";
-import { readCloudFile } from "../cloud/config.ts";
+import { cloudDevice, readCloudFile } from "../cloud/config.ts";
 import type { EventStore } from "../../events/store.ts";
 import { loadProbe } from "../training/probe.ts";
 import type { Runtime } from "./runtime.ts";
@@ -58,7 +58,9 @@ export const startTraining = async (
     materials: trainingMaterials(content, lm, lm.identity.path),
     scratchDir: path.join(dir, "scratch"),
     airlock: new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "muscle" }),
-    planner: planner({ baseModelPath: lm.identity.path, hostsFile: hostsFilePath(home) }),
+    planner: ((plan, cloud) => (request: Parameters<typeof plan>[0]) => plan(request, request.host === "cloud" && cloud ? cloudDevice(cloud) : undefined))(
+      planner({ baseModelPath: lm.identity.path, hostsFile: hostsFilePath(home) }), readCloudFile(home),
+    ),
     ...opts.muscle,
   });
   const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), { probe: loadProbe(lm.identity.path), ...opts.evaluation });

@@ -2,6 +2,7 @@
 // optionally, its persistent volume. The API key stays in the variable `apiKeyEnv` names.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { ASSUMED_FLOPS, type Device } from "../../actors/muscle/plan.ts";
 import type { SshRemoteHostOptions } from "../ssh/client.ts";
 
 /** A GPU type in a region at a price: tried in order until one has capacity. */
@@ -9,6 +10,8 @@ export interface Offer {
   readonly gpuType: string;
   readonly region: string;
   readonly pricePerHour: number;
+  /** The GPU's memory, for the memory plan (`sophont train --plan --host cloud`). */
+  readonly gpuMemoryGiB?: number;
 }
 
 /** A machine without a GPU that stages files on the volume (the cheapest in the volume's region is rented). */
@@ -54,8 +57,9 @@ export interface CloudOptions {
   readonly ssh?: SshRemoteHostOptions;
 }
 
+/** A configuration error, as the CLI reports them (exit 2, "configuration: ..."). */
 export class CloudConfigError extends Error {
-  override readonly name = "CloudConfigError";
+  override readonly name = "ConfigError";
 }
 
 type Check = (v: unknown) => boolean;
@@ -102,6 +106,7 @@ export const cloudOptionsFrom = (raw: unknown, file: string): CloudOptions => {
   const o = isObject(raw) ? raw : {};
   if (Array.isArray(o.offers)) list("offers", o.offers, (w, v) => checkObject(w, v, {
     gpuType: { what: "a non-empty string", ok: str }, region: { what: "a non-empty string", ok: str }, pricePerHour: { what: "a number >= 0", ok: price },
+    gpuMemoryGiB: { what: "a positive number (GiB)", ok: positive, optional: true },
   }, issues), issues);
   if (isObject(o.volume)) {
     checkObject("volume", o.volume, {
@@ -132,4 +137,10 @@ export const readCloudFile = (home: string): CloudOptions | undefined => {
     throw new CloudConfigError(`${file} is not valid JSON (${(e as Error).message})`);
   }
   return cloudOptionsFrom(raw, file);
+};
+
+/** The device a cloud job is planned on: the offer with the least GPU memory declared (any offer may be the one rented). */
+export const cloudDevice = (o: CloudOptions): Device | undefined => {
+  const offer = o.offers.filter((x) => x.gpuMemoryGiB !== undefined).sort((a, b) => a.gpuMemoryGiB! - b.gpuMemoryGiB!)[0];
+  return offer ? { kind: "cuda", name: `${offer.gpuType} of ${o.name} (${offer.region}; the smallest offer)`, memoryBytes: offer.gpuMemoryGiB! * 2 ** 30, flops: ASSUMED_FLOPS.cuda } : undefined;
 };
