@@ -226,6 +226,8 @@ export interface HostProvider {
   releaseById?(leaseId: string): Promise<{ readonly failedTries: number }>;
   /** Leases this provider holds whose job is not among `live` (reconciled on start). */
   strays?(live: ReadonlySet<string>): Promise<readonly { readonly leaseId: string; readonly jobId: string; readonly purpose?: "staging" | "training" }[]>;
+  /** Instances up for this job as the provider lists them (a stager whose creation was never recorded included), with what it knows of each. */
+  leasesOf?(jobId: string): Promise<readonly { readonly leaseId: string; readonly purpose: "staging" | "training"; readonly pricePerHour: number | null; readonly createdAt: number | null }[]>;
   /** The provider's persistent volume, made when missing; absent where it has none. */
   volume?(): Promise<VolumeInfo | undefined>;
   /** Rents its cheapest machine without a GPU, in the volume's region with the volume mounted, to stage files there before a GPU bills. */

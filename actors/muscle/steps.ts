@@ -76,6 +76,8 @@ export class JobSteps {
   private lastProgress: JobState["progress"];
   private readonly local: string;
   private aborted = false;
+  /** Cancelled, past its deadline or being released: nothing more is rented for the job. */
+  private closing = false;
 
   constructor(private readonly request: TrainingRequest, private state: JobState, private readonly options: StepOptions, private readonly record: Record_, private readonly clock: () => number) {
     this.offset = state.progress?.logOffset ?? 0;
@@ -157,7 +159,7 @@ export class JobSteps {
     const m = this.options.materials;
     this.volume = new VolumeSteps({
       jobId: this.jobId, deadlineMs: this.request.deadlineMs, provider, materials: m, record: this.record, clock: this.clock,
-      state: () => this.state, update: (patch) => void (this.state = { ...this.state, ...patch }), receipt: (file) => receiptOf(file, m.digest),
+      closing: () => this.closing, stopped: () => this.aborted, state: () => this.state, update: (patch) => void (this.state = { ...this.state, ...patch }), receipt: (file) => receiptOf(file, m.digest),
       ...(this.options.volumeHolds ? { holds: this.options.volumeHolds } : {}),
     }, info);
     return this.volume;
@@ -323,6 +325,8 @@ export class JobSteps {
   }
 
   async cancel(): Promise<void> {
+    // A provisioning still in flight (staging the base can take minutes) must rent nothing more.
+    this.closing = true;
     // After a restart there is no lease yet; a host the job never reached has nothing to kill.
     if (!this.lease && this.state.provisioned) await this.provision().catch(() => undefined);
     if (this.lease) await this.remote.cancel(this.jobId);
@@ -336,6 +340,7 @@ export class JobSteps {
   }
 
   async release(cleaned: boolean): Promise<void> {
+    this.closing = true;
     const reason = this.failure?.kind ?? this.state.failed?.kind ?? (cleaned ? "done" : "failed");
     const provider = this.providerOf();
     const lease = this.lease ?? (this.state.provisioned || this.state.instance ? undefined : null);

@@ -39,6 +39,10 @@ export interface VolumeContext {
   readonly materials: TrainingMaterials;
   readonly record: Record_;
   readonly clock: () => number;
+  /** The job is being cancelled or released: nothing more may be rented for it, and what was being rented goes back. */
+  readonly closing: () => boolean;
+  /** This Muscle stopped: it rents nothing more; what it rented stays for the next Muscle, which finds it by name. */
+  readonly stopped: () => boolean;
   readonly state: () => JobState;
   readonly update: (patch: Partial<JobState>) => void;
   /** sha256 and size of a local file, hashed once per process. */
@@ -67,8 +71,7 @@ export class VolumeSteps {
     }
     const resuming = c.state().provisioned !== null;
     if (!resuming && !c.state().staged && !(await c.holds?.(this.volume.id, base.sha256))) await this.stage();
-    let lease = await c.provider.provision({ ...ask, volume: this.volume });
-    await this.created(lease, "instance-created");
+    let lease = await this.rent(() => c.provider.provision({ ...ask, volume: this.volume }), "instance-created");
     if (c.state().staged || resuming) return lease;
     const began = Date.now();
     if (await lease.remote.cache!.has(base)) {
@@ -78,16 +81,14 @@ export class VolumeSteps {
     // The log said the volume held the base and it does not: the GPU goes back before anything is uploaded.
     await this.terminated(lease, "the volume lacked the base the log said it held: staged again before a GPU is rented again", "instance-terminated-unstaged");
     await this.stage();
-    lease = await c.provider.provision({ ...ask, volume: this.volume });
-    await this.created(lease, "instance-created-restaged");
+    lease = await this.rent(() => c.provider.provision({ ...ask, volume: this.volume }), "instance-created-restaged");
     return lease;
   }
 
   /** A machine without a GPU puts the base and the trainer payload on the volume, then goes. */
   private async stage(): Promise<void> {
     const c = this.c;
-    const lease = await c.provider.provisionStaging!({ jobId: c.jobId, deadlineMs: c.deadlineMs, volume: this.volume });
-    await this.created(lease, "staging-created");
+    const lease = await this.rent(() => c.provider.provisionStaging!({ jobId: c.jobId, deadlineMs: c.deadlineMs, volume: this.volume }), "staging-created");
     try {
       const cache = lease.remote.cache!;
       const began = Date.now();
@@ -101,6 +102,22 @@ export class VolumeSteps {
       throw error;
     }
     await this.terminated(lease, "staged", "staging-terminated");
+  }
+
+  /**
+   * Rents (or finds again) an instance and records it; a job that began closing meanwhile (cancel,
+   * deadline: its release may already have run) gives it back at once instead of leaving it billing.
+   */
+  private async rent(create: () => Promise<ProvisionedHost>, key: string): Promise<ProvisionedHost> {
+    if (this.c.closing() || this.c.stopped()) throw new Error(`job ${this.c.jobId} is ${this.c.closing() ? "closing" : "in no Muscle's hands"}: nothing more is rented for it`);
+    const lease = await create();
+    await this.created(lease, key);
+    if (this.c.closing()) {
+      await this.terminated(lease, "the job closed while the instance was being rented", `${key}:closed`);
+      throw new Error(`job ${this.c.jobId} closed while ${lease.name} was being rented: terminated`);
+    }
+    if (this.c.stopped()) throw new Error(`this Muscle stopped while ${lease.name} was being rented: left for the next one`);
+    return lease;
   }
 
   private async staged(stagingInstanceId: string | null, files: EventData<"BaseStaged">["files"], began: number): Promise<void> {
@@ -132,19 +149,27 @@ export class VolumeSteps {
     if (i.purpose === "staging") this.c.update({ staging: null });
   }
 
-  /** After the job: a stager still up (the job failed while staging) is terminated, then the policy applies to the volume. */
+  /**
+   * After the job: every stager still up is terminated (the log's, and any the provider lists for the
+   * job, such as one whose creation a cancel overtook), then the policy applies to the volume.
+   */
   async settle(reason: string): Promise<void> {
     const c = this.c;
-    const staging = c.state().staging;
-    if (staging) {
-      const { failedTries } = await c.provider.releaseById!(staging.instanceId);
-      const seconds = Math.max(0, (c.clock() - staging.at) / 1000);
-      await c.record("staging-terminated", {
+    const known = c.state().staging;
+    const listed = (await c.provider.leasesOf?.(c.jobId)) ?? [];
+    const stagers = new Map(listed.filter((l) => l.purpose === "staging").map((l) => [l.leaseId, l]));
+    if (known && !stagers.has(known.instanceId)) stagers.set(known.instanceId, { leaseId: known.instanceId, purpose: "staging", pricePerHour: known.pricePerHour, createdAt: known.at });
+    for (const [id, l] of stagers) {
+      const { failedTries } = await c.provider.releaseById!(id);
+      const at = known?.instanceId === id ? known.at : l.createdAt;
+      const seconds = at === null ? 0 : Math.max(0, (c.clock() - at) / 1000);
+      const price = known?.instanceId === id ? known.pricePerHour : l.pricePerHour ?? 0;
+      await c.record(`staging-terminated:${id}`, {
         type: "InstanceTerminated",
-        data: { jobId: c.jobId, provider: staging.provider, instanceId: staging.instanceId, seconds, cost: (seconds / 3600) * staging.pricePerHour, reason, failedTries, purpose: "staging", volume: { id: this.volume.id, name: this.volume.name } },
+        data: { jobId: c.jobId, provider: this.volume.provider, instanceId: id, seconds, cost: (seconds / 3600) * price, reason, failedTries, purpose: "staging", volume: { id: this.volume.id, name: this.volume.name } },
       });
-      c.update({ staging: null });
     }
+    c.update({ staging: null });
     if (c.state().volumeSettled) return;
     const v = this.volume;
     if (v.policy === "delete") {

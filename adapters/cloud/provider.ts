@@ -35,6 +35,8 @@ interface Candidate {
 export class CloudGpuProvider implements HostProvider {
   readonly kind: string;
   private readonly api: CloudApi;
+  /** Instances this process created: when, and at what price (for a release that finds one the log never recorded). */
+  private readonly made = new Map<string, { createdAt: number; pricePerHour: number }>();
 
   constructor(private readonly o: CloudOptions) {
     this.kind = `cloud:${o.name}`;
@@ -78,7 +80,12 @@ export class CloudGpuProvider implements HostProvider {
       const r = await this.api.call("POST", "/instances", {
         name, ...candidate.ask, region: candidate.region, image: this.o.image, sshPublicKey: readFileSync(`${this.o.keyPath}.pub`, "utf8").trim(), ...(volume ? { volumeId: volume.id } : {}),
       });
-      if (r.status === 200 || r.status === 201) { found = r.json as ApiInstance; chosen = candidate; break; }
+      if (r.status === 200 || r.status === 201) {
+        found = r.json as ApiInstance;
+        chosen = candidate;
+        this.made.set(found.id, { createdAt: Date.now(), pricePerHour: candidate.pricePerHour });
+        break;
+      }
       attempts.push({ ...label, error: `${r.status}: ${String((r.json as { error?: unknown }).error ?? "")}` });
     }
     if (!found || !chosen) {
@@ -119,6 +126,7 @@ export class CloudGpuProvider implements HostProvider {
         const answers = await scanHostKey(i.ip, i.port, 5_000).then(() => true, () => false);
         if (answers) return i;
       }
+      if (r.status === 404 || i.status === "terminated") throw tagged(`${this.o.name} instance ${id} was terminated before SSH answered`, "ConnectionError");
       if (Date.now() > end) throw tagged(`${this.o.name} instance ${id} did not answer on SSH in time`, "ConnectionError");
       await sleep(this.o.pollMs ?? 2_000);
     }
@@ -143,6 +151,12 @@ export class CloudGpuProvider implements HostProvider {
     return (await this.instances())
       .filter((i) => i.status !== "terminated" && !live.has(jobOf(i.name).jobId))
       .map((i) => ({ leaseId: i.id, ...jobOf(i.name) }));
+  }
+
+  async leasesOf(jobId: string): Promise<{ leaseId: string; purpose: "staging" | "training"; pricePerHour: number | null; createdAt: number | null }[]> {
+    return (await this.instances())
+      .filter((i) => i.status !== "terminated" && jobOf(i.name).jobId === jobId)
+      .map((i) => ({ leaseId: i.id, purpose: jobOf(i.name).purpose, pricePerHour: this.made.get(i.id)?.pricePerHour ?? null, createdAt: this.made.get(i.id)?.createdAt ?? null }));
   }
 
   /** The volume cloud.json names, found by name or created in its region (default: the first offer's); undefined without one. */

@@ -46,6 +46,8 @@ export interface GpuCloudStandIn {
   readonly noCapacity: Set<string>;
   /** Terminate calls that answer 500 before one succeeds. */
   failTerminates: number;
+  /** While true, new instances stay "starting" (a slow boot the test ends when it likes). */
+  holdStarting: boolean;
   /** Every request's method and path, and whether its key was right. */
   readonly requests: { method: string; path: string; authorised: boolean }[];
   stop(): Promise<void>;
@@ -81,7 +83,7 @@ export const startGpuCloudStandIn = async (): Promise<GpuCloudStandIn> => {
   });
   const volumeView = (v: StandInVolume) => ({ id: v.id, name: v.name, region: v.region, sizeGiB: v.sizeGiB, status: v.status });
   const state: GpuCloudStandIn = {
-    url: "", apiKey, instances, volumes, noCapacity: new Set(), failTerminates: 0, requests: [],
+    url: "", apiKey, instances, volumes, noCapacity: new Set(), failTerminates: 0, holdStarting: false, requests: [],
     stop: async () => {
       await Promise.all([...instances.values()].map((i) => i.sshd?.stop()));
       await new Promise<void>((r) => server.close(() => r()));
@@ -145,7 +147,7 @@ export const startGpuCloudStandIn = async (): Promise<GpuCloudStandIn> => {
       const i = instances.get(id);
       if (!i) return send(404, { error: `no instance ${id}` });
       if (req.method === "GET") {
-        if (i.status === "starting" && ++i.polls >= 2) i.status = "running";
+        if (i.status === "starting" && !state.holdStarting && ++i.polls >= 2) i.status = "running";
         return send(200, view(i));
       }
       if (req.method === "DELETE") {

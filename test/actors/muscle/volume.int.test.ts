@@ -45,25 +45,32 @@ type Events = Awaited<ReturnType<typeof jobEvents>>;
 const all = <T extends "InstanceCreated" | "InstanceTerminated" | "BaseStaged" | "DatasetUploaded">(events: Events, type: T) =>
   events.filter((e) => e.type === type).map((e) => e.data as EventData<T>);
 
+const request = async (jobId: string) => {
+  const data = requestTraining(await projectAt(w.store, ledgers, "now"), await projectAt(w.store, lineage, "now"), {
+    jobId, host: "cloud", recipe: fixedSteps(tinyRecipe, 4), baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs: 120_000, requestedBy: "test",
+  });
+  await w.store.append([{ event: { type: "TrainingRequested", data }, metadata: { id: `request-${jobId}`, time: new Date().toISOString(), actor: "soul", causationId: null, correlationId: jobId } }]);
+};
+/** The job's events once its volume was settled (the last thing a job on a volume does before HostReleased). */
+const settled = (jobId: string, last: string = "HostReleased") => waitFor(async () => {
+  const e = await jobEvents(w, jobId);
+  return e.some((x) => x.type === last) ? e : undefined;
+}, 150_000, `${jobId}: ${last}`);
+
 /** Runs one job on the cloud through a Muscle with this volume; its events once released. */
 const run = async (jobId: string, v: VolumeOptions): Promise<Events> => {
   const m = muscle(w, { providers: { cloud: provider(v) } });
   await m.start();
   try {
-    const data = requestTraining(await projectAt(w.store, ledgers, "now"), await projectAt(w.store, lineage, "now"), {
-      jobId, host: "cloud", recipe: fixedSteps(tinyRecipe, 4), baseModelSha256: w.lm.identity.sha256, atSeq: await w.store.lastSeq(), deadlineMs: 120_000, requestedBy: "test",
-    });
-    await w.store.append([{ event: { type: "TrainingRequested", data }, metadata: { id: `request-${jobId}`, time: new Date().toISOString(), actor: "soul", causationId: null, correlationId: jobId } }]);
-    const events = await waitFor(async () => {
-      const e = await jobEvents(w, jobId);
-      return e.some((x) => x.type === "HostReleased" || x.type === "TrainingFailed") ? e : undefined;
-    }, 150_000, `${jobId} released`);
+    await request(jobId);
+    const events = await settled(jobId);
     expect(events.map((e) => e.type)).toContain("AdapterTrained");
     return events;
   } finally {
     await m.stop();
   }
 };
+const stagerOf = (jobId: string) => [...cloud.instances.values()].find((i) => i.name === `sophont-staging.${jobId}`);
 
 /** Bytes that travelled for a job: staged on the volume plus uploaded to the GPU. */
 const sent = (events: Events) => all(events, "BaseStaged").reduce((n, b) => n + b.sentBytes, 0) + all(events, "DatasetUploaded").reduce((n, d) => n + d.transfer!.sentBytes, 0);
@@ -130,4 +137,55 @@ describe("the base on a provider's persistent volume", () => {
     expect(cloud.volumes.get(staged.volume.id)!.status).toBe("deleted");
     expect([...cloud.instances.values()].every((i) => i.status === "terminated")).toBe(true);
   }, 200_000);
+
+  it("a Muscle stopped while its stager boots: the next one stages from the same stager, and everything is terminated", async () => {
+    cloud.holdStarting = true;
+    const first = muscle(w, { providers: { cloud: provider(volume({ name: "sophont-crash" })) } });
+    await first.start();
+    await request("job-volume-crash");
+    await waitFor(async () => stagerOf("job-volume-crash"), 60_000, "the stager");
+    await first.stop();
+    cloud.holdStarting = false;
+    const second = muscle(w, { providers: { cloud: provider(volume({ name: "sophont-crash" })) } });
+    await second.start();
+    try {
+      const events = await settled("job-volume-crash");
+      expect(events.map((e) => e.type)).toContain("AdapterTrained");
+      const mine = [...cloud.instances.values()].filter((i) => i.name.endsWith("job-volume-crash"));
+      expect(mine.map((i) => i.name).sort()).toEqual(["sophont-job-volume-crash", "sophont-staging.job-volume-crash"]);
+      expect(mine.every((i) => i.status === "terminated")).toBe(true);
+      expect(all(events, "BaseStaged")[0]!.stagingInstanceId).toBe(stagerOf("job-volume-crash")!.id);
+    } finally {
+      await second.stop();
+    }
+  }, 200_000);
+
+  it("a cancel while the stager boots: the stager is terminated, no GPU is rented, the volume's policy applies", async () => {
+    cloud.holdStarting = true;
+    const m = muscle(w, { providers: { cloud: provider(volume({ name: "sophont-cancel", policy: "delete" })) } });
+    await m.start();
+    try {
+      await request("job-volume-cancel");
+      await waitFor(async () => stagerOf("job-volume-cancel"), 60_000, "the stager");
+      await w.store.append([{ event: { type: "TrainingCancelRequested", data: { jobId: "job-volume-cancel", by: "test" } }, metadata: { id: "cancel-job-volume-cancel", time: new Date().toISOString(), actor: "cli", causationId: null, correlationId: "job-volume-cancel" } }]);
+      const events = await settled("job-volume-cancel", "VolumeDeleted");
+      expect(kinds(events)).toEqual(["TrainingRequested", "TrainingCancelRequested", "TrainingFailed", "InstanceTerminated:staging", "VolumeDeleted"]);
+      expect(events.find((e) => e.type === "TrainingFailed")!.data).toMatchObject({ kind: "cancelled" });
+      expect(stagerOf("job-volume-cancel")!.status).toBe("terminated");
+      expect([...cloud.instances.values()].some((i) => i.name === "sophont-job-volume-cancel")).toBe(false);
+    } finally {
+      await m.stop();
+      cloud.holdStarting = false;
+    }
+  }, 200_000);
+
+  it("terminates on start a stager whose job is unknown to the log, and reports it", async () => {
+    const res = await fetch(`${cloud.url}/instances`, { method: "POST", headers: { authorization: `Bearer ${cloud.apiKey}` }, body: JSON.stringify({ name: "sophont-staging.ghost-stager", cpuType: "cpu-2", region: "eu", sshPublicKey: "" }) });
+    const ghost = (await res.json()) as { id: string };
+    const m = muscle(w, { providers: { cloud: provider(volume()) } });
+    await m.start();
+    await m.stop();
+    expect(cloud.instances.get(ghost.id)!.status).toBe("terminated");
+    expect((await jobEvents(w, "ghost-stager")).map((e) => e.data)).toMatchObject([{ instanceId: ghost.id, purpose: "staging", reason: "reconciled: no live job" }]);
+  }, 60_000);
 });
