@@ -325,10 +325,10 @@ export class JobSteps {
   }
 
   async cancel(): Promise<void> {
-    // A provisioning still in flight (staging the base can take minutes) must rent nothing more.
-    this.closing = true;
     // After a restart there is no lease yet; a host the job never reached has nothing to kill.
     if (!this.lease && this.state.provisioned) await this.provision().catch(() => undefined);
+    // A provisioning still in flight (staging the base can take minutes) must rent nothing more.
+    this.closing = true;
     if (this.lease) await this.remote.cancel(this.jobId);
   }
 
