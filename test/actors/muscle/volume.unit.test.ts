@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { planStorage, storageLine } from "../../../actors/muscle/plan.ts";
 import { volumeHolds } from "../../../actors/muscle/volume.ts";
 import { cloudDevice, cloudOptionsFrom, CloudConfigError } from "../../../adapters/cloud/config.ts";
+import { narrateTraining } from "../../../adapters/cli/training-narration.ts";
 import type { DomainEvent } from "../../../events/catalogue.ts";
 import type { Recorded } from "../../../events/envelope.ts";
 
@@ -68,5 +69,15 @@ describe("what the log says a volume holds", () => {
     expect(volumeHolds(log, "vol-2", "a".repeat(64))).toBe(false);
     expect(volumeHolds(log, "vol-1", "b".repeat(64))).toBe(false);
     expect(volumeHolds([...log, at(deleted("vol-1"), 2)], "vol-1", "a".repeat(64))).toBe(false);
+  });
+});
+
+describe("the volume's events as sophont train prints them", () => {
+  it("says what was sent, by which stager, and the storage cost a month", () => {
+    const volume = { id: "vol-1", name: "sophont-base", region: "eu", sizeGiB: 100, pricePerGiBMonth: 0.07, storageCostPerMonth: 7, policy: "keep" as const, created: true };
+    expect(narrateTraining({ type: "BaseStaged", data: { jobId: "j", provider: "p", volume, stagingInstanceId: "i-1", files: [], sentBytes: 16370772, seconds: 0.7 } }))
+      .toBe("j: the base is on the volume sophont-base (16370772 bytes sent in 0.7 s by i-1); storage 7.00 a month, policy keep");
+    expect(narrateTraining({ type: "VolumeKept", data: { jobId: "j", provider: "p", volumeId: "vol-1", name: "sophont-base", sizeGiB: 100, storageCostPerMonth: 7 } }))
+      .toBe("j: the volume sophont-base is kept (100 GiB, 7.00 a month while it exists)");
   });
 });
