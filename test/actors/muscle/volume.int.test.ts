@@ -1,7 +1,8 @@
 // The base on a rented provider's persistent volume (stand-in API, real sshd instances): staged from
 // a machine without a GPU before any GPU is rented, found there by the next job, staged again when
 // the volume lost it (the GPU given back first), and deleted after the job under policy delete.
-import { rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requestTraining, fixedSteps, tinyRecipe } from "../../../actors/muscle/request.ts";
@@ -188,4 +189,23 @@ describe("the base on a provider's persistent volume", () => {
     expect(cloud.instances.get(ghost.id)!.status).toBe("terminated");
     expect((await jobEvents(w, "ghost-stager")).map((e) => e.data)).toMatchObject([{ instanceId: ghost.id, purpose: "staging", reason: "reconciled: no live job" }]);
   }, 60_000);
+
+  it("staging resumes a partial upload left on the volume: only the rest is sent, and the whole is verified", async () => {
+    const res = await fetch(`${cloud.url}/volumes`, { method: "POST", headers: { authorization: `Bearer ${cloud.apiKey}` }, body: JSON.stringify({ name: "sophont-resume", region: "eu", sizeGiB: 100 }) });
+    const made = cloud.volumes.get(((await res.json()) as { id: string }).id)!;
+    // What an earlier stager left when its link dropped halfway: the first half of the base, as the login user wrote it.
+    const blobs = path.join(made.dir, "sophont", "cache", "sha256");
+    mkdirSync(blobs, { recursive: true });
+    const base = readFileSync(w.lmPath);
+    writeFileSync(path.join(blobs, `${w.lm.identity.sha256}.part`), base.subarray(0, base.length >> 1));
+    execFileSync("chown", ["-R", `${keys.user}:`, path.join(made.dir, "sophont")]);
+    const events = await run("job-volume-resume", volume({ name: "sophont-resume" }));
+    const staged = all(events, "BaseStaged")[0]!;
+    const file = staged.files.find((f) => f.name === "base.gguf")!;
+    console.log(`volume: a resumed staging sent ${file.sentBytes} of the base's ${file.bytes} bytes`);
+    expect(staged.volume).toMatchObject({ id: made.id, created: false });
+    expect(file).toMatchObject({ source: "resumed", sha256: w.lm.identity.sha256, bytes: base.length });
+    expect(file.sentBytes).toBeLessThan(base.length);
+    expect(readFileSync(path.join(blobs, w.lm.identity.sha256)).equals(base)).toBe(true);
+  }, 200_000);
 });
