@@ -141,6 +141,8 @@ export class JobSteps {
         const data = instanceCreated(this.jobId, this.lease.instance);
         await this.record("instance-created", { type: "InstanceCreated", data });
         this.state = { ...this.state, instance: { ...data, attempts: [], at: this.lease.instance.createdAt } };
+        // Cancelled or past its deadline while the instance was being created: its release may have run already.
+        if (this.closing) return void (await this.release(false));
       }
     } catch (error) {
       const tag = (error as { _tag?: string })._tag;
@@ -339,6 +341,21 @@ export class JobSteps {
     await this.record("failed", { type: "TrainingFailed", data: { jobId: this.jobId, ...failure, lastLines: lastLines(this.tail.join("\n")) } });
   }
 
+  /** GPU instances the cloud lists for the job besides the one released (one whose creation a cancel overtook): terminated and reported. */
+  private async sweep(released: string | undefined, reason: string): Promise<void> {
+    const cloud = this.options.providers.cloud;
+    if (this.request.host !== "cloud" || !cloud?.leasesOf || !cloud.releaseById) return;
+    for (const l of await cloud.leasesOf(this.jobId)) {
+      if (l.purpose !== "training" || l.leaseId === released) continue;
+      const { failedTries } = await cloud.releaseById(l.leaseId);
+      const seconds = l.createdAt === null ? 0 : Math.max(0, (this.clock() - l.createdAt) / 1000);
+      await this.record(`instance-terminated:${l.leaseId}`, {
+        type: "InstanceTerminated",
+        data: { jobId: this.jobId, provider: cloud.kind, instanceId: l.leaseId, seconds, cost: (seconds / 3600) * (l.pricePerHour ?? 0), reason: `${reason}; its creation was never recorded`, failedTries, purpose: "training" },
+      });
+    }
+  }
+
   async release(cleaned: boolean): Promise<void> {
     this.closing = true;
     const reason = this.failure?.kind ?? this.state.failed?.kind ?? (cleaned ? "done" : "failed");
@@ -359,6 +376,7 @@ export class JobSteps {
         });
       }
     }
+    await this.sweep(lease?.leaseId ?? this.state.instance?.instanceId, reason);
     // The volume is settled once the GPU is gone (a volume still attached cannot be deleted).
     const cloud = this.options.providers.cloud;
     if (cloud && (this.state.staging || this.state.staged || this.state.instance?.volume) && !this.volume) await this.volumeOf(cloud);
