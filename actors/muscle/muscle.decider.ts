@@ -12,6 +12,12 @@ export interface JobState {
   readonly provisioned: EventData<"HostProvisioned"> | null;
   /** The rented instance behind the job, and when it was created (ms). */
   readonly instance: (EventData<"InstanceCreated"> & { readonly at: number }) | null;
+  /** The machine without a GPU staging the base on the volume, while it is up. */
+  readonly staging: (EventData<"InstanceCreated"> & { readonly at: number }) | null;
+  /** The base on the provider's volume (staged now, or found there by the GPU). */
+  readonly staged: EventData<"BaseStaged"> | null;
+  /** The volume's policy was applied after the job (kept or deleted). */
+  readonly volumeSettled: boolean;
   readonly uploaded: boolean;
   /** The trainer payload's directory on the host, when it came from the host's cache. */
   readonly payloadDir: string | null;
@@ -30,7 +36,7 @@ export interface JobState {
 export const cancelReasonOf = (d: { by: string; reason?: string | undefined }): string => `cancelled by ${d.by}${d.reason ? `: ${d.reason}` : " on request"}`;
 
 export const initialJobState = (): JobState => ({
-  request: null, provisioned: null, instance: null, uploaded: false, payloadDir: null, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false, cancelReason: null,
+  request: null, provisioned: null, instance: null, staging: null, staged: null, volumeSettled: false, uploaded: false, payloadDir: null, started: false, progress: null, trained: null, failed: null, released: false, cancelRequested: false, cancelReason: null,
 });
 
 /** Folds one event of the job's subject. */
@@ -39,7 +45,11 @@ export const evolveJob = (s: JobState, e: Recorded<DomainEvent>): JobState => {
     case "TrainingRequested": return { ...s, request: e.data };
     case "TrainingCancelRequested": return { ...s, cancelRequested: true, cancelReason: cancelReasonOf(e.data) };
     case "HostProvisioned": return { ...s, provisioned: e.data };
-    case "InstanceCreated": return { ...s, instance: { ...e.data, at: e.storedAt } };
+    case "InstanceCreated": return e.data.purpose === "staging" ? { ...s, staging: { ...e.data, at: e.storedAt } } : { ...s, instance: { ...e.data, at: e.storedAt } };
+    case "InstanceTerminated": return e.data.purpose === "staging" ? { ...s, staging: null } : s;
+    case "BaseStaged": return { ...s, staged: e.data };
+    case "VolumeKept":
+    case "VolumeDeleted": return { ...s, volumeSettled: true };
     case "DatasetUploaded": return { ...s, uploaded: true, payloadDir: e.data.transfer?.payloadDir ?? null };
     case "TrainingStarted": return { ...s, started: true };
     case "TrainingProgressed": return { ...s, progress: { step: e.data.step, phase: e.data.phase, logOffset: e.data.logOffset, at: e.storedAt } };

@@ -214,3 +214,22 @@ export const planLines = (p: MemoryPlan): string[] => [
   `time: about ${hours(p.estimatedSeconds)} at an assumed ${(p.device.flops / 1e12).toFixed(1)} TFLOP/s (not measured)`,
   p.fits ? "fits" : `does not fit: ${p.reasons.join("; ")}`,
 ];
+
+/** A persistent volume as the plan sees it: its size, its price, its policy. */
+export interface VolumePlan {
+  readonly name: string;
+  readonly sizeGiB: number;
+  readonly pricePerGiBMonth: number;
+  readonly policy: "keep" | "delete";
+}
+
+/** The volume's storage cost and whether the base fits on it. */
+export const planStorage = (v: VolumePlan, baseBytes: number): { readonly volume: VolumePlan; readonly storageCostPerMonth: number; readonly baseBytes: number; readonly fits: boolean } => ({
+  volume: v, storageCostPerMonth: v.sizeGiB * v.pricePerGiBMonth, baseBytes, fits: baseBytes <= v.sizeGiB * 2 ** 30,
+});
+
+/** The storage line of the plan (`sophont train --plan --host cloud`). */
+export const storageLine = (s: ReturnType<typeof planStorage>): string =>
+  `storage: volume ${s.volume.name}, ${s.volume.sizeGiB} GiB at ${s.volume.pricePerGiBMonth} a GiB-month = ${s.storageCostPerMonth.toFixed(2)} a month, ` +
+  (s.volume.policy === "keep" ? "kept between jobs (the base is staged once)" : "deleted after each job (no storage cost between jobs; each job stages the base again)") +
+  (s.fits ? `; the base takes ${gib(s.baseBytes)} of it` : `; too small: the base alone needs ${gib(s.baseBytes)}`);

@@ -134,6 +134,8 @@ export interface HostCache {
   file(localPath: string, expected: TransferReceipt): Promise<CachedFile>;
   /** Makes sure the local directory is in the cache; `path` is the uploaded directory itself (its hash over names and contents). */
   tree(localDir: string): Promise<CachedFile & { readonly files: number }>;
+  /** Whether the cache holds this file (its stamp checked, or hashed once when the stamp is stale); sends nothing. */
+  has(expected: TransferReceipt): Promise<boolean>;
   /** Verifies a file the host already holds (hashed once, then stamped); undefined when it is missing or differs, with why. */
   adopt(remotePath: string, sha256: string): Promise<CachedFile | { readonly refused: string }>;
 }
@@ -158,6 +160,26 @@ export interface ProvisionedHost {
   readonly instance?: RentedInstance;
   /** Base models the host already holds (the hosts file's `bases`), by sha256. */
   readonly bases?: readonly { readonly path: string; readonly sha256: string }[];
+  /** The persistent volume mounted on the host, which holds its cache (`remote.cache`). */
+  readonly volume?: VolumeInfo;
+}
+
+/**
+ * A provider's persistent network volume: it outlives instances and bills for its size while it
+ * exists; an instance created with it sees it at its cache directory. Such volumes live in one
+ * region, and only instances there can mount them.
+ */
+export interface VolumeInfo {
+  readonly provider: string;
+  readonly id: string;
+  readonly name: string;
+  readonly region: string;
+  readonly sizeGiB: number;
+  readonly pricePerGiBMonth: number;
+  /** After each job: `keep` it (and its storage cost), or `delete` it (each job stages the base again). */
+  readonly policy: "keep" | "delete";
+  /** Made by this call (it did not exist). */
+  readonly created: boolean;
 }
 
 /** A GPU instance rented for a job. */
@@ -172,6 +194,12 @@ export interface RentedInstance {
   readonly createdAt: number;
   /** Offers refused (no capacity, over a cost cap) before this one. */
   readonly attempts: readonly { readonly gpuType: string; readonly region: string; readonly error: string }[];
+  /** `staging`: a machine without a GPU that puts the base on the volume; `training`: the job's GPU. */
+  readonly purpose: "staging" | "training";
+  /** The machine type of an instance without a GPU (`gpuType` is then "none"). */
+  readonly machineType?: string;
+  /** The persistent volume it mounts. */
+  readonly volume?: { readonly id: string; readonly name: string };
 }
 
 export interface ProvisionRequest {
@@ -181,6 +209,8 @@ export interface ProvisionRequest {
   /** A named host from the hosts file; providers that rent machines may ignore it. */
   readonly hostName?: string;
   readonly gpu?: GpuExpectation;
+  /** The provider's volume to mount (its cache lives there); offers outside the volume's region are passed over. */
+  readonly volume?: VolumeInfo;
 }
 
 /**
@@ -195,7 +225,15 @@ export interface HostProvider {
   /** Ends a lease known only by its id (a Muscle restarted after the lease was made). */
   releaseById?(leaseId: string): Promise<{ readonly failedTries: number }>;
   /** Leases this provider holds whose job is not among `live` (reconciled on start). */
-  strays?(live: ReadonlySet<string>): Promise<readonly { readonly leaseId: string; readonly jobId: string }[]>;
+  strays?(live: ReadonlySet<string>): Promise<readonly { readonly leaseId: string; readonly jobId: string; readonly purpose?: "staging" | "training" }[]>;
+  /** Instances up for this job as the provider lists them (a stager whose creation was never recorded included), with what it knows of each. */
+  leasesOf?(jobId: string): Promise<readonly { readonly leaseId: string; readonly purpose: "staging" | "training"; readonly pricePerHour: number | null; readonly createdAt: number | null }[]>;
+  /** The provider's persistent volume, made when missing; absent where it has none. */
+  volume?(): Promise<VolumeInfo | undefined>;
+  /** Rents its cheapest machine without a GPU, in the volume's region with the volume mounted, to stage files there before a GPU bills. */
+  provisionStaging?(request: ProvisionRequest & { readonly volume: VolumeInfo }): Promise<ProvisionedHost & { readonly instance: RentedInstance }>;
+  /** Deletes the volume (retried while an instance still holds it); one already gone counts as deleted. */
+  deleteVolume?(volumeId: string): Promise<{ readonly failedTries: number }>;
 }
 
 /** Failures the Muscle tells apart, by `_tag`; adapters throw objects of these shapes. */

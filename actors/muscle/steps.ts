@@ -10,6 +10,7 @@ import { adapterTrainedOf, lastLines, parseLines, progressToRecord, type JobStat
 import type { HostProvider, ProvisionedHost, TransferReceipt } from "./ports.ts";
 import type { Airlock } from "../ports.ts";
 import { gib, type MemoryPlan } from "./plan.ts";
+import { instanceCreated, VolumeSteps } from "./volume.ts";
 
 /** The serving adapter's name in the job directory. */
 const SERVING_FILE = "serving.gguf";
@@ -42,6 +43,8 @@ export interface StepOptions {
    * plan that does not fit ends the job before any host is provisioned or any money spent.
    */
   readonly planner?: (request: TrainingRequest) => Promise<MemoryPlan | undefined>;
+  /** Whether the log says a provider's volume holds a file (BaseStaged since the volume was made); the worker binds it. */
+  readonly volumeHolds?: (volumeId: string, sha256: string) => Promise<boolean>;
   /** Told of launches and re-attaches (tests, logs). */
   readonly onLaunch?: (info: { jobId: string; outcome: "started" | "attached"; pid: number }) => void;
 }
@@ -54,7 +57,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hashed = new Map<string, Promise<TransferReceipt>>();
 
 /** sha256 and size of a local file, hashed once per (path, size, mtime) in this process: a 60 GB base is read once. */
-const receiptOf = async (file: string, digest: (file: string) => Promise<TransferReceipt>): Promise<TransferReceipt> => {
+export const receiptOf = async (file: string, digest: (file: string) => Promise<TransferReceipt>): Promise<TransferReceipt> => {
   const s = await stat(file);
   const key = `${file}\0${s.size}\0${s.mtimeMs}`;
   if (!hashed.has(key)) hashed.set(key, digest(file));
@@ -65,12 +68,16 @@ const receiptOf = async (file: string, digest: (file: string) => Promise<Transfe
 export class JobSteps {
   private lease: ProvisionedHost | undefined;
   private chosen: HostProvider | undefined;
+  /** The cloud provider's persistent volume, once known (found by name, or made). */
+  private volume: VolumeSteps | undefined;
   private failure: Failure | undefined;
   private offset: number;
   private tail: string[] = [];
   private lastProgress: JobState["progress"];
   private readonly local: string;
   private aborted = false;
+  /** Cancelled, past its deadline or being released: nothing more is rented for the job. */
+  private closing = false;
 
   constructor(private readonly request: TrainingRequest, private state: JobState, private readonly options: StepOptions, private readonly record: Record_, private readonly clock: () => number) {
     this.offset = state.progress?.logOffset ?? 0;
@@ -126,21 +133,38 @@ export class JobSteps {
     if (!provider) throw Object.assign(new Error(`no ${this.request.host === null ? "local" : this.request.host === "cloud" ? "cloud" : "ssh"} provider is configured`), { _tag: "HostsFileError" });
     const ask = { jobId: this.jobId, deadlineMs: this.request.deadlineMs, ...(this.request.host && this.request.host !== "cloud" ? { hostName: this.request.host } : {}) };
     try {
-      this.lease ??= await provider.provision(ask);
+      const volume = await this.volumeOf(provider);
+      this.lease ??= volume ? await volume.provision(ask) : await provider.provision(ask);
       this.chosen = provider;
+      // On a volume, the instances (stager and GPU) were recorded as they came.
+      if (!volume && this.lease.instance) {
+        const data = instanceCreated(this.jobId, this.lease.instance);
+        await this.record("instance-created", { type: "InstanceCreated", data });
+        this.state = { ...this.state, instance: { ...data, attempts: [], at: this.lease.instance.createdAt } };
+        // Cancelled or past its deadline while the instance was being created: its release may have run already.
+        if (this.closing) return void (await this.release(false));
+      }
     } catch (error) {
       const tag = (error as { _tag?: string })._tag;
       if (provider !== this.options.providers.cloud || (tag !== "CapacityError" && tag !== "CostCapError")) throw error;
       await this.fallBack(error as Error);
     }
-    const instance = this.lease!.instance;
-    if (instance) {
-      const { provider: name, instanceId, gpuType, region, pricePerHour, hostKeyFingerprint, attempts } = instance;
-      await this.record("instance-created", { type: "InstanceCreated", data: { jobId: this.jobId, provider: name, instanceId, gpuType, region, pricePerHour, hostKeyFingerprint, attempts: attempts.map((a) => ({ ...a })) } });
-      this.state = { ...this.state, instance: { jobId: this.jobId, provider: name, instanceId, gpuType, region, pricePerHour, hostKeyFingerprint, attempts: [], at: instance.createdAt } };
-    }
     const { name, leaseId, workDir } = this.lease!;
     await this.record("provisioned", { type: "HostProvisioned", data: { jobId: this.jobId, host: name, provider: this.chosen!.kind, leaseId, workDir, gpus: [...(await this.remote.gpus())] } });
+  }
+
+  /** The cloud provider's volume steps, where it has a volume (found by name or made, the same on every try). */
+  private async volumeOf(provider: HostProvider): Promise<VolumeSteps | undefined> {
+    if (this.volume || provider !== this.options.providers.cloud || !provider.volume) return this.volume;
+    const info = await provider.volume();
+    if (!info) return undefined;
+    const m = this.options.materials;
+    this.volume = new VolumeSteps({
+      jobId: this.jobId, deadlineMs: this.request.deadlineMs, provider, materials: m, record: this.record, clock: this.clock,
+      closing: () => this.closing, stopped: () => this.aborted, state: () => this.state, update: (patch) => void (this.state = { ...this.state, ...patch }), receipt: (file) => receiptOf(file, m.digest),
+      ...(this.options.volumeHolds ? { holds: this.options.volumeHolds } : {}),
+    }, info);
+    return this.volume;
   }
 
   /** No GPU to be had: this machine takes the job where the policy and its plan allow, else the job fails (to be asked again). */
@@ -305,6 +329,8 @@ export class JobSteps {
   async cancel(): Promise<void> {
     // After a restart there is no lease yet; a host the job never reached has nothing to kill.
     if (!this.lease && this.state.provisioned) await this.provision().catch(() => undefined);
+    // A provisioning still in flight (staging the base can take minutes) must rent nothing more.
+    this.closing = true;
     if (this.lease) await this.remote.cancel(this.jobId);
   }
 
@@ -315,22 +341,49 @@ export class JobSteps {
     await this.record("failed", { type: "TrainingFailed", data: { jobId: this.jobId, ...failure, lastLines: lastLines(this.tail.join("\n")) } });
   }
 
-  async release(cleaned: boolean): Promise<void> {
-    const provider = this.providerOf();
-    const lease = this.lease ?? (this.state.provisioned || this.state.instance ? undefined : null);
-    if (lease === null) return; // never provisioned: nothing to release
-    const leaseId = lease?.leaseId ?? this.state.provisioned?.leaseId ?? this.state.instance!.instanceId;
-    const released = lease ? await provider?.release(lease) : await provider?.releaseById?.(leaseId);
-    const instance = this.state.instance;
-    if (instance) {
-      const seconds = Math.max(0, (this.clock() - instance.at) / 1000);
-      const reason = this.failure?.kind ?? this.state.failed?.kind ?? (cleaned ? "done" : "failed");
-      await this.record("instance-terminated", {
+  /** GPU instances the cloud lists for the job besides the one released (one whose creation a cancel overtook): terminated and reported. */
+  private async sweep(released: string | undefined, reason: string): Promise<void> {
+    const cloud = this.options.providers.cloud;
+    if (this.request.host !== "cloud" || !cloud?.leasesOf || !cloud.releaseById) return;
+    for (const l of await cloud.leasesOf(this.jobId)) {
+      if (l.purpose !== "training" || l.leaseId === released) continue;
+      const { failedTries } = await cloud.releaseById(l.leaseId);
+      const seconds = l.createdAt === null ? 0 : Math.max(0, (this.clock() - l.createdAt) / 1000);
+      await this.record(`instance-terminated:${l.leaseId}`, {
         type: "InstanceTerminated",
-        data: { jobId: this.jobId, provider: instance.provider, instanceId: instance.instanceId, seconds, cost: (seconds / 3600) * instance.pricePerHour, reason, failedTries: released?.failedTries ?? 0 },
+        data: { jobId: this.jobId, provider: cloud.kind, instanceId: l.leaseId, seconds, cost: (seconds / 3600) * (l.pricePerHour ?? 0), reason: `${reason}; its creation was never recorded`, failedTries, purpose: "training" },
       });
     }
-    const host = lease?.name ?? this.state.provisioned?.host ?? instance!.provider;
+  }
+
+  async release(cleaned: boolean): Promise<void> {
+    this.closing = true;
+    const reason = this.failure?.kind ?? this.state.failed?.kind ?? (cleaned ? "done" : "failed");
+    const provider = this.providerOf();
+    const lease = this.lease ?? (this.state.provisioned || this.state.instance ? undefined : null);
+    if (lease !== null) {
+      const leaseId = lease?.leaseId ?? this.state.provisioned?.leaseId ?? this.state.instance!.instanceId;
+      const released = lease ? await provider?.release(lease) : await provider?.releaseById?.(leaseId);
+      const instance = this.state.instance;
+      if (instance) {
+        const seconds = Math.max(0, (this.clock() - instance.at) / 1000);
+        await this.record("instance-terminated", {
+          type: "InstanceTerminated",
+          data: {
+            jobId: this.jobId, provider: instance.provider, instanceId: instance.instanceId, seconds, cost: (seconds / 3600) * instance.pricePerHour, reason, failedTries: released?.failedTries ?? 0,
+            ...(instance.purpose ? { purpose: instance.purpose } : {}), ...(instance.volume ? { volume: { ...instance.volume } } : {}),
+          },
+        });
+      }
+    }
+    await this.sweep(lease?.leaseId ?? this.state.instance?.instanceId, reason);
+    // The volume is settled once the GPU is gone (a volume still attached cannot be deleted).
+    const cloud = this.options.providers.cloud;
+    if (cloud && (this.state.staging || this.state.staged || this.state.instance?.volume) && !this.volume) await this.volumeOf(cloud);
+    await this.volume?.settle(reason);
+    if (lease === null) return; // no GPU was provisioned: nothing else to release
+    const leaseId = lease?.leaseId ?? this.state.provisioned?.leaseId ?? this.state.instance!.instanceId;
+    const host = lease?.name ?? this.state.provisioned?.host ?? this.state.instance!.provider;
     await this.record("released", { type: "HostReleased", data: { jobId: this.jobId, host, leaseId, cleaned } });
   }
 }

@@ -8,6 +8,7 @@ import { inSpan } from "../../events/tracing.ts";
 import { cancelReasonOf, evolveJob, initialJobState, type JobState } from "./muscle.decider.ts";
 import { muscleMachine, type MuscleEmitted, type MuscleJob } from "./muscle.machine.ts";
 import { JobSteps, type StepOptions } from "./steps.ts";
+import { volumeHolds } from "./volume.ts";
 
 export interface MuscleOptions extends StepOptions {
   readonly durable?: string;
@@ -19,7 +20,7 @@ export interface MuscleOptions extends StepOptions {
   readonly onEvent?: (e: MuscleEmitted) => void;
 }
 
-const TRAINING = new Set(["TrainingRequested", "TrainingCancelRequested", "HostProvisioned", "DatasetUploaded", "TrainingStarted", "TrainingProgressed", "TrainingFailed", "AdapterTrained", "HostReleased", "InstanceCreated", "TrainingPlanned", "ProviderChosen", "InstanceTerminated"]);
+const TRAINING = new Set(["TrainingRequested", "TrainingCancelRequested", "HostProvisioned", "DatasetUploaded", "TrainingStarted", "TrainingProgressed", "TrainingFailed", "AdapterTrained", "HostReleased", "InstanceCreated", "TrainingPlanned", "ProviderChosen", "InstanceTerminated", "BaseStaged", "VolumeKept", "VolumeDeleted"]);
 
 /**
  * Runs the Muscle: a durable consumer of TrainingRequested, one job at a time, each driven through
@@ -84,9 +85,16 @@ export class MuscleWorker {
     for (const stray of strays) {
       const { failedTries } = await cloud.releaseById(stray.leaseId);
       const s = states.get(stray.jobId);
-      const at = s?.instance?.at;
+      const known = stray.purpose === "staging" ? s?.staging : s?.instance;
+      const at = known?.at;
       const seconds = at ? Math.max(0, (this.clock().getTime() - at) / 1000) : 0;
-      const event = { type: "InstanceTerminated" as const, data: { jobId: stray.jobId, provider: cloud.kind, instanceId: stray.leaseId, seconds, cost: (seconds / 3600) * (s?.instance?.pricePerHour ?? 0), reason: "reconciled: no live job", failedTries } };
+      const event = {
+        type: "InstanceTerminated" as const,
+        data: {
+          jobId: stray.jobId, provider: cloud.kind, instanceId: stray.leaseId, seconds, cost: (seconds / 3600) * (known?.pricePerHour ?? 0), reason: "reconciled: no live job", failedTries,
+          ...(stray.purpose ? { purpose: stray.purpose } : {}), ...(known?.volume ? { volume: { ...known.volume } } : {}),
+        },
+      };
       await this.store.append([{ event, metadata: { id: derivedEventId("muscle", stray.leaseId, "reconciled"), time: this.clock().toISOString(), actor: "muscle", causationId: null, correlationId: stray.jobId } }]);
     }
     return strays.length;
@@ -127,7 +135,7 @@ export class MuscleWorker {
       remainingMs: started + request.deadlineMs - this.clock().getTime(),
     };
     const record = (key: string, event: DomainEvent) => this.append(d.event, key, event);
-    const steps = new JobSteps(request, state, this.options, record, () => this.clock().getTime());
+    const steps = new JobSteps(request, state, { ...this.options, volumeHolds: this.options.volumeHolds ?? ((id, sha) => this.volumeHolds(id, sha)) }, record, () => this.clock().getTime());
     const heartbeat = setInterval(() => d.working(), Math.max(1_000, (this.options.ackWaitMs ?? 60_000) / 3));
     try {
       const finished = await new Promise<{ stalled: boolean }>((resolve) => {
@@ -146,6 +154,13 @@ export class MuscleWorker {
       clearInterval(heartbeat);
       this.current = undefined;
     }
+  }
+
+  /** Whether the log says the volume holds the file: a BaseStaged on it, and no VolumeDeleted since. */
+  private async volumeHolds(volumeId: string, sha256: string): Promise<boolean> {
+    const events: Recorded<DomainEvent>[] = [];
+    for await (const e of this.store.read({ types: new Set(["BaseStaged", "VolumeDeleted"]) })) events.push(e);
+    return volumeHolds(events, volumeId, sha256);
   }
 
   private async append(cause: Recorded<DomainEvent>, key: string, event: DomainEvent): Promise<void> {

@@ -174,6 +174,9 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "ProviderChosen":
     case "InstanceCreated":
     case "InstanceTerminated":
+    case "BaseStaged":
+    case "VolumeKept":
+    case "VolumeDeleted":
       return state;
     // The airlock's records: what left Node A, and the policy it obeyed.
     case "AirlockPolicySet":

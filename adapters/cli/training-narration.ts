@@ -45,6 +45,16 @@ export const narrateTraining = (e: DomainEvent): string | undefined => {
       return `${e.data.jobId} rolled back: ${e.data.reason}; ${e.data.servingSha256 ?? "the base model"} keeps serving`;
     case "TrainingFailed":
       return `${e.data.jobId} failed at ${e.data.stage} (${e.data.kind}): ${e.data.error}`;
+    case "InstanceCreated":
+      return `${e.data.jobId}: rented ${e.data.purpose === "staging" ? `${e.data.machineType ?? "a machine"} (no GPU) to stage the base` : `${e.data.gpuType}`} in ${e.data.region} at ${e.data.pricePerHour}/h (${e.data.provider} ${e.data.instanceId})${e.data.volume ? ` with the volume ${e.data.volume.name}` : ""}`;
+    case "InstanceTerminated":
+      return `${e.data.jobId}: terminated ${e.data.instanceId}${e.data.purpose === "staging" ? " (stager)" : ""} after ${duration(e.data.seconds)}, cost ${e.data.cost.toFixed(4)} (${e.data.reason})`;
+    case "BaseStaged":
+      return `${e.data.jobId}: the base is on the volume ${e.data.volume.name} (${e.data.stagingInstanceId ? `${e.data.sentBytes} bytes sent in ${e.data.seconds.toFixed(1)} s by ${e.data.stagingInstanceId}` : "already there"}); storage ${e.data.volume.storageCostPerMonth.toFixed(2)} a month, policy ${e.data.volume.policy}`;
+    case "VolumeKept":
+      return `${e.data.jobId}: the volume ${e.data.name} is kept (${e.data.sizeGiB} GiB, ${e.data.storageCostPerMonth.toFixed(2)} a month while it exists)`;
+    case "VolumeDeleted":
+      return `${e.data.jobId}: the volume ${e.data.name} is deleted (policy delete)`;
     default:
       return undefined;
   }

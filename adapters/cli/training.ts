@@ -12,8 +12,8 @@ import { StaticSshProvider } from "../ssh/provider.ts";
 import { evaluationModel } from "../training/evaluation-model.ts";
 import { trainingMaterials } from "../training/materials.ts";
 import { planner } from "../training/planner.ts";
-import { existsSync, readFileSync } from "node:fs";
-import { CloudGpuProvider, type CloudOptions } from "../cloud/provider.ts";
+import { CloudGpuProvider } from "../cloud/provider.ts";
+import { cloudDevice, readCloudFile } from "../cloud/config.ts";
 import type { EventStore } from "../../events/store.ts";
 import { loadProbe } from "../training/probe.ts";
 import type { Runtime } from "./runtime.ts";
@@ -22,9 +22,8 @@ import { defaultAirlock, type AirlockPolicy } from "../egress/policy.ts";
 
 /** `<home>/cloud.json`: a GPU cloud to rent from per job (`--host cloud`); the API key stays in the variable it names. */
 const cloudProvider = (home: string, store: EventStore): CloudGpuProvider | undefined => {
-  const file = path.join(home, "cloud.json");
-  if (!existsSync(file)) return undefined;
-  const o = JSON.parse(readFileSync(file, "utf8")) as CloudOptions;
+  const o = readCloudFile(home);
+  if (!o) return undefined;
   const spentToday = async () => {
     const day = new Date().toISOString().slice(0, 10);
     let spent = 0;
@@ -59,7 +58,9 @@ export const startTraining = async (
     materials: trainingMaterials(content, lm, lm.identity.path),
     scratchDir: path.join(dir, "scratch"),
     airlock: new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "muscle" }),
-    planner: planner({ baseModelPath: lm.identity.path, hostsFile: hostsFilePath(home) }),
+    planner: ((plan, cloud) => (request: Parameters<typeof plan>[0]) => plan(request, request.host === "cloud" && cloud ? cloudDevice(cloud) : undefined))(
+      planner({ baseModelPath: lm.identity.path, hostsFile: hostsFilePath(home) }), readCloudFile(home),
+    ),
     ...opts.muscle,
   });
   const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), { probe: loadProbe(lm.identity.path), ...opts.evaluation });

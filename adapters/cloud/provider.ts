@@ -1,106 +1,106 @@
 // A rented GPU per job over a RunPod/Lambda-style REST API: create an instance with a GPU type and an
 // image, poll until SSH answers, pin its host key on first contact (such APIs return no host key, so
 // the first key seen is trusted and recorded), terminate when the job is over. The API key is read
-// from the environment at each call and never written to events, logs or errors.
+// from the environment at each call and never written to events, logs or errors. With a persistent
+// volume (`volume` in cloud.json), every instance is created with it mounted and keeps its cache
+// there, and the Muscle stages the base on it from a machine without a GPU before renting one.
 import { readFileSync } from "node:fs";
-import type { HostProvider, ProvisionedHost, ProvisionRequest, RentedInstance } from "../../actors/muscle/ports.ts";
+import path from "node:path";
+import type { HostProvider, ProvisionedHost, ProvisionRequest, RentedInstance, VolumeInfo } from "../../actors/muscle/ports.ts";
 import { SshRemoteHost, type SshRemoteHostOptions } from "../ssh/client.ts";
 import { scanHostKey } from "../ssh/hosts.ts";
+import { CloudApi, tagged, type ApiInstance } from "./api.ts";
+import type { CloudOptions } from "./config.ts";
 
-/** A GPU type in a region at a price: tried in order until one has capacity. */
-export interface Offer {
+export type { CloudOptions, Offer, VolumeOptions } from "./config.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Names of this provider's instances: `sophont-<jobId>` for the GPU, `sophont-staging.<jobId>` for the stager. */
+const PREFIX = "sophont-";
+const STAGING = "sophont-staging.";
+const jobOf = (name: string): { jobId: string; purpose: "staging" | "training" } =>
+  name.startsWith(STAGING) ? { jobId: name.slice(STAGING.length), purpose: "staging" } : { jobId: name.slice(PREFIX.length), purpose: "training" };
+
+/** One machine to try: what the API is asked for, and how the event names it. */
+interface Candidate {
+  readonly ask: Record<string, string>;
   readonly gpuType: string;
+  readonly machineType?: string;
   readonly region: string;
   readonly pricePerHour: number;
 }
 
-export interface CloudOptions {
-  readonly name: string;
-  readonly apiUrl: string;
-  /** The environment variable holding the API key (the key itself never lives in files). */
-  readonly apiKeyEnv: string;
-  readonly image: string;
-  readonly offers: readonly Offer[];
-  readonly user: string;
-  readonly keyPath: string;
-  readonly workDir?: string;
-  /** Most a job may cost (price per hour x its deadline), and most all jobs may cost per UTC day. */
-  readonly maxCostPerJob: number;
-  readonly maxCostPerDay: number;
-  /** Spent today so far (from the log's InstanceTerminated events); the composition root binds it. */
-  readonly spentToday?: () => Promise<number>;
-  readonly pollMs?: number;
-  readonly readyTimeoutMs?: number;
-  readonly ssh?: SshRemoteHostOptions;
-}
-
-interface ApiInstance {
-  readonly id: string;
-  readonly name: string;
-  readonly status: string;
-  readonly ip?: string;
-  readonly port?: number;
-}
-
-const tagged = (message: string, tag: string) => Object.assign(new Error(message), { _tag: tag });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** HostProvider renting one instance per job, named `sophont-<jobId>` so a restarted Muscle finds it again. */
+/** HostProvider renting one instance per job, named for the job so a restarted Muscle finds it again. */
 export class CloudGpuProvider implements HostProvider {
   readonly kind: string;
+  private readonly api: CloudApi;
+  /** Instances this process created: when, and at what price (for a release that finds one the log never recorded). */
+  private readonly made = new Map<string, { createdAt: number; pricePerHour: number }>();
 
   constructor(private readonly o: CloudOptions) {
     this.kind = `cloud:${o.name}`;
-  }
-
-  private async api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const key = process.env[this.o.apiKeyEnv];
-    if (!key) throw tagged(`set ${this.o.apiKeyEnv} to the ${this.o.name} API key`, "AuthenticationError");
-    const res = await fetch(`${this.o.apiUrl}${path}`, {
-      method, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    let json: unknown = null;
-    try { json = JSON.parse(text); } catch { json = { error: text.slice(0, 200) }; }
-    if (res.status === 401 || res.status === 403) throw tagged(`${this.o.name} refused the API key in ${this.o.apiKeyEnv} (${res.status})`, "AuthenticationError");
-    return { status: res.status, json };
+    this.api = new CloudApi(o.name, o.apiUrl, o.apiKeyEnv);
   }
 
   /** The instances this provider made (by name), as the API lists them. */
   async instances(): Promise<ApiInstance[]> {
-    const r = await this.api("GET", "/instances");
-    if (r.status !== 200) throw new Error(`${this.o.name}: listing instances answered ${r.status}`);
-    return ((r.json as { instances?: ApiInstance[] }).instances ?? []).filter((i) => i.name.startsWith("sophont-"));
+    return (await this.api.instances()).filter((i) => i.name.startsWith(PREFIX));
   }
 
   async provision(request: ProvisionRequest): Promise<ProvisionedHost & { readonly instance: RentedInstance }> {
-    const name = `sophont-${request.jobId}`;
+    const offers = this.o.offers.map((o): Candidate => ({ ask: { gpuType: o.gpuType }, gpuType: o.gpuType, region: o.region, pricePerHour: o.pricePerHour }));
+    return this.rent(`${PREFIX}${request.jobId}`, offers, request, "training", "GPU");
+  }
+
+  /** The cheapest machine without a GPU in the volume's region, with the volume mounted: it stages the base while no GPU bills. */
+  async provisionStaging(request: ProvisionRequest & { readonly volume: VolumeInfo }): Promise<ProvisionedHost & { readonly instance: RentedInstance }> {
+    const staging = [...(this.o.volume?.staging ?? [])]
+      .map((s): Candidate => ({ ask: { cpuType: s.machineType }, gpuType: "none", machineType: s.machineType, region: s.region ?? request.volume.region, pricePerHour: s.pricePerHour }))
+      .sort((a, b) => a.pricePerHour - b.pricePerHour);
+    return this.rent(`${STAGING}${request.jobId}`, staging, request, "staging", "staging machine");
+  }
+
+  /** Creates (or finds again, after a restart) the named instance from the first candidate that has capacity, then waits for SSH. */
+  private async rent(name: string, candidates: readonly Candidate[], request: ProvisionRequest, purpose: "staging" | "training", what: string): Promise<ProvisionedHost & { readonly instance: RentedInstance }> {
+    const volume = request.volume;
     const attempts: { gpuType: string; region: string; error: string }[] = [];
     // A restarted Muscle finds the instance it created before it died, instead of renting a second.
     let found = (await this.instances()).find((i) => i.name === name && i.status !== "terminated");
-    let offer: Offer | undefined = found ? this.o.offers[0] : undefined;
+    let chosen: Candidate | undefined = found ? candidates.find((c) => c.region === found!.region) ?? candidates[0] : undefined;
     const hours = (request.deadlineMs ?? 3_600_000) / 3_600_000;
     const spent = (await this.o.spentToday?.()) ?? 0;
-    for (const candidate of found ? [] : this.o.offers) {
+    for (const candidate of found ? [] : candidates) {
+      const label = { gpuType: candidate.machineType ?? candidate.gpuType, region: candidate.region };
       const worst = candidate.pricePerHour * hours;
-      if (worst > this.o.maxCostPerJob) { attempts.push({ ...pick(candidate), error: `up to ${worst.toFixed(2)} for the job exceeds the cap of ${this.o.maxCostPerJob} per job` }); continue; }
-      if (spent + worst > this.o.maxCostPerDay) { attempts.push({ ...pick(candidate), error: `${spent.toFixed(2)} spent today + up to ${worst.toFixed(2)} exceeds the cap of ${this.o.maxCostPerDay} per day` }); continue; }
-      const r = await this.api("POST", "/instances", { name, gpuType: candidate.gpuType, region: candidate.region, image: this.o.image, sshPublicKey: readFileSync(`${this.o.keyPath}.pub`, "utf8").trim() });
-      if (r.status === 200 || r.status === 201) { found = r.json as ApiInstance; offer = candidate; break; }
-      attempts.push({ ...pick(candidate), error: `${r.status}: ${String((r.json as { error?: unknown }).error ?? "")}` });
+      // A network volume lives in one region (a data centre): an instance elsewhere cannot mount it.
+      if (volume && candidate.region !== volume.region) { attempts.push({ ...label, error: `the volume ${volume.name} is in ${volume.region}: an instance in ${candidate.region} cannot mount it` }); continue; }
+      if (worst > this.o.maxCostPerJob) { attempts.push({ ...label, error: `up to ${worst.toFixed(2)} for the job exceeds the cap of ${this.o.maxCostPerJob} per job` }); continue; }
+      if (spent + worst > this.o.maxCostPerDay) { attempts.push({ ...label, error: `${spent.toFixed(2)} spent today + up to ${worst.toFixed(2)} exceeds the cap of ${this.o.maxCostPerDay} per day` }); continue; }
+      const r = await this.api.call("POST", "/instances", {
+        name, ...candidate.ask, region: candidate.region, image: this.o.image, sshPublicKey: readFileSync(`${this.o.keyPath}.pub`, "utf8").trim(), ...(volume ? { volumeId: volume.id } : {}),
+      });
+      if (r.status === 200 || r.status === 201) {
+        found = r.json as ApiInstance;
+        chosen = candidate;
+        this.made.set(found.id, { createdAt: Date.now(), pricePerHour: candidate.pricePerHour });
+        break;
+      }
+      attempts.push({ ...label, error: `${r.status}: ${String((r.json as { error?: unknown }).error ?? "")}` });
     }
-    if (!found || !offer) {
-      const why = attempts.map((a) => `${a.gpuType} in ${a.region}: ${a.error}`).join("; ");
-      throw tagged(`no GPU could be rented from ${this.o.name}: ${why}`, attempts.every((a) => /cap of/.test(a.error)) ? "CostCapError" : "CapacityError");
+    if (!found || !chosen) {
+      const why = attempts.map((a) => `${a.gpuType} in ${a.region}: ${a.error}`).join("; ") || `no ${what} is configured`;
+      throw tagged(`no ${what} could be rented from ${this.o.name}: ${why}`, attempts.length > 0 && attempts.every((a) => /cap of/.test(a.error)) ? "CostCapError" : "CapacityError");
     }
     const createdAt = Date.now();
-    let remote: SshRemoteHost, fingerprint: string;
+    let remote: SshRemoteHost, fingerprint: string, up: ApiInstance;
     try {
-      const up = await this.untilSsh(found.id);
+      up = await this.untilSsh(found.id);
       // First contact: the key presented now is pinned for every later connection of this lease.
       fingerprint = await scanHostKey(up.ip!, up.port!);
+      const cacheDir = volume ? path.posix.join(up.volumeMountPath ?? this.o.volume?.mountPath ?? "/workspace", "sophont", "cache") : undefined;
       remote = new SshRemoteHost({
-        name, host: up.ip!, port: up.port!, user: this.o.user, keyPath: this.o.keyPath, hostKeyFingerprint: fingerprint, workDir: this.o.workDir ?? "sophont", gpu: { kind: "none" },
+        name, host: up.ip!, port: up.port!, user: this.o.user, keyPath: this.o.keyPath, hostKeyFingerprint: fingerprint, workDir: this.o.workDir ?? "sophont", gpu: { kind: "none" }, ...(cacheDir ? { cacheDir } : {}),
       }, this.o.ssh);
       await remote.connect();
     } catch (error) {
@@ -109,34 +109,32 @@ export class CloudGpuProvider implements HostProvider {
       throw error;
     }
     return {
-      leaseId: found.id, name, workDir: remote.workDirectory, gpu: { kind: "cuda" }, remote,
-      instance: { provider: this.o.name, instanceId: found.id, gpuType: offer.gpuType, region: offer.region, pricePerHour: offer.pricePerHour, hostKeyFingerprint: fingerprint, createdAt, attempts },
+      leaseId: found.id, name, workDir: remote.workDirectory, gpu: { kind: purpose === "training" ? "cuda" : "none" }, remote, ...(volume ? { volume } : {}),
+      instance: {
+        provider: this.o.name, instanceId: found.id, gpuType: chosen.gpuType, region: chosen.region, pricePerHour: chosen.pricePerHour, hostKeyFingerprint: fingerprint, createdAt, attempts, purpose,
+        ...(chosen.machineType ? { machineType: chosen.machineType } : {}), ...(volume ? { volume: { id: volume.id, name: volume.name } } : {}),
+      },
     };
   }
 
   private async untilSsh(id: string): Promise<ApiInstance> {
     const end = Date.now() + (this.o.readyTimeoutMs ?? 600_000);
     for (;;) {
-      const r = await this.api("GET", `/instances/${encodeURIComponent(id)}`);
+      const r = await this.api.call("GET", `/instances/${encodeURIComponent(id)}`);
       const i = r.json as ApiInstance;
       if (r.status === 200 && i.status === "running" && i.ip && i.port) {
         const answers = await scanHostKey(i.ip, i.port, 5_000).then(() => true, () => false);
         if (answers) return i;
       }
+      if (r.status === 404 || i.status === "terminated") throw tagged(`${this.o.name} instance ${id} was terminated before SSH answered`, "ConnectionError");
       if (Date.now() > end) throw tagged(`${this.o.name} instance ${id} did not answer on SSH in time`, "ConnectionError");
       await sleep(this.o.pollMs ?? 2_000);
     }
   }
 
   /** Terminates (never stops: a stopped instance still bills its disk); retried, and an instance already gone counts as terminated. */
-  async terminate(instanceId: string): Promise<{ failedTries: number }> {
-    let failedTries = 0;
-    for (;;) {
-      const r = await this.api("DELETE", `/instances/${encodeURIComponent(instanceId)}`).catch((e: unknown) => ({ status: 0, json: { error: String(e) } }));
-      if (r.status === 200 || r.status === 204 || r.status === 404) return { failedTries };
-      if (++failedTries >= 8) throw new Error(`${this.o.name}: terminating ${instanceId} failed ${failedTries} times (last ${r.status}); terminate it by hand`);
-      await sleep(Math.min(30_000, 200 * 2 ** failedTries));
-    }
+  terminate(instanceId: string): Promise<{ failedTries: number }> {
+    return this.api.retried("DELETE", `/instances/${encodeURIComponent(instanceId)}`, `terminating ${instanceId}`, "terminate it by hand");
   }
 
   async release(host: ProvisionedHost): Promise<{ failedTries: number }> {
@@ -148,12 +146,34 @@ export class CloudGpuProvider implements HostProvider {
     return this.terminate(leaseId);
   }
 
-  /** Instances this provider made whose job is not live; the Muscle terminates them on start. */
-  async strays(live: ReadonlySet<string>): Promise<{ leaseId: string; jobId: string }[]> {
+  /** Instances this provider made whose job is not live (GPUs and stagers alike); the Muscle terminates them on start. */
+  async strays(live: ReadonlySet<string>): Promise<{ leaseId: string; jobId: string; purpose: "staging" | "training" }[]> {
     return (await this.instances())
-      .filter((i) => i.status !== "terminated" && !live.has(i.name.slice("sophont-".length)))
-      .map((i) => ({ leaseId: i.id, jobId: i.name.slice("sophont-".length) }));
+      .filter((i) => i.status !== "terminated" && !live.has(jobOf(i.name).jobId))
+      .map((i) => ({ leaseId: i.id, ...jobOf(i.name) }));
+  }
+
+  async leasesOf(jobId: string): Promise<{ leaseId: string; purpose: "staging" | "training"; pricePerHour: number | null; createdAt: number | null }[]> {
+    return (await this.instances())
+      .filter((i) => i.status !== "terminated" && jobOf(i.name).jobId === jobId)
+      .map((i) => ({ leaseId: i.id, purpose: jobOf(i.name).purpose, pricePerHour: this.made.get(i.id)?.pricePerHour ?? null, createdAt: this.made.get(i.id)?.createdAt ?? null }));
+  }
+
+  /** The volume cloud.json names, found by name or created in its region (default: the first offer's); undefined without one. */
+  async volume(): Promise<VolumeInfo | undefined> {
+    const v = this.o.volume;
+    if (!v) return undefined;
+    const region = v.region ?? this.o.offers[0]?.region ?? "";
+    const info = (id: string, r: string, created: boolean): VolumeInfo => ({ provider: this.o.name, id, name: v.name, region: r, sizeGiB: v.sizeGiB, pricePerGiBMonth: v.pricePerGiBMonth, policy: v.policy, created });
+    const existing = (await this.api.volumes()).find((x) => x.name === v.name);
+    if (existing) return info(existing.id, existing.region, false);
+    const r = await this.api.call("POST", "/volumes", { name: v.name, region, sizeGiB: v.sizeGiB });
+    if (r.status !== 200 && r.status !== 201) throw tagged(`${this.o.name}: creating the volume ${v.name} (${v.sizeGiB} GiB in ${region}) answered ${r.status}: ${String((r.json as { error?: unknown }).error ?? "")}`, "CapacityError");
+    return info((r.json as { id: string }).id, region, true);
+  }
+
+  /** Deletes the volume, retried while an instance still holds it; one already gone counts as deleted. */
+  deleteVolume(volumeId: string): Promise<{ failedTries: number }> {
+    return this.api.retried("DELETE", `/volumes/${encodeURIComponent(volumeId)}`, `deleting the volume ${volumeId}`, "delete it by hand (it bills while it exists)");
   }
 }
-
-const pick = (o: Offer) => ({ gpuType: o.gpuType, region: o.region });

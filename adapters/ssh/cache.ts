@@ -126,6 +126,13 @@ export class SshHostCache implements HostCache {
     return done(sent, from > 0 ? "resumed" : "uploaded");
   }
 
+  async has(expected: TransferReceipt): Promise<boolean> {
+    await this.hooks.ready?.();
+    if (!/^[0-9a-f]{64}$/.test(expected.sha256)) throw new TypeError(`not a sha256: ${expected.sha256}`);
+    const final = path.posix.join(this.dir, "sha256", expected.sha256);
+    return (await this.verified(final, `${final}.ok`, expected.sha256)) === true;
+  }
+
   async tree(localDir: string): Promise<CachedFile & { readonly files: number }> {
     await this.hooks.ready?.();
     const began = Date.now();

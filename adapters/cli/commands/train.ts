@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { Refusal } from "../../../actors/decider.ts";
 import { requestTraining } from "../../../actors/muscle/request.ts";
 import { recipeFrom } from "../training-config.ts";
@@ -13,7 +13,8 @@ import { defineCommand } from "../command.ts";
 import { parsePosition, percent, printResult, readable, table, UsageError } from "../format.ts";
 import { openModels } from "../models.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
-import { planLines } from "../../../actors/muscle/plan.ts";
+import { planLines, planStorage, storageLine } from "../../../actors/muscle/plan.ts";
+import { cloudDevice, readCloudFile } from "../../cloud/config.ts";
 import { hostsFilePath } from "../../ssh/hosts.ts";
 import { planner } from "../../training/planner.ts";
 import { makeTinyModels, shippedCorpusDir } from "../../llm/tiny/factory.ts";
@@ -61,7 +62,9 @@ export const train = defineCommand({
     "cannot end before its deadline there, is refused before any host is provisioned.",
     "--plan: only print the memory plan of such a job (quantized base from the GGUF's tensor types, LoRA,",
     "optimiser, activations with per-layer checkpointing at the recipe's seqLen and batch) against the",
-    "host's GPU memory (hosts.json gpuMemoryGiB) or this machine's; exit 0 when it fits, 5 when not.",
+    "host's GPU memory (hosts.json gpuMemoryGiB; with --host cloud, the smallest gpuMemoryGiB of cloud.json's offers,",
+    "and a line with the volume's storage cost a month and whether the base fits on it) or this machine's;",
+    "exit 0 when it fits, 5 when not.",
     "Exit 0: promoted; 3: rolled back; 4: the job failed. --json: the narration goes to stderr, the verdict event to stdout.",
   ].join("\n"),
   options: { host: { type: "string" }, local: { type: "boolean" }, recipe: { type: "string" }, deadline: { type: "string" }, plan: { type: "boolean" }, json: { type: "boolean" } },
@@ -73,13 +76,19 @@ export const train = defineCommand({
     if (v.plan) {
       const modelPath = ctx.config.modelPath ?? makeTinyModels({ corpusDir: shippedCorpusDir, outDir: path.join(ctx.config.home, "models", "tiny") }).lmPath;
       const host = (v.host as string | undefined) ?? null;
+      // A rented GPU: the smallest offer of cloud.json, and its volume's storage cost.
+      const cloud = host === "cloud" ? readCloudFile(ctx.config.home) : undefined;
+      if (host === "cloud" && !cloud) return (ctx.err(`--host cloud needs ${path.join(ctx.config.home, "cloud.json")} (see the README's GPU-host section)`), 2);
+      const device = cloud ? cloudDevice(cloud) : undefined;
+      if (cloud && !device) return (ctx.err(`cloud.json's offers declare no GPU memory: add "gpuMemoryGiB" to each offer`), 2);
       const plan = await planner({ baseModelPath: modelPath, hostsFile: hostsFilePath(ctx.config.home) })(
-        { jobId: "plan", host, recipe, deadlineMs, baseModelSha256: "", ledger: { atSeq: 0, sft: [], heldOut: [], anchor: [], shadow: [] }, mergeWith: [], requestedBy: "cli" },
+        { jobId: "plan", host, recipe, deadlineMs, baseModelSha256: "", ledger: { atSeq: 0, sft: [], heldOut: [], anchor: [], shadow: [] }, mergeWith: [], requestedBy: "cli" }, device,
       );
       if (!plan) return (ctx.err(`the hosts file declares no GPU memory for ${host}: add "gpuMemoryGiB" to its entry (sophont host add --help)`), 2);
-      if (v.json) ctx.out(JSON.stringify(plan, null, 2));
-      else for (const line of planLines(plan)) ctx.out(line);
-      return plan.fits ? 0 : 5;
+      const storage = cloud?.volume ? planStorage(cloud.volume, statSync(modelPath).size) : undefined;
+      if (v.json) ctx.out(JSON.stringify(storage ? { ...plan, storage } : plan, null, 2));
+      else for (const line of [...planLines(plan), ...(storage ? [storageLine(storage)] : [])]) ctx.out(line);
+      return plan.fits && (storage?.fits ?? true) ? 0 : 5;
     }
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);

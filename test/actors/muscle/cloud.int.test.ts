@@ -1,7 +1,8 @@
 // A GPU rented per job from a stand-in of a cloud API whose instances are real sshd processes:
 // capacity refusals tried past, the host key pinned on first contact, terminated after the job
 // (a terminate that fails once is retried), a Muscle killed between create and the first job
-// resumes on the same instance, strays are terminated on start, and no GPU at all falls back here.
+// resumes on the same instance, strays are terminated on start, a cancel while the GPU boots
+// terminates it, and no GPU at all falls back here.
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requestTraining, fixedSteps, tinyRecipe } from "../../../actors/muscle/request.ts";
@@ -134,6 +135,27 @@ describe("a GPU rented per job (stand-in API, real sshd instances)", () => {
       cloud.noCapacity.clear();
     }
   }, 250_000);
+
+  it("a cancel while the GPU boots: the instance is terminated and reported, though its creation was never recorded", async () => {
+    cloud.holdStarting = true;
+    const m = worker();
+    await m.start();
+    try {
+      await request("job-cancel-boot");
+      await waitFor(async () => [...cloud.instances.values()].find((i) => i.name === "sophont-job-cancel-boot"), 60_000, "the instance");
+      await w.store.append([{ event: { type: "TrainingCancelRequested", data: { jobId: "job-cancel-boot", by: "test" } }, metadata: { id: "cancel-job-cancel-boot", time: new Date().toISOString(), actor: "cli", causationId: null, correlationId: "job-cancel-boot" } }]);
+      const events = await waitFor(async () => {
+        const e = await jobEvents(w, "job-cancel-boot");
+        return e.some((x) => x.type === "InstanceTerminated") ? e : undefined;
+      }, 60_000, "the instance terminated");
+      expect(events.map((e) => e.type)).toEqual(["TrainingRequested", "TrainingCancelRequested", "TrainingFailed", "InstanceTerminated"]);
+      expect(data(events, "InstanceTerminated")).toMatchObject({ purpose: "training", reason: expect.stringMatching(/^cancelled; its creation was never recorded/) });
+      expect([...cloud.instances.values()].find((i) => i.name === "sophont-job-cancel-boot")!.status).toBe("terminated");
+    } finally {
+      await m.stop();
+      cloud.holdStarting = false;
+    }
+  }, 100_000);
 
   it("refuses offers over the cost cap per job before calling the API", async () => {
     const p = provider({ maxCostPerJob: 0.5 });
