@@ -28,8 +28,15 @@ class Cancelled(Exception):
     pass
 
 
+_sigterm_received = False
+
+
 def _on_sigterm(_signum: int, _frame: Any) -> None:
-    # `sophont train cancel` kills the process group with SIGTERM: say so on stdout before going
+    # `sophont train cancel` kills the process group with SIGTERM: say so on stdout before going.
+    # Raised inside torch's autograd engine, the exception comes back wrapped in a RuntimeError: the flag
+    # says it was the cancel all the same.
+    global _sigterm_received
+    _sigterm_received = True
     raise Cancelled()
 
 
@@ -54,6 +61,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress.emit("failed", error="cancelled (SIGTERM)", kind="cancelled")
         return EXIT_CANCELLED
     except Exception as e:  # the Muscle needs a line even for bugs; the traceback goes to stderr
+        if _sigterm_received:
+            progress.emit("failed", error="cancelled (SIGTERM)", kind="cancelled")
+            return EXIT_CANCELLED
         traceback.print_exc(file=sys.stderr)
         progress.emit("failed", error=f"{type(e).__name__}: {e}", kind="internal")
         return EXIT_OTHER
