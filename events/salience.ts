@@ -36,6 +36,22 @@ export const PolicyValues = Schema.Struct({
     minTopic: Schema.Finite,
     /** With fewer accepted references than this, the seeded questions are the references (and acceptSimilarity the topic rule). */
     minReferences: Schema.Finite,
+    /**
+     * salience-3: Moore & Lewis against the Antechamber as well: the gain of the domain's model over a model
+     * of the inputs turned away as off-topic in earlier nights, weighted so (0 or absent: not used).
+     */
+    weightAntechamber: Schema.optional(Schema.Finite),
+    /** salience-3: the Antechamber's model is used once it holds this many texts. */
+    minAntechamber: Schema.optional(Schema.Finite),
+    /**
+     * salience-3: an accepted input joins the references and the domain's model only when its topic reached
+     * this (clearly inside: the ones at the edge do not move the yardstick, so it cannot ratchet outwards).
+     */
+    coreTopic: Schema.optional(Schema.Finite),
+    /** salience-3: references and inputs are scored by the domain's model less their fold (by hash of the input id): cross-fitting. */
+    folds: Schema.optional(Schema.Finite),
+    /** salience-3: until there are minReferences references, a sample of up to this many of the night's own inputs is. */
+    referenceInputs: Schema.optional(Schema.Finite),
   })),
 });
 export type PolicyValues = typeof PolicyValues.Type;
@@ -104,8 +120,8 @@ const InputScoredV1 = Schema.Struct({
 
 /** A signal measured against references: the references' median and robust spread, and where the value stands. */
 export const Calibration = Schema.Struct({
-  /** seeds: the seeded questions (left out one at a time); accepted: recent accepted inputs, each as scored before it joined. */
-  source: Schema.Literals(["seeds", "accepted", "none"]),
+  /** seeds: the seeded questions (left out one at a time); accepted: recent accepted inputs (salience-3: those clearly inside, scored again tonight, cross-fitted); night: a sample of the night's own inputs (salience-3's cold start). */
+  source: Schema.Literals(["seeds", "accepted", "night", "none"]),
   references: Schema.Finite,
   median: Schema.Finite,
   spread: Schema.Finite,
@@ -146,13 +162,24 @@ export const InputScored = defineEvent({
      * Moore & Lewis: the domain's byte 5-gram (fit on the seeds and accepted inputs up to the night)
      * on the text, and the gain = general bits per byte - domain bits per byte (higher: more the domain's).
      */
-    domain: Schema.NullOr(Schema.Struct({ bitsPerByte: Schema.Finite, gain: Schema.Finite, texts: Schema.Finite, bytes: Schema.Finite })),
+    domain: Schema.NullOr(Schema.Struct({
+      bitsPerByte: Schema.Finite,
+      gain: Schema.Finite,
+      texts: Schema.Finite,
+      bytes: Schema.Finite,
+      /** salience-3: the fold whose references the domain's model left out to score this text (cross-fitting). */
+      fold: Schema.optional(Schema.Finite),
+      /** salience-3: the Antechamber's byte 5-gram on the text, and its gain = Antechamber bits per byte - domain bits per byte. */
+      antechamber: Schema.optional(Schema.Struct({ bitsPerByte: Schema.Finite, gain: Schema.Finite, texts: Schema.Finite, bytes: Schema.Finite })),
+    })),
     /** How coherence and topic stood against their references (null: an uncalibrated policy). */
     calibration: Schema.NullOr(Schema.Struct({
       coherence: Calibration,
       similarity: Calibration,
       domain: Calibration,
-      /** weightSimilarity x z(similarity) + weightDomain x z(gain), over the weights used. */
+      /** salience-3: the gain over the Antechamber's model against the references' (absent: not used). */
+      antechamber: Schema.optional(Calibration),
+      /** weightSimilarity x z(similarity) + weightDomain x z(gain) (+ weightAntechamber x z(Antechamber gain)), over the weights used. */
       topic: Schema.Finite,
       onTopic: Schema.Boolean,
     })),

@@ -2,7 +2,7 @@ import type { Calibration } from "../../events/salience.ts";
 
 /** A signal's references: values measured on texts known to belong, and where they came from. */
 export interface References {
-  readonly source: "seeds" | "accepted" | "none";
+  readonly source: "seeds" | "accepted" | "night" | "none";
   readonly values: ReadonlyArray<number>;
 }
 

@@ -95,3 +95,17 @@ export const heldOutBitsPerByte = (m: DomainModel, text: string): number => {
  */
 export const leaveOneOutBitsPerByte = (texts: ReadonlyArray<string>): number[] =>
   texts.map((_, k) => domainBitsPerByte(fitDomainModel(texts.filter((__, j) => j !== k)), texts[k]!));
+
+/**
+ * Runs `f` on the model with `texts` taken away (their counts subtracted, then put back): what a model
+ * fit without them would say. Cross-fitting scores each text by the model less its fold this way.
+ */
+export const withoutTexts = <T>(m: DomainModel, texts: ReadonlyArray<string>, f: () => T): T => {
+  const folded = texts.map(fold);
+  for (const b of folded) add(m.contexts, b, -1);
+  try {
+    return f();
+  } finally {
+    for (const b of folded) add(m.contexts, b, 1);
+  }
+};

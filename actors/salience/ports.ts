@@ -33,7 +33,11 @@ export interface Measurement {
 /** The capabilities Salience uses, batched: several inputs are scored at once where the model allows. */
 export interface SalienceModel {
   ids(): ModelIds;
-  measure(items: ReadonlyArray<{ readonly text: string; readonly prompt: string | null; readonly inputId?: string; readonly nightId?: string }>): Promise<Measurement[]>;
+  /**
+   * `reference`: measured only as a yardstick for the night's judgement (salience-3's references), never
+   * decided on: no frontier judge is consulted for it.
+   */
+  measure(items: ReadonlyArray<{ readonly text: string; readonly prompt: string | null; readonly inputId?: string; readonly nightId?: string; readonly reference?: boolean }>): Promise<Measurement[]>;
   /** Embeds questions the domain asks (preoccupation seeding). */
   embed(texts: ReadonlyArray<string>): Promise<ReadonlyArray<ReadonlyArray<number>>>;
 }

@@ -9,7 +9,7 @@ import { cosine } from "../../events/vectors.ts";
 import { prototypeSimilarity } from "../../projections/centroids.projection.ts";
 import { calibrate, type References } from "./calibration.ts";
 import { domainBitsPerByte, type DomainModel } from "./domain-model.ts";
-import { calibratedVerdicts, MIN_SPREAD } from "./salience.policy.ts";
+import { calibratedVerdicts, crossFitted, MIN_SPREAD } from "./salience.policy.ts";
 
 /** How many recent accepted inputs are the references, and how many of their texts fit the domain model. */
 export const REFERENCE_INPUTS = 200;
@@ -48,6 +48,10 @@ export interface SalienceState {
   readonly scores: Map<string, Reference>;
   /** Recent inputs accepted to the preoccupation, oldest first, each as it was scored before it joined. */
   readonly accepted: Reference[];
+  /** Recent inputs rejected as off-topic, oldest first: the Antechamber's texts (salience-3's competing model). */
+  readonly rejected: Array<{ readonly inputId: string; readonly contentSha256: string; readonly nightId: string }>;
+  /** The night each decided input was decided in. */
+  readonly decidedIn: Map<string, string>;
 }
 
 /** A calibrated score of an accepted input: what later inputs are measured against. */
@@ -57,10 +61,18 @@ export interface Reference {
   readonly bitsPerByte: number;
   readonly similarity: number;
   readonly gain: number;
+  /** The night it was scored in, its topic then (null: uncalibrated), its question vector and who scored it. */
+  readonly nightId: string;
+  readonly topic: number | null;
+  readonly vector: ReadonlyArray<number>;
+  readonly scoredBy: string;
 }
 
+/** Who measured a score: the model, its adapter and the embedder, as one key. */
+export const scoredBy = (m: { readonly model: string; readonly adapter: string | null; readonly embedder: string }): string => `${m.model}/${m.adapter ?? "-"}/${m.embedder}`;
+
 export const initialSalienceState = (): SalienceState => ({
-  inputs: new Map(), decided: new Set(), forgotten: new Set(), nights: new Map(), stats: new Map(), completedOrder: [], centroids: centroids.initialState(), seeds: [], scores: new Map(), accepted: [],
+  inputs: new Map(), decided: new Set(), forgotten: new Set(), nights: new Map(), stats: new Map(), completedOrder: [], centroids: centroids.initialState(), seeds: [], scores: new Map(), accepted: [], rejected: [], decidedIn: new Map(),
 });
 
 const outputOf = (metadata: Record<string, unknown> | undefined): ModelOutput | null =>
@@ -89,7 +101,7 @@ export const evolveSalience = (s: SalienceState, e: Recorded<DomainEvent>): Sali
       const d = e.data;
       if (d.bitsPerByte !== null && d.domain && d.similarity.nearest === PREOCCUPATION) {
         const contentSha256 = s.inputs.get(d.inputId)?.contentSha256 ?? "";
-        s.scores.set(d.inputId, { inputId: d.inputId, contentSha256, bitsPerByte: d.bitsPerByte, similarity: d.similarity.preoccupation, gain: d.domain.gain });
+        s.scores.set(d.inputId, { inputId: d.inputId, contentSha256, bitsPerByte: d.bitsPerByte, similarity: d.similarity.preoccupation, gain: d.domain.gain, nightId: d.nightId, topic: d.calibration?.topic ?? null, vector: d.question.vector, scoredBy: scoredBy(d.models) });
       }
       const st = s.stats.get(e.data.nightId) ?? { n: 0, sum: 0, sumSq: 0 };
       st.n++;
@@ -110,18 +122,33 @@ export const evolveSalience = (s: SalienceState, e: Recorded<DomainEvent>): Sali
       s.scores.delete(e.data.inputId);
       touch(s, e.data.inputId, e.seq);
       s.decided.add(e.data.inputId);
+      s.decidedIn.set(e.data.inputId, e.data.nightId);
       return s;
     }
-    case "InputRejected":
+    case "InputRejected": {
+      const contentSha256 = s.inputs.get(e.data.inputId)?.contentSha256;
+      if (e.data.cause === "off-topic" && contentSha256 && !s.forgotten.has(e.data.inputId)) {
+        s.rejected.push({ inputId: e.data.inputId, contentSha256, nightId: e.data.nightId });
+        if (s.rejected.length > REFERENCE_INPUTS) s.rejected.shift();
+      }
+      s.scores.delete(e.data.inputId);
+      touch(s, e.data.inputId, e.seq);
+      s.decided.add(e.data.inputId);
+      s.decidedIn.set(e.data.inputId, e.data.nightId);
+      return s;
+    }
     case "ShadowRecorded":
     case "InputDropped":
       touch(s, e.data.inputId, e.seq);
       s.decided.add(e.data.inputId);
+      s.decidedIn.set(e.data.inputId, e.data.nightId);
       return s;
     case "InputForgotten": {
       touch(s, e.data.inputId, e.seq);
       const k = s.accepted.findIndex((r) => r.inputId === e.data.inputId);
       if (k >= 0) s.accepted.splice(k, 1);
+      const j = s.rejected.findIndex((r) => r.inputId === e.data.inputId);
+      if (j >= 0) s.rejected.splice(j, 1);
       s.forgotten.add(e.data.inputId);
       return s;
     }
@@ -147,6 +174,16 @@ export const pendingInputs = (s: SalienceState, nightId: string): InputRef[] => 
   return [...s.inputs.values()].filter((i) => i.seq <= night.untilSeq && !s.decided.has(i.inputId)).sort((a, b) => a.seq - b.seq);
 };
 
+/**
+ * Every input of a night's window: those still pending and those already decided in this night (a resumed
+ * night's sample of its own inputs is the one it began with).
+ */
+export const windowInputs = (s: SalienceState, nightId: string): InputRef[] => {
+  const night = s.nights.get(nightId);
+  if (!night) return [];
+  return [...s.inputs.values()].filter((i) => i.seq <= night.untilSeq && (!s.decided.has(i.inputId) || s.decidedIn.get(i.inputId) === nightId)).sort((a, b) => a.seq - b.seq);
+};
+
 /** Mean and spread of mean NLL over the last BASELINE_NIGHTS completed nights before this one. */
 export const baselineFor = (s: SalienceState, nightId: string): Baseline => {
   const earlier = s.completedOrder.filter((n) => n !== nightId).slice(-BASELINE_NIGHTS);
@@ -166,7 +203,14 @@ export interface NightFrame {
   readonly baseline: Baseline;
   readonly centroids: ReadonlyArray<{ readonly id: string; readonly vector: ReadonlyArray<number>; readonly prototypes: ReadonlyArray<ReadonlyArray<number>> }>;
   /** For a calibrated policy: the domain model of the night and the references of each signal. */
-  readonly calibration: { readonly domain: DomainModel; readonly coherence: References; readonly similarity: References; readonly domainGain: References } | null;
+  readonly calibration: {
+    readonly domain: DomainModel;
+    readonly coherence: References;
+    readonly similarity: References;
+    readonly domainGain: References;
+    /** salience-3: the references' gains over the Antechamber's model (absent: not used tonight). */
+    readonly antechamberGain?: References;
+  } | null;
   readonly policy: PolicyValues;
   readonly ids: ModelIds;
 }
@@ -175,7 +219,8 @@ export const frameOf = (s: SalienceState, nightId: string, policy: PolicyValues,
   nightId,
   baseline: baselineFor(s, nightId),
   calibration,
-  centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector], prototypes: c.prototypes.map((p) => [...p]) })),
+  // salience-3 measures similarity to the seeded questions alone: accepted prototypes drew every field near.
+  centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector], prototypes: (crossFitted(policy) && c.id === PREOCCUPATION && c.seeds > 0 ? c.prototypes.slice(0, c.seeds) : c.prototypes).map((p) => [...p]) })),
   policy,
   ids,
 });
@@ -186,8 +231,15 @@ export const dropInput = (input: InputRef, nightId: string, cause: "forgotten" |
   expectedSubjectSeq: input.subjectSeq,
 });
 
+/** salience-3: the text under the domain's model less the input's fold, and under the Antechamber's model. */
+export interface CrossFitted {
+  readonly bitsPerByte: number;
+  readonly fold: number;
+  readonly antechamber: { readonly bitsPerByte: number; readonly texts: number; readonly bytes: number } | null;
+}
+
 /** One input's score and decision, as the two events Salience appends (guarded by the input's version). */
-export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: string): Decision[] => {
+export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: string, fitted?: CrossFitted): Decision[] => {
   const { policy: p, ids } = frame;
   const surprise = surpriseOf(m.meanNll, frame.baseline);
   const k = p.calibrated?.topK ?? 1;
@@ -196,12 +248,20 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: 
   const bytes = Buffer.byteLength(text, "utf8");
   const bitsPerByte = bytes > 0 ? (m.meanNll * m.tokenCount) / Math.LN2 / bytes : 0;
   const cal = frame.calibration;
-  const domainBits = cal ? domainBitsPerByte(cal.domain, text) : null;
-  const domain = cal && domainBits !== null ? { bitsPerByte: domainBits, gain: bitsPerByte - domainBits, texts: cal.domain.texts, bytes: cal.domain.bytes } : null;
+  const domainBits = cal ? (fitted?.bitsPerByte ?? domainBitsPerByte(cal.domain, text)) : null;
+  const ante = fitted?.antechamber && domainBits !== null ? { ...fitted.antechamber, gain: fitted.antechamber.bitsPerByte - domainBits } : null;
+  const domain = cal && domainBits !== null
+    ? { bitsPerByte: domainBits, gain: bitsPerByte - domainBits, texts: cal.domain.texts, bytes: cal.domain.bytes, ...(fitted ? { fold: fitted.fold } : {}), ...(ante ? { antechamber: ante } : {}) }
+    : null;
   const preoccupation = sims.find((x) => x.id === PREOCCUPATION)?.similarity ?? 0;
   const calibration = cal && domain && p.calibrated
     ? (() => {
-        const c = { coherence: calibrate(bitsPerByte, cal.coherence, MIN_SPREAD.coherence), similarity: calibrate(preoccupation, cal.similarity, MIN_SPREAD.similarity), domain: calibrate(domain.gain, cal.domainGain, MIN_SPREAD.domain) };
+        const c = {
+          coherence: calibrate(bitsPerByte, cal.coherence, MIN_SPREAD.coherence),
+          similarity: calibrate(preoccupation, cal.similarity, MIN_SPREAD.similarity),
+          domain: calibrate(domain.gain, cal.domainGain, MIN_SPREAD.domain),
+          ...(ante && cal.antechamberGain ? { antechamber: calibrate(ante.gain, cal.antechamberGain, MIN_SPREAD.antechamber) } : {}),
+        };
         const v = calibratedVerdicts(c, nearest, p);
         return { ...c, topic: v.topic, onTopic: v.onTopic, coherence_: v.coherence };
       })()
@@ -235,7 +295,7 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: 
     bytes,
     bitsPerByte,
     domain,
-    calibration: calibration && { coherence: calibration.coherence, similarity: calibration.similarity, domain: calibration.domain, topic: calibration.topic, onTopic: calibration.onTopic },
+    calibration: calibration && { coherence: calibration.coherence, similarity: calibration.similarity, domain: calibration.domain, ...(calibration.antechamber ? { antechamber: calibration.antechamber } : {}), topic: calibration.topic, onTopic: calibration.onTopic },
   };
   return [
     { event: { type: "InputScored", data: scored }, expectedSubjectSeq: input.subjectSeq },

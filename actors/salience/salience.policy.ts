@@ -13,28 +13,41 @@ export interface Baseline {
 /** Surprise needs a yardstick: with fewer samples than this there is none yet and surprise is 0. */
 export const MIN_BASELINE_SAMPLES = 10;
 
+/** salience-1: topic by cosine to the centroid, coherence by a fraction of a uniform guess. For old decisions, tests on the tiny models and the bootstrap. */
+export const uncalibratedPolicy: PolicyValues = { version: "salience-1", acceptSimilarity: 0.35, minSurprise: -3, incoherentSurprise: 4, uniformFraction: 0.85 };
+
 /**
- * salience-2: coherence is the general model's bits per byte against real references, topic the
- * similarity to the centroid's prototypes and the domain model's gain (Moore & Lewis), each in robust
- * spreads from the in-domain references. The salience-1 values stay for old decisions and the bootstrap.
+ * salience-3, the default. salience-2 (calibrated against accepted inputs as they were scored, and against the
+ * seeds until there were 8) let the domain swallow every field on real text; salience-3 keeps its signals and
+ * makes the yardstick safe, with a third signal:
+ * - References are the accepted inputs clearly inside (topic >= coreTopic), scored again each night by the
+ *   domain's model less their fold (cross-fitting: a reference is never scored by a model that holds it, and
+ *   neither is an input), so a model grown since they were accepted cannot make every new text look better;
+ *   edge cases never join, so the yardstick cannot ratchet outwards night after night.
+ * - Until there are minReferences of them, a sample of the night's own inputs is the yardstick (the seeded
+ *   questions are questions, not texts like the inputs: their bits per byte say little about an input's).
+ * - Moore & Lewis against the Antechamber: a text the model of what was turned away predicts better than the
+ *   domain's model does is drawn to a forming field, not to the domain (weightAntechamber).
+ * - Similarity is to the seeded questions only (accepted prototypes made every field look near).
+ * Measured on Debian's package descriptions: README, "Judgement: the default policy".
  */
-export const calibratedPolicy: PolicyValues = {
-  version: "salience-2",
+export const salience3Policy: PolicyValues = {
+  version: "salience-3",
   acceptSimilarity: 0.35,
   minSurprise: -3,
   incoherentSurprise: 4,
   uniformFraction: 0.85,
-  calibrated: { coherenceSpreads: 4, coherenceFloor: 0.5, topK: 3, weightSimilarity: 1, weightDomain: 1, minTopic: -2.5, minReferences: 8 },
+  calibrated: { coherenceSpreads: 4, coherenceFloor: 0.5, topK: 3, weightSimilarity: 1, weightDomain: 1, minTopic: -2, minReferences: 12, weightAntechamber: 2, minAntechamber: 4, coreTopic: -1, folds: 5, referenceInputs: 48 },
 };
 
-/**
- * The default stays salience-1 until salience-2 is measured on the new default models (issue 12):
- * a home opts in with the calibrated values.
- */
-export const defaultPolicy: PolicyValues = { version: "salience-1", acceptSimilarity: 0.35, minSurprise: -3, incoherentSurprise: 4, uniformFraction: 0.85 };
+/** What a home judges with unless its config.json says otherwise. */
+export const defaultPolicy: PolicyValues = salience3Policy;
+
+/** Whether a policy is salience-3 or later (cross-fitted references, the Antechamber's model, a cold start on the night). */
+export const crossFitted = (p: PolicyValues): boolean => p.calibrated?.folds !== undefined && p.calibrated.folds >= 2;
 
 /** The floors of the robust spreads: a similarity is noise below 0.01, a bit-per-byte gain below 0.02. */
-export const MIN_SPREAD = { coherence: 0.05, similarity: 0.01, domain: 0.02 } as const;
+export const MIN_SPREAD = { coherence: 0.05, similarity: 0.01, domain: 0.02, antechamber: 0.02 } as const;
 
 type Calibrations = NonNullable<Scored["calibration"]>;
 
@@ -45,7 +58,7 @@ type Calibrations = NonNullable<Scored["calibration"]>;
  * the seeds as references, or for a satellite, when the similarity reaches acceptSimilarity.
  */
 export const calibratedVerdicts = (
-  c: Pick<Calibrations, "coherence" | "similarity" | "domain">,
+  c: Pick<Calibrations, "coherence" | "similarity" | "domain" | "antechamber">,
   nearest: { readonly id: string; readonly similarity: number },
   p: PolicyValues,
 ): { coherence: { coherent: boolean; method: "fallback"; detail: string }; topic: number; onTopic: boolean } => {
@@ -56,8 +69,9 @@ export const calibratedVerdicts = (
   const detail = `${c.coherence.value.toFixed(3)} bits/byte vs ${c.coherence.references} ${c.coherence.source} references' median ${c.coherence.median.toFixed(3)}; incoherent above ${limit.toFixed(3)} (median + max(${q.coherenceFloor}, ${q.coherenceSpreads} x spread ${c.coherence.spread.toFixed(3)}))`;
   const wd = c.domain.references > 0 ? q.weightDomain : 0;
   const ws = q.weightSimilarity;
-  const topic = ws + wd > 0 ? (ws * zOf(c.similarity) + wd * zOf(c.domain)) / (ws + wd) : 0;
-  const calibratedTopic = nearest.id === PREOCCUPATION && c.similarity.source === "accepted";
+  const wa = c.antechamber && c.antechamber.references > 0 ? (q.weightAntechamber ?? 0) : 0;
+  const topic = ws + wd + wa > 0 ? (ws * zOf(c.similarity) + wd * zOf(c.domain) + (wa > 0 ? wa * zOf(c.antechamber!) : 0)) / (ws + wd + wa) : 0;
+  const calibratedTopic = nearest.id === PREOCCUPATION && (c.similarity.source === "accepted" || c.similarity.source === "night");
   return { coherence: { coherent, method: "fallback", detail }, topic, onTopic: calibratedTopic ? topic >= q.minTopic : nearest.similarity >= p.acceptSimilarity };
 };
 
@@ -106,8 +120,9 @@ export const decideInput = (s: Scored, contentSha256: string, output: ModelOutpu
   if (!s.coherence.coherent) return { type: "InputRejected", data: { ...base, ...where, cause: "incoherent", reason: `incoherent: ${s.coherence.detail}` } };
   if (s.calibration && !s.calibration.onTopic) {
     const c = s.calibration;
-    const why = c.similarity.source === "accepted" && s.similarity.nearest === PREOCCUPATION
-      ? `topic ${c.topic.toFixed(2)} < ${p.calibrated?.minTopic} robust spreads (similarity ${c.similarity.value.toFixed(3)} vs median ${c.similarity.median.toFixed(3)}, domain gain ${c.domain.value.toFixed(3)} vs median ${c.domain.median.toFixed(3)} bits/byte)`
+    const ante = c.antechamber && c.antechamber.references > 0 ? `, gain over the Antechamber ${c.antechamber.value.toFixed(3)} vs median ${c.antechamber.median.toFixed(3)}` : "";
+    const why = (c.similarity.source === "accepted" || c.similarity.source === "night") && s.similarity.nearest === PREOCCUPATION
+      ? `topic ${c.topic.toFixed(2)} < ${p.calibrated?.minTopic} robust spreads from ${c.similarity.references} ${c.similarity.source === "night" ? "of the night's own inputs" : "references"} (similarity ${c.similarity.value.toFixed(3)} vs median ${c.similarity.median.toFixed(3)}, domain gain ${c.domain.value.toFixed(3)} vs median ${c.domain.median.toFixed(3)} bits/byte${ante})`
       : `nearest centroid ${s.similarity.nearest} at similarity ${s.similarity.nearestSimilarity.toFixed(3)} < ${p.acceptSimilarity} (${c.similarity.source} references only)`;
     return { type: "InputRejected", data: { ...base, ...where, cause: "off-topic", reason: `off-topic: ${why}` } };
   }

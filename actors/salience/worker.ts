@@ -6,14 +6,15 @@ import { ConcurrencyError, type Delivery, type EventStore, type Subscription } f
 import type { Decision } from "../decider.ts";
 import { derivedEventId } from "../ids.ts";
 import type { ContentStore, Measurement, SalienceModel } from "./ports.ts";
-import { dropInput, evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, unmeasurable, type InputRef, type NightFrame, type Reference, type SalienceState } from "./salience.decider.ts";
+import { dropInput, evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, scoredBy, unmeasurable, windowInputs, type InputRef, type NightFrame, type Reference, type SalienceState } from "./salience.decider.ts";
+import { crossFitOf, crossFitReferences, crossFitScores, foldOf, type CrossFit } from "./cross-fit.ts";
 import { PREOCCUPATION, prototypeSimilarity } from "../../projections/centroids.projection.ts";
 import type { References } from "./calibration.ts";
 import { fitDomainModel, heldOutBitsPerByte } from "./domain-model.ts";
 import { eventSubject } from "../../events/subjects.ts";
 import { norm } from "../../events/vectors.ts";
 import { salienceMachine, type NightJob, type SalienceEmitted } from "./salience.machine.ts";
-import { defaultPolicy } from "./salience.policy.ts";
+import { crossFitted, defaultPolicy } from "./salience.policy.ts";
 import { inSpan, traceOf } from "../../events/tracing.ts";
 import { eachDelivery } from "../deliveries.ts";
 
@@ -25,6 +26,14 @@ export interface SalienceOptions {
   readonly clock?: () => Date;
   readonly onEvent?: (e: SalienceEmitted) => void;
 }
+
+/** salience-3 keeps at most this many references (the most recent clearly inside): each night scores them all. */
+export const CROSS_FIT_REFERENCES = 96;
+
+const bitsPerByteOf = (m: Measurement, text: string): number => (m.meanNll * m.tokenCount) / Math.LN2 / Math.max(1, Buffer.byteLength(text, "utf8"));
+
+/** A deterministic order of inputs (the night's sample of itself): the fold hash over all 32 bits. */
+const foldKey = (inputId: string): number => foldOf(inputId, 2 ** 32);
 
 /** A text any working model measures: tells an input's fault from the models'. */
 const CANARY = { text: "The river runs past the old mill and into the sea.", prompt: null };
@@ -138,7 +147,14 @@ export class SalienceWorker {
     for await (const e of this.store.read()) state = evolveSalience(state, e);
     this.forgotten = state.forgotten;
     const policy = this.options.policy ?? defaultPolicy;
-    const calibration = policy.calibrated ? await this.calibration(state, policy.calibrated.minReferences) : null;
+    this.fit = undefined;
+    const calibration = !policy.calibrated
+      ? null
+      : await inSpan("salience.calibrate", this.deliveries.get(job.causeId)?.trace, { "sophont.actor": "salience", "sophont.night": job.nightId }, async (span) => {
+          const c = crossFitted(policy) ? await this.crossFitCalibration(state, job.nightId, policy) : await this.calibration(state, policy.calibrated!.minReferences);
+          span.setAttributes({ "sophont.references.source": c.similarity.source, "sophont.references": c.similarity.values.length, "sophont.domain.texts": c.domain.texts });
+          return c;
+        });
     return { frame: frameOf(state, job.nightId, policy, this.model.ids(), calibration), pending: pendingInputs(state, job.nightId) };
   }
 
@@ -168,6 +184,69 @@ export class SalienceWorker {
       similarity: { source: "seeds", values: pre ? measured.map((m, i) => prototypeSimilarity(pre, m.questionVector, k, i)) : [] },
       domainGain: { source: "seeds", values: state.seeds.map((q, i) => bits[i]! - heldOutBitsPerByte(domain, q)) },
     };
+  }
+
+  /** salience-3's models of the night (null before a calibrated night loads): inputs are scored against them. */
+  private fit: CrossFit | undefined;
+
+  private async texts(shas: ReadonlyArray<string>): Promise<Array<string | null>> {
+    return Promise.all(shas.map((sha) => this.content.get(sha).then((b) => (b ? Buffer.from(b).toString("utf8") : null), () => null)));
+  }
+
+  /**
+   * salience-3: the night's yardstick. References are the inputs accepted in earlier nights clearly inside
+   * (topic >= coreTopic), the most recent CROSS_FIT_REFERENCES, measured again where the models changed since;
+   * with fewer than minReferences, the half nearest the seeded questions of a sample of the night's own
+   * inputs (by hash, at most referenceInputs).
+   * Every reference is scored cross-fitted; the Antechamber's model holds the texts earlier nights turned away.
+   */
+  private async crossFitCalibration(state: SalienceState, nightId: string, policy: PolicyValues): Promise<NonNullable<NightFrame["calibration"]>> {
+    const q = policy.calibrated!;
+    const folds = q.folds!;
+    if (state.seeds.length === 0) {
+      // No preoccupation to measure against: nothing is on topic (the uncalibrated rule rejects it, saying so).
+      const none: References = { source: "none", values: [] };
+      return { domain: fitDomainModel([]), coherence: none, similarity: none, domainGain: none };
+    }
+    const pre = state.centroids[PREOCCUPATION];
+    const seedsOnly = pre ? { vector: pre.vector, prototypes: pre.prototypes.slice(0, Math.max(1, pre.seeds)) } : undefined;
+    const similarity = (v: ReadonlyArray<number>) => (seedsOnly ? prototypeSimilarity(seedsOnly, v, q.topK) : 0);
+    const core = state.accepted.filter((r) => r.nightId !== nightId && r.topic !== null && r.topic >= (q.coreTopic ?? 0)).slice(-CROSS_FIT_REFERENCES);
+    const coreTexts = await this.texts(core.map((r) => r.contentSha256));
+    const kept = core.flatMap((r, k) => (coreTexts[k] === null ? [] : [{ ref: r, text: coreTexts[k]! }]));
+    const turnedAway = state.rejected.filter((r) => r.nightId !== nightId);
+    const anteTexts = (q.weightAntechamber ?? 0) > 0 ? (await this.texts(turnedAway.map((r) => r.contentSha256))).filter((t): t is string => t !== null) : [];
+    const fit = crossFitOf(folds, state.seeds, kept.map((k) => ({ inputId: k.ref.inputId, text: k.text })), anteTexts.length >= (q.minAntechamber ?? 8) ? anteTexts : null);
+    this.fit = fit;
+    const ids = this.model.ids();
+    const now = scoredBy(ids);
+    let refs: Array<{ inputId: string; text: string; bitsPerByte: number; similarity: number }>;
+    let source: "accepted" | "night";
+    if (kept.length >= q.minReferences) {
+      source = "accepted";
+      // Scored by other models (a promoted adapter, a new embedder): measured again, so both sides of the comparison are tonight's.
+      const stale = kept.filter((k) => k.ref.scoredBy !== now);
+      const again = stale.length ? await this.model.measure(stale.map((k) => ({ text: k.text, prompt: null, reference: true }))) : [];
+      const fresh = new Map(stale.map((k, i) => [k.ref.inputId, again[i]!]));
+      refs = kept.map(({ ref, text }) => {
+        const m = fresh.get(ref.inputId);
+        return m ? { inputId: ref.inputId, text, bitsPerByte: bitsPerByteOf(m, text), similarity: similarity(m.questionVector) } : { inputId: ref.inputId, text, bitsPerByte: ref.bitsPerByte, similarity: similarity(ref.vector) };
+      });
+    } else {
+      source = "night";
+      const sample = windowInputs(state, nightId).filter((i) => !state.forgotten.has(i.inputId)).sort((a, b) => foldKey(a.inputId) - foldKey(b.inputId)).slice(0, q.referenceInputs ?? 48);
+      const texts = await this.texts(sample.map((i) => i.contentSha256));
+      const usable = sample.flatMap((i, k) => (texts[k] === null ? [] : [{ inputId: i.inputId, text: texts[k]! }]));
+      const measured = usable.length ? await this.measureEach(usable.map((u) => ({ text: u.text, prompt: null, reference: true }))) : [];
+      // The half of the sample nearest the seeded questions: the night may hold other fields too.
+      const all = usable.flatMap((u, k) => {
+        const m = measured[k]!;
+        return "error" in m || norm(m.questionVector) === 0 ? [] : [{ ...u, bitsPerByte: bitsPerByteOf(m, u.text), similarity: similarity(m.questionVector) }];
+      });
+      refs = [...all].sort((a, b) => b.similarity - a.similarity).slice(0, Math.max(1, Math.ceil(all.length / 2)));
+    }
+    const fitted = crossFitScores(fit, refs);
+    return { domain: fit.domain, ...crossFitReferences(source, refs, fitted) };
   }
 
   private async text(sha: string, what: string): Promise<string> {
@@ -230,6 +309,7 @@ export class SalienceWorker {
     const night = this.deliveries.get(this.nightOf(frame))?.trace;
     if (items.length === 0) return drops;
     const measured = await inSpan("salience.score", night, { "sophont.actor": "salience", "sophont.batch.size": items.length }, () => this.measureEach(items));
+    const fitted = this.fit ? crossFitScores(this.fit, items.map((it, k) => ({ inputId: ready[k]!.inputId, text: it.text }))) : undefined;
     return [
       ...drops,
       ...ready.flatMap((input, k) => {
@@ -237,7 +317,7 @@ export class SalienceWorker {
         if ("error" in m) return unmeasurable(input, m.error, frame);
         // A vector of zeros points nowhere: it would score 0 against every centroid and poison means.
         if (norm(m.questionVector) === 0) return unmeasurable(input, "its vector came out all zeros: no piece of it carries meaning for the embedder", frame);
-        return judge(input, m, frame, items[k]!.text);
+        return judge(input, m, frame, items[k]!.text, fitted?.[k]);
       }),
     ];
   }
@@ -248,7 +328,7 @@ export class SalienceWorker {
    * measure a plain sentence: otherwise the models are at fault, and the batch fails (and is retried,
    * the night staying open) rather than rejecting inputs for the models' sake.
    */
-  private async measureEach(items: ReadonlyArray<{ text: string; prompt: string | null }>): Promise<Array<Measurement | { error: string }>> {
+  private async measureEach(items: ReadonlyArray<{ text: string; prompt: string | null; reference?: boolean }>): Promise<Array<Measurement | { error: string }>> {
     try {
       const all = await this.model.measure(items);
       if (all.length === items.length) return all;

@@ -179,25 +179,43 @@ const judgeOf = (raw: unknown): JudgeConfig | undefined => {
 };
 
 const POLICY_KEYS = ["acceptSimilarity", "minSurprise", "incoherentSurprise", "uniformFraction"] as const;
+type CalibratedValues = NonNullable<PolicyValues["calibrated"]>;
+const CALIBRATED_KEYS = Object.keys(defaultPolicy.calibrated ?? {}) as Array<keyof CalibratedValues>;
 
 /**
- * The salience policy: defaults, overridden by config.json's `salience` object. A policy with changed
- * values gets a version of its own (unless one is given), so every decision names what judged it.
+ * The salience policy: defaults, overridden by config.json's `salience` object: the four salience-1 keys,
+ * and `calibrated` (false: judge uncalibrated, as salience-1; an object: any of the default's calibrated
+ * values). A policy with changed values gets a version of its own (unless one is given), so every decision
+ * names what judged it.
  */
 export const policyFrom = (raw: unknown): PolicyValues => {
   if (raw === undefined) return defaultPolicy;
   if (typeof raw !== "object" || raw === null) throw new ConfigError("`salience` in config.json must be an object");
   const o = raw as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => k !== "version" && !(POLICY_KEYS as readonly string[]).includes(k));
-  if (unknown.length) throw new ConfigError(`unknown salience setting(s): ${unknown.join(", ")}; known: ${POLICY_KEYS.join(", ")}, version`);
-  const values = { ...defaultPolicy };
+  const known = [...POLICY_KEYS, "calibrated", "version"];
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length) throw new ConfigError(`unknown salience setting(s): ${unknown.join(", ")}; known: ${known.join(", ")}`);
+  const values: { -readonly [K in keyof PolicyValues]: PolicyValues[K] } = { ...defaultPolicy };
   for (const k of POLICY_KEYS) {
     if (o[k] === undefined) continue;
     if (typeof o[k] !== "number" || !Number.isFinite(o[k])) throw new ConfigError(`salience.${k} must be a number`);
     values[k] = o[k] as number;
   }
-  const changed = POLICY_KEYS.some((k) => values[k] !== defaultPolicy[k]);
-  const version = typeof o.version === "string" ? o.version : changed ? `config-${createHash("sha256").update(JSON.stringify(POLICY_KEYS.map((k) => values[k]))).digest("hex").slice(0, 8)}` : defaultPolicy.version;
+  if (o.calibrated === false) delete values.calibrated;
+  else if (o.calibrated !== undefined) {
+    const c = o.calibrated as Record<string, unknown>;
+    if (typeof c !== "object" || c === null || Array.isArray(c)) throw new ConfigError("salience.calibrated must be false or an object");
+    const wrong = Object.keys(c).filter((k) => !(CALIBRATED_KEYS as string[]).includes(k));
+    if (wrong.length) throw new ConfigError(`unknown salience.calibrated setting(s): ${wrong.join(", ")}; known: ${CALIBRATED_KEYS.join(", ")}`);
+    const merged: Record<string, number> = { ...(defaultPolicy.calibrated as Record<string, number>) };
+    for (const [k, v] of Object.entries(c)) {
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new ConfigError(`salience.calibrated.${k} must be a number`);
+      merged[k] = v;
+    }
+    values.calibrated = merged as unknown as CalibratedValues;
+  }
+  const changed = JSON.stringify({ ...values, version: "" }) !== JSON.stringify({ ...defaultPolicy, version: "" });
+  const version = typeof o.version === "string" ? o.version : changed ? `config-${createHash("sha256").update(JSON.stringify({ ...values, version: "" })).digest("hex").slice(0, 8)}` : defaultPolicy.version;
   return { ...values, version };
 };
 

@@ -21,6 +21,7 @@ export const judgedModel = (inner: SalienceModel, judge: AnthropicJudge, uniform
     const when = judge.config.when;
     return Promise.all(measured.map(async (m, i): Promise<Measurement> => {
       const item = items[i]!;
+      if (item.reference) return m; // a yardstick, not a decision: nothing to judge
       const confidence = localConfidence(m.meanNll, inner.ids().vocabularySize, uniformFraction);
       if (when !== "always" && confidence >= when.below) return m;
       const v = await judge.verdict(item.nightId ?? "unknown", item.inputId ?? null, item.text, confidence);

@@ -24,7 +24,7 @@ import type { DomainEvent } from "../../../events/catalogue.ts";
  * widens the coherence fallback so they reach the Antechamber (a real model reads them as English).
  * The policy is recorded in every decision like any other.
  */
-const DEMO_POLICY = { acceptSimilarity: 0.35, minSurprise: -3, incoherentSurprise: 12, uniformFraction: 1.5, version: "demo-new-field" };
+const DEMO_POLICY = { acceptSimilarity: 0.35, minSurprise: -3, incoherentSurprise: 12, uniformFraction: 1.5, calibrated: false, version: "demo-new-field" };
 
 const countTypes = async (rt: Runtime, types: string[]) => {
   const n: Record<string, number> = Object.fromEntries(types.map((t) => [t, 0]));

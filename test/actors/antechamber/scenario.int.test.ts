@@ -1,20 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultClusteringParams } from "../../../actors/antechamber/clustering.ts";
 import { adjustedRandIndex } from "../../../actors/antechamber/hdbscan/index.ts";
-import { AntechamberWorker, reclusterAll } from "../../../actors/antechamber/worker.ts";
-import { mitosisDecider } from "../../../actors/mitosis/mitosis.decider.ts";
+import { reclusterAll } from "../../../actors/antechamber/worker.ts";
 import { defaultMitosisThresholds } from "../../../actors/mitosis/mitosis.rules.ts";
-import { defaultDriftThresholds } from "../../../actors/mitosis/drift.ts";
-import { ActorHost } from "../../../actors/host.ts";
-import { SalienceWorker } from "../../../actors/salience/worker.ts";
-import { defaultPolicy } from "../../../actors/salience/salience.policy.ts";
-import { soulDecider } from "../../../actors/soul/soul.decider.ts";
+import { uncalibratedPolicy } from "../../../actors/salience/salience.policy.ts";
 import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
 import { parseQuestions, seedPreoccupation } from "../../../adapters/ingest/preoccupation.ts";
-import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
 import { LanceRejectedVectors } from "../../../adapters/vectors/antechamber-table.ts";
 import { main } from "../../../adapters/cli/main.ts";
@@ -26,6 +19,7 @@ import { corpusLines } from "../../adapters/llm/support.ts";
 import { collect } from "../../support/events.ts";
 import { openTinySalience } from "../../support/models.ts";
 import { startTestNats, type TestNats } from "../../support/nats.ts";
+import { startNightActors } from "../../support/night-actors.ts";
 
 // Eight nights: scattered off-topic questions every night (one line from each of five topics), the
 // domain, and from night 3 on, beekeeping: ten new lines a night.
@@ -39,7 +33,7 @@ const DOMAIN = ["How do planets move in their orbits around a star?", "What can 
 // them as unpredictable as noise: 120-134% of a uniform guess, with a surprise up to 9. A real model
 // reads them as English; here the coherence fallback is widened so they reach the Antechamber as
 // off-topic. The policy is recorded in every decision, so the log says so.
-const POLICY = { ...defaultPolicy, version: "salience-1-novel-topic", uniformFraction: 1.5, incoherentSurprise: 12 };
+const POLICY = { ...uncalibratedPolicy, version: "salience-1-novel-topic", uniformFraction: 1.5, incoherentSurprise: 12 };
 
 const dayOf = (k: number) => `2026-11-${String(k).padStart(2, "0")}`;
 
@@ -49,22 +43,13 @@ let vectorsDir: string;
 let models: Awaited<ReturnType<typeof openTinySalience>>;
 /** Where each input came from: "bees", "scattered" or "domain". */
 const kindOf = new Map<string, string>();
-const stops: Array<() => Promise<void>> = [];
-
-const waitUntil = async (pred: () => Promise<boolean>, ms: number, what: string) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await pred()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
+let actors: Awaited<ReturnType<typeof startNightActors>>;
 
 const ofType = async <T extends "InputReceived" | "AntechamberClustered" | "MitosisProposed" | "SatelliteBorn" | "InputScored" | "DriftDetected">(type: T) =>
   (await collect(store.read({ types: new Set([type]) }))) as unknown as Array<{ seq: number; data: EventData<T> }>;
 
 const ingestNight = async (k: number) => {
-  const content = new ObjectContentStore(await nats.connect());
+  const content = actors.content;
   const files = [
     { path: `domain-${k}.log`, kind: "domain", lines: corpusLines("heldout", "astronomy").slice(2 * k, 2 * k + 2) },
     { path: `scattered-${k}.log`, kind: "scattered", lines: SCATTERED.map((t) => corpusLines("heldout", t)[k]!) },
@@ -76,33 +61,21 @@ const ingestNight = async (k: number) => {
 
 beforeAll(async () => {
   nats = await startTestNats();
-  store = new JetStreamEventStore(await nats.connect());
-  vectorsDir = mkdtempSync(join(tmpdir(), "sophont-vectors-"));
   models = await openTinySalience();
+  actors = await startNightActors(nats, { model: models.model, policy: POLICY, mitosis: THRESHOLDS });
+  store = actors.store;
+  vectorsDir = actors.vectorsDir;
   await seedPreoccupation(store, models.model, parseQuestions(DOMAIN.join("\n")).questions, "seed");
-  const soul = new ActorHost(store, soulDecider);
-  const salience = new SalienceWorker(store, new ObjectContentStore(await nats.connect()), models.model, { batchSize: 16, policy: POLICY });
-  const mitosis = new ActorHost(store, mitosisDecider({ thresholds: THRESHOLDS, drift: defaultDriftThresholds }));
-  const antechamber = new AntechamberWorker(store, await LanceRejectedVectors.open(vectorsDir, store));
-  for (const a of [soul, salience, mitosis, antechamber]) await a.start();
-  stops.push(() => salience.stop(), () => antechamber.stop(), () => mitosis.stop(), () => soul.stop());
   for (let k = 1; k <= NIGHTS; k++) {
     await ingestNight(k);
-    await soul.command({ id: `start-${k}`, actor: "test", command: { type: "StartNight", day: dayOf(k), trigger: "cli" } });
-    await waitUntil(async () => (await ofType("AntechamberClustered")).some((e) => e.data.nightId === dayOf(k)), 60_000, `the clustering of night ${k}`);
-    // Mitosis has decided on everything once it has folded the whole log (its own answers included).
-    await waitUntil(async () => mitosis.position() >= (await store.lastSeq()), 30_000, "mitosis");
-    await new Promise((r) => setTimeout(r, 200));
-    await waitUntil(async () => mitosis.position() >= (await store.lastSeq()), 30_000, "mitosis");
+    await actors.night(dayOf(k), 60_000);
   }
 }, 110_000);
 
 afterAll(async () => {
-  for (const stop of stops) await stop().catch(() => undefined);
+  await actors?.stop();
   await models?.close();
-  store?.close();
   await nats?.stop();
-  rmSync(vectorsDir, { recursive: true, force: true });
 });
 
 describe("the Antechamber and Mitosis over eight nights on the shipped corpus", () => {

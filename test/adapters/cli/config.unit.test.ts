@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../../adapters/cli/config.ts";
 import { isCalendarDay } from "../../../events/day.ts";
+import { defaultPolicy, uncalibratedPolicy } from "../../../actors/salience/salience.policy.ts";
 
 const homes: string[] = [];
 const withConfig = (json: string) => {
@@ -29,6 +30,8 @@ describe("config.json", () => {
     ['{"gpu":"yes"}', /"gpu" must be "auto" or false/],
     ['{"natsUrl":"localhost"}', /"natsUrl" must be a NATS URL/],
     ['{"salience":[]}', /"salience" must be an object/],
+    ['{"salience":{"calibrated":{"minTopc":-1}}}', /unknown salience.calibrated setting\(s\): minTopc; known: .*minTopic/],
+    ['{"salience":{"calibrated":{"minTopic":"low"}}}', /salience.calibrated.minTopic must be a number/],
     ['{"treads":4}', /unknown key "treads"; known keys: .*threads/],
     ['{"training":{"minNewSft":1}}', /training.minNewSft must be a whole number of at least 2/],
     ['{"training":{"maxJobsPerDay":"two"}}', /training.maxJobsPerDay must be a whole number/],
@@ -41,6 +44,15 @@ describe("config.json", () => {
   ])("refuses %s, naming the key", (json, message) => {
     expect(withConfig(json)).toThrow(ConfigError);
     expect(withConfig(json)).toThrow(message);
+  });
+
+  it("judges with the default policy unless told, and names a changed one by its values", () => {
+    expect(withConfig("{}")().policy).toEqual(defaultPolicy);
+    const stricter = withConfig(JSON.stringify({ salience: { calibrated: { minTopic: -1 } } }))().policy;
+    expect(stricter.calibrated).toEqual({ ...defaultPolicy.calibrated, minTopic: -1 });
+    expect(stricter.version).toMatch(/^config-[0-9a-f]{8}$/);
+    const plain = withConfig(JSON.stringify({ salience: { calibrated: false, version: "mine" } }))().policy;
+    expect(plain).toEqual({ ...uncalibratedPolicy, version: "mine" });
   });
 
   it("reads the training rule's settings over their defaults", () => {

@@ -30,7 +30,7 @@ const judgeConfig = (over: Record<string, unknown> = {}) => ({
 const configure = (judge: Record<string, unknown>, airlock?: unknown) => writeFileSync(join(home, "config.json"), JSON.stringify({ judge, ...(airlock ? { airlock } : {}) }));
 const sophont = async (...args: string[]) => {
   const r = await runSophont(args, { env: { SOPHONT_HOME: home, SOPHONT_NATS_URL: log.nats.url, SOPHONT_NATS_USER: "soul", SOPHONT_NATS_PASSWORD: log.nats.secrets.soul, TEST_ANTHROPIC_KEY: KEY, OTEL_SDK_DISABLED: "true" }, timeoutMs: 240_000 });
-  expect(r.code, `${args.join(" ")}: ${r.err}`).toBe(0);
+  expect(r.code, `${args.join(" ")} (signal ${r.signal}): ${r.err}`).toBe(0);
   return r;
 };
 /** The night's InputScored, by input id. */

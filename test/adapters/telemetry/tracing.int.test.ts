@@ -72,8 +72,14 @@ describe("traces", () => {
     const reactions = inTrace.filter((s) => /^soul.react Input(Accepted|Rejected)/.test(s.name));
     expect(reactions.length).toBeGreaterThanOrEqual(6);
     expect(reactions.every((r) => appends.some((a) => a.spanContext().spanId === parentOf(r)))).toBe(true);
-    const model = inTrace.filter((s) => s.name === "Model.perplexity");
+    // One model pass a batch, and on a night with no references yet one over the night's sample of itself.
+    const scores = new Set(inTrace.filter((s) => s.name === "salience.score").map((s) => s.spanContext().spanId));
+    const model = inTrace.filter((s) => s.name === "Model.perplexity" && scores.has(parentOf(s)!));
     expect(model.length).toBe(2);
+    const calibrate = inTrace.find((s) => s.name === "salience.calibrate")!;
+    expect(parentOf(calibrate)).toBe(night.spanContext().spanId);
+    expect(calibrate.attributes["sophont.references.source"]).toBe("night");
+    expect(inTrace.some((s) => s.name === "Model.perplexity" && parentOf(s) === calibrate.spanContext().spanId)).toBe(true);
     expect(model[0]!.attributes).toMatchObject({ "gen_ai.operation.name": "text_completion", "gen_ai.system": "llama.cpp" });
     expect(model[0]!.attributes["gen_ai.usage.input_tokens"]).toBeGreaterThan(0);
     // The trace context survives the JetStream round trip: the event carries the span that decided it.
