@@ -139,6 +139,10 @@ export const runAsProcess = async (argv: string[], manifest?: CommandManifest): 
   // `sophont ... | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => (e.code === "EPIPE" ? process.exit(0) : undefined));
   const code = await main(argv, undefined, manifest);
+  // main has let go of its signal handlers: a Ctrl-C while the output drains still exits as one, never by
+  // the signal's default (which would leave no exit code).
+  process.on("SIGINT", () => process.exit(130));
+  process.on("SIGTERM", () => process.exit(143));
   // Writes to a pipe are asynchronous: exiting at once would cut `sophont events tail --json | jq`
   // at the pipe's 64 KiB. An empty write calls back once everything queued before it is written.
   await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((res) => (s.writableLength === 0 ? res() : s.write("", () => res())))));

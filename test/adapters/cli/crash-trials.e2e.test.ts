@@ -104,7 +104,7 @@ const stopUp = async (run: ReturnType<typeof start>): Promise<void> => {
   run.child.kill("SIGINT");
   const res = await run.done;
   expect(res.timedOut, "up did not stop on SIGINT").toBe(false);
-  expect(res.code, run.output().slice(-2000)).toBe(0);
+  expect(res.code, `signal ${res.signal}\n${run.output().slice(-2000)}`).toBe(0);
   await expectNoOrphan("up stopped");
   expect(existsSync(stateFile), "the server lock outlived a clean stop").toBe(false);
 };
