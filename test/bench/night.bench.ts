@@ -1,4 +1,4 @@
-// A night over N short texts on the tiny models: wall time split into model time (the SalienceModel's
+// A night over N short texts on the default English models and the default policy: wall time split into model time (the SalienceModel's
 // measure calls) and everything else (reading the log, the content store, deciding, appending).
 // Target: everything else <= 10% of the wall time; peak memory must not grow with N beyond the batch.
 // The actors start and take in the day before the clock starts, as under `sophont up`.
@@ -16,7 +16,7 @@ import { ingestFiles } from "../../adapters/ingest/ingest.ts";
 import { parseQuestions, seedPreoccupation } from "../../adapters/ingest/preoccupation.ts";
 import { benchNats } from "./support/nats.ts";
 import { peakRssMiB, writeBenchResult } from "./support/result.ts";
-import { openTinySalience } from "../support/models.ts";
+import { openEnglishSalience } from "../support/models.ts";
 import { corpusLines, TOPICS } from "../adapters/llm/support.ts";
 
 /** The day's inputs and the domain's questions, appended by the parent: the child measures only the night. */
@@ -24,7 +24,7 @@ const prepare = async (n: number) => {
   const server = await benchNats();
   const store = new JetStreamEventStore(server.nc);
   const content = new ObjectContentStore(server.nc);
-  const models = await openTinySalience();
+  const models = await openEnglishSalience();
   await seedPreoccupation(store, models.model, parseQuestions("How do planets move in their orbits?\nWhat does a telescope show of distant galaxies?").questions, "bench");
   await models.close();
   const lines = TOPICS.flatMap((t) => [...corpusLines("train", t), ...corpusLines("heldout", t)]);
@@ -39,7 +39,7 @@ const child = async (url: string, n: number) => {
   const nc = await connectNats({ url, user: "soul", pass: "pwbench" });
   const store = new JetStreamEventStore(nc);
   const content = new ObjectContentStore(nc);
-  const models = await openTinySalience();
+  const models = await openEnglishSalience();
   let modelMs = 0;
   const timed: SalienceModel = {
     ...models.model,
@@ -96,6 +96,6 @@ if (process.argv[2] === "child") {
     target: 0.1,
     better: "lower",
     figures: { runs },
-    summary: `share of a night's wall time outside the model (tiny models), worst of ${sizes.join(" / ")} inputs: ${runs.map((r) => `${r.n}: ${((100 * r.otherMs) / r.wallMs).toFixed(0)}% of ${(r.wallMs / 1000).toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB, heap kept ${r.retainedHeapMiB} MiB`).join("; ")} (the night's own process)`,
+    summary: `share of a night's wall time outside the model (default English models, default policy), worst of ${sizes.join(" / ")} inputs: ${runs.map((r) => `${r.n}: ${((100 * r.otherMs) / r.wallMs).toFixed(0)}% of ${(r.wallMs / 1000).toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB, heap kept ${r.retainedHeapMiB} MiB`).join("; ")} (the night's own process)`,
   });
 }
