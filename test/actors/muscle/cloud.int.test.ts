@@ -13,10 +13,10 @@ import { LocalProvider } from "../../../adapters/local/provider.ts";
 import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
-import { startGpuCloudStandIn, type GpuCloudStandIn } from "../../support/gpu-cloud-stand-in.ts";
-import { startSshd, type Sshd } from "../../support/sshd.ts";
+import type { GpuCloudStandIn } from "../../support/gpu-cloud-stand-in.ts";
+import type { Sshd } from "../../support/sshd.ts";
 import { collect } from "../../support/events.ts";
-import { jobEvents, muscle, seedLedgers, startWorld, waitFor, type World } from "./support.ts";
+import { jobEvents, muscle, startCloudWorld, stopCloudWorld, waitFor, type World } from "./support.ts";
 
 let w: World;
 let cloud: GpuCloudStandIn;
@@ -32,17 +32,8 @@ const provider = (o: Partial<CloudOptions> = {}) => new CloudGpuProvider({
 const worker = (o: Partial<CloudOptions> = {}, fallbackLocal = false): MuscleWorker =>
   muscle(w, { providers: { cloud: provider(o), local: new LocalProvider(path.join(w.scratch, "local")) }, fallbackLocal });
 
-beforeAll(async () => {
-  [w, cloud, keys] = await Promise.all([startWorld(), startGpuCloudStandIn(), startSshd()]);
-  process.env[ENV] = cloud.apiKey;
-  await seedLedgers(w);
-}, 120_000);
-
-afterAll(async () => {
-  await cloud?.stop();
-  await keys?.stop();
-  await w?.close();
-});
+beforeAll(async () => void ({ w, cloud, keys } = await startCloudWorld(ENV)), 120_000);
+afterAll(() => stopCloudWorld({ w, cloud, keys }));
 
 const request = async (jobId: string) => {
   const data = requestTraining(await projectAt(w.store, ledgers, "now"), await projectAt(w.store, lineage, "now"), {

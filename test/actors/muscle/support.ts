@@ -20,7 +20,8 @@ import { trainerDir } from "../../../adapters/training/materials.ts";
 import { corpusLines, tinyCacheDir, tinyModels } from "../../adapters/llm/support.ts";
 import { collect } from "../../support/events.ts";
 import { startTestNats, type TestNats } from "../../support/nats.ts";
-import type { Sshd } from "../../support/sshd.ts";
+import { startSshd, type Sshd } from "../../support/sshd.ts";
+import { startGpuCloudStandIn, type GpuCloudStandIn } from "../../support/gpu-cloud-stand-in.ts";
 
 export interface World {
   readonly nats: TestNats;
@@ -133,4 +134,18 @@ export const waitFor = async <T>(probe: () => Promise<T | undefined>, ms: number
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+};
+
+/** A cloud test's world: the Muscle's world with seeded ledgers, the GPU cloud's stand-in (its API key in `apiKeyEnv`), and a real sshd for the key pair the instances are given. */
+export const startCloudWorld = async (apiKeyEnv: string): Promise<{ w: World; cloud: GpuCloudStandIn; keys: Sshd }> => {
+  const [w, cloud, keys] = await Promise.all([startWorld(), startGpuCloudStandIn(), startSshd()]);
+  process.env[apiKeyEnv] = cloud.apiKey;
+  await seedLedgers(w);
+  return { w, cloud, keys };
+};
+
+export const stopCloudWorld = async (c: { w?: World; cloud?: GpuCloudStandIn; keys?: Sshd }): Promise<void> => {
+  await c.cloud?.stop();
+  await c.keys?.stop();
+  await c.w?.close();
 };

@@ -11,9 +11,9 @@ import { CloudGpuProvider, type CloudOptions, type VolumeOptions } from "../../.
 import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
-import { startGpuCloudStandIn, type GpuCloudStandIn } from "../../support/gpu-cloud-stand-in.ts";
-import { startSshd, type Sshd } from "../../support/sshd.ts";
-import { jobEvents, muscle, seedLedgers, startWorld, waitFor, type World } from "./support.ts";
+import type { GpuCloudStandIn } from "../../support/gpu-cloud-stand-in.ts";
+import type { Sshd } from "../../support/sshd.ts";
+import { jobEvents, muscle, startCloudWorld, stopCloudWorld, waitFor, type World } from "./support.ts";
 
 let w: World;
 let cloud: GpuCloudStandIn;
@@ -30,17 +30,8 @@ const provider = (v: VolumeOptions) => new CloudGpuProvider({
   maxCostPerJob: 10, maxCostPerDay: 50, pollMs: 100, ssh: { retry: { attempts: 8, baseDelayMs: 100, maxDelayMs: 1_000 } }, volume: { region: "eu", ...v },
 } satisfies CloudOptions);
 
-beforeAll(async () => {
-  [w, cloud, keys] = await Promise.all([startWorld(), startGpuCloudStandIn(), startSshd()]);
-  process.env[ENV] = cloud.apiKey;
-  await seedLedgers(w);
-}, 120_000);
-
-afterAll(async () => {
-  await cloud?.stop();
-  await keys?.stop();
-  await w?.close();
-});
+beforeAll(async () => void ({ w, cloud, keys } = await startCloudWorld(ENV)), 120_000);
+afterAll(() => stopCloudWorld({ w, cloud, keys }));
 
 type Events = Awaited<ReturnType<typeof jobEvents>>;
 const all = <T extends "InstanceCreated" | "InstanceTerminated" | "BaseStaged" | "DatasetUploaded">(events: Events, type: T) =>
