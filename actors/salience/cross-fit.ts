@@ -55,9 +55,11 @@ export const crossFitReferences = (
   source: "accepted" | "night",
   refs: ReadonlyArray<{ readonly bitsPerByte: number; readonly similarity: number }>,
   fitted: ReadonlyArray<CrossFitted>,
+  /** Coherence is about language, not topic: its references may be more texts than the topic's (the whole sample). */
+  coherenceBits: ReadonlyArray<number> = refs.map((r) => r.bitsPerByte),
 ): { coherence: References; similarity: References; domainGain: References; antechamberGain?: References } => {
   const of = (values: number[]): References => ({ source, values });
   const gains = refs.map((r, k) => r.bitsPerByte - fitted[k]!.bitsPerByte);
   const ante = fitted.every((f) => f.antechamber !== null) && fitted.length > 0 ? of(fitted.map((f, k) => f.antechamber!.bitsPerByte - fitted[k]!.bitsPerByte)) : undefined;
-  return { coherence: of(refs.map((r) => r.bitsPerByte)), similarity: of(refs.map((r) => r.similarity)), domainGain: of(gains), ...(ante ? { antechamberGain: ante } : {}) };
+  return { coherence: of([...coherenceBits]), similarity: of(refs.map((r) => r.similarity)), domainGain: of(gains), ...(ante ? { antechamberGain: ante } : {}) };
 };

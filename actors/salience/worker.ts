@@ -222,6 +222,8 @@ export class SalienceWorker {
     const now = scoredBy(ids);
     let refs: Array<{ inputId: string; text: string; bitsPerByte: number; similarity: number }>;
     let source: "accepted" | "night";
+    // Coherence is about language: at the cold start it is measured against the whole sample, not only its on-topic half.
+    let coherenceBits: number[] | undefined;
     if (kept.length >= q.minReferences) {
       source = "accepted";
       // Scored by other models (a promoted adapter, a new embedder): measured again, so both sides of the comparison are tonight's.
@@ -244,9 +246,10 @@ export class SalienceWorker {
         return "error" in m || norm(m.questionVector) === 0 ? [] : [{ ...u, bitsPerByte: bitsPerByteOf(m, u.text), similarity: similarity(m.questionVector) }];
       });
       refs = [...all].sort((a, b) => b.similarity - a.similarity).slice(0, Math.max(1, Math.ceil(all.length / 2)));
+      coherenceBits = all.map((x) => x.bitsPerByte);
     }
     const fitted = crossFitScores(fit, refs);
-    return { domain: fit.domain, ...crossFitReferences(source, refs, fitted) };
+    return { domain: fit.domain, ...crossFitReferences(source, refs, fitted, coherenceBits) };
   }
 
   private async text(sha: string, what: string): Promise<string> {

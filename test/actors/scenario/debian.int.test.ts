@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { defaultMitosisThresholds } from "../../../actors/mitosis/mitosis.rules.ts";
 import { defaultPolicy } from "../../../actors/salience/salience.policy.ts";
 import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
@@ -18,7 +18,6 @@ import { seeded } from "../../support/random.ts";
  */
 const NIGHTS = 20;
 const HAM_FROM = 8;
-const DOMAIN_PER_NIGHT = 12;
 const SEEDS = [
   "How do you fit a statistical model to noisy measurements?",
   "What numerical method solves a system of differential equations?",
@@ -40,78 +39,104 @@ const SEEDS = [
 const dayOf = (k: number) => `2027-03-${String(k).padStart(2, "0")}`;
 const available = debianDescriptionsAvailable();
 
-let nats: TestNats;
-let actors: Awaited<ReturnType<typeof startNightActors>>;
-let models: Awaited<ReturnType<typeof openEnglishSalience>>;
-/** Each input's section: "domain", "hamradio", "games" or "sound". */
-const kindOf = new Map<string, string>();
+/** One scenario's run: its actors on a server of their own, and each input's section. */
+interface Run {
+  nats: TestNats;
+  actors: Awaited<ReturnType<typeof startNightActors>>;
+  kindOf: Map<string, string>;
+}
 
-const ofType = async <T extends "InputScored" | "InputAccepted" | "InputRejected" | "MitosisProposed" | "SatelliteBorn" | "AntechamberClustered">(type: T) =>
-  (await collect(actors.store.read({ types: new Set([type]) }))) as unknown as Array<{ seq: number; data: EventData<T> }>;
+let models: Awaited<ReturnType<typeof openEnglishSalience>> | undefined;
+const runs: Run[] = [];
 
-beforeAll(async () => {
-  if (!available) return;
-  const r = seeded(12_2026);
+/**
+ * Twenty nights. `join` descriptions of one section make one input (1: single descriptions); the domain's
+ * and hamradio's inputs a night scale down so the sections last (hamradio has 97 usable descriptions).
+ */
+const runScenario = async (opts: { readonly domainPerNight: number; readonly hamPerNight: (k: number) => number; readonly join: (r: ReturnType<typeof seeded>) => number; readonly seed: number }): Promise<Run> => {
+  const r = seeded(opts.seed);
   const domain = [...sectionDescriptions("science"), ...sectionDescriptions("math")].sort((a, b) => (a.pkg < b.pkg ? -1 : 1));
   const order = domain.map((d) => ({ d, k: r.next() })).sort((a, b) => a.k - b.k).map((x) => x.d);
   const ham = sectionDescriptions("hamradio");
   const singles = { games: sectionDescriptions("games", 3), sound: sectionDescriptions("sound", 3) };
   const singleNights = Object.fromEntries(Object.keys(singles).map((s) => [s, new Set<number>()])) as Record<keyof typeof singles, Set<number>>;
   for (const s of Object.keys(singles) as Array<keyof typeof singles>) while (singleNights[s].size < singles[s].length) singleNights[s].add(r.int(1, NIGHTS));
-  nats = await startTestNats();
-  models = await openEnglishSalience();
-  actors = await startNightActors(nats, { model: models.model, mitosis: defaultMitosisThresholds });
+  const take = (from: Array<{ text: string }>, n: number) => Array.from({ length: n }, () => from.splice(0, opts.join(r)).map((d) => d.text).join(" ")).filter((t) => t !== "");
+  const nats = await startTestNats();
+  models ??= await openEnglishSalience();
+  const actors = await startNightActors(nats, { model: models.model, mitosis: defaultMitosisThresholds });
+  const run: Run = { nats, actors, kindOf: new Map() };
+  runs.push(run);
   await seedPreoccupation(actors.store, models.model, parseQuestions(SEEDS.join("\n")).questions, "seed");
   for (let k = 1; k <= NIGHTS; k++) {
     const files = [
-      { path: `domain-${k}.log`, kind: "domain", texts: order.splice(0, DOMAIN_PER_NIGHT).map((d) => d.text) },
-      ...(k >= HAM_FROM ? [{ path: `hamradio-${k}.log`, kind: "hamradio", texts: ham.splice(0, 3 + (k % 2)).map((d) => d.text) }] : []),
+      { path: `domain-${k}.log`, kind: "domain", texts: take(order, opts.domainPerNight) },
+      ...(k >= HAM_FROM ? [{ path: `hamradio-${k}.log`, kind: "hamradio", texts: take(ham, opts.hamPerNight(k)) }] : []),
       ...(Object.keys(singles) as Array<keyof typeof singles>).filter((s) => singleNights[s].has(k)).map((s) => ({ path: `${s}-${k}.log`, kind: s, texts: [singles[s].pop()!.text] })),
-    ];
+    ].filter((f) => f.texts.length > 0);
     await ingestFiles({ store: actors.store, content: actors.content }, files.map((f) => ({ path: f.path, bytes: Buffer.from(f.texts.join("\n")) })), { day: dayOf(k), maxBytes: 100_000, correlationId: `day-${k}` });
     for (const e of await collect(actors.store.read({ types: new Set(["InputReceived"]) }))) {
-      if (e.type === "InputReceived" && !kindOf.has(e.data.inputId)) kindOf.set(e.data.inputId, files.find((f) => e.data.source.path === f.path)?.kind ?? "?");
+      if (e.type === "InputReceived" && !run.kindOf.has(e.data.inputId)) run.kindOf.set(e.data.inputId, files.find((f) => e.data.source.path === f.path)?.kind ?? "?");
     }
     await actors.night(dayOf(k));
   }
-}, 600_000);
+  return run;
+};
 
 afterAll(async () => {
-  await actors?.stop();
+  for (const r of runs) (await r.actors.stop(), await r.nats.stop());
   await models?.close();
-  await nats?.stop();
 });
 
+const ofType = async <T extends "InputScored" | "InputAccepted" | "InputRejected" | "MitosisProposed" | "SatelliteBorn" | "AntechamberClustered">(run: Run, type: T) =>
+  (await collect(run.actors.store.read({ types: new Set([type]) }))) as unknown as Array<{ seq: number; data: EventData<T> }>;
+
+/** What the run decided, by section and night, printed as the README's table reads it. */
+const outcome = async (run: Run, label: string) => {
+  const accepted = await ofType(run, "InputAccepted");
+  const rejected = await ofType(run, "InputRejected");
+  const by = (kind: string, night?: string) => {
+    const n = (xs: Array<{ data: { inputId: string; nightId: string } }>) => xs.filter((e) => run.kindOf.get(e.data.inputId) === kind && (!night || e.data.nightId === night)).length;
+    const a = n(accepted), all = a + n(rejected);
+    return { accepted: a, all, share: all ? a / all : NaN };
+  };
+  const nightly = Array.from({ length: NIGHTS }, (_, i) => by("domain", dayOf(i + 1)));
+  console.log(`[scenario ${label}]`);
+  console.table(["domain", "hamradio", "games", "sound"].map((k) => ({ kind: k, ...by(k) })));
+  console.log(`in-domain acceptance by night: ${nightly.map((x) => x.share.toFixed(2)).join(" ")}`);
+  const causes = rejected.reduce((m, e) => m.set(`${run.kindOf.get(e.data.inputId)}/${e.data.cause}`, (m.get(`${run.kindOf.get(e.data.inputId)}/${e.data.cause}`) ?? 0) + 1), new Map<string, number>());
+  console.log(`rejections by kind/cause: ${[...causes].map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  console.log(`a rejection's reason: ${rejected.find((e) => run.kindOf.get(e.data.inputId) === "hamradio")?.data.reason}`);
+  for (const e of rejected.filter((x) => x.data.cause === "incoherent")) console.log(`incoherent (${run.kindOf.get(e.data.inputId)}): ${e.data.reason}`);
+  const clusterings = await ofType(run, "AntechamberClustered");
+  for (const p of await ofType(run, "MitosisProposed")) {
+    const members = clusterings.find((c) => c.data.nightId === p.data.nightId)?.data.clusters.find((c) => c.clusterId === p.data.clusterId)?.members ?? [];
+    const kinds = members.reduce((m, id) => m.set(run.kindOf.get(id) ?? "?", (m.get(run.kindOf.get(id) ?? "?") ?? 0) + 1), new Map<string, number>());
+    console.log(`mitosis proposed after ${p.data.nightId}: ${p.data.size} members (${[...kinds].map(([k, v]) => `${k} ${v}`).join(", ")}), nearest ${p.data.nearest.centroidId} at ${p.data.nearest.similarity.toFixed(3)}`);
+  }
+  console.log(`satellites born: ${(await ofType(run, "SatelliteBorn")).length}`);
+  return { by, rejected, scored: await ofType(run, "InputScored") };
+};
+
 describe.skipIf(!available)("twenty nights of Debian's package descriptions on the default models and policy (issue 12 pt 5)", () => {
-  it("accepts the domain, keeps hamradio, games and sound out of it, and says why", async () => {
-    const accepted = await ofType("InputAccepted");
-    const rejected = await ofType("InputRejected");
-    const by = (kind: string, night?: string) => {
-      const n = (xs: Array<{ data: { inputId: string; nightId: string } }>) => xs.filter((e) => kindOf.get(e.data.inputId) === kind && (!night || e.data.nightId === night)).length;
-      const a = n(accepted), all = a + n(rejected);
-      return { accepted: a, all, share: all ? a / all : NaN };
-    };
-    const nightly = Array.from({ length: NIGHTS }, (_, i) => by("domain", dayOf(i + 1)));
-    const table = ["domain", "hamradio", "games", "sound"].map((k) => ({ kind: k, ...by(k) }));
-    console.table(table);
-    console.log(`in-domain acceptance by night: ${nightly.map((x) => x.share.toFixed(2)).join(" ")}`);
-    const causes = rejected.reduce((m, e) => m.set(`${kindOf.get(e.data.inputId)}/${e.data.cause}`, (m.get(`${kindOf.get(e.data.inputId)}/${e.data.cause}`) ?? 0) + 1), new Map<string, number>());
-    console.log(`rejections by kind/cause: ${[...causes].map(([k, v]) => `${k} ${v}`).join(", ")}`);
-    console.log(`a rejection's reason: ${rejected.find((e) => kindOf.get(e.data.inputId) === "hamradio")?.data.reason}`);
+  it("one description an input: accepts the domain, keeps most of hamradio out of it, and says why", async () => {
+    const run = await runScenario({ domainPerNight: 12, hamPerNight: (k) => 3 + (k % 2), join: () => 1, seed: 12_2026 });
+    const { by, rejected, scored } = await outcome(run, "single descriptions");
     expect(by("domain").share).toBeGreaterThanOrEqual(0.9);
     // Fluent prose on any subject is coherent (a description made of identifiers may not be: 1 in 100 at most).
     expect(rejected.filter((e) => e.data.cause === "incoherent").length).toBeLessThanOrEqual(Math.floor(by("domain").all / 100));
     // The issue asks for none of them; measured here, about half of hamradio gets in (see the README).
     expect(by("hamradio").share).toBeLessThanOrEqual(by("domain").share - 0.3);
-    const proposals = await ofType("MitosisProposed");
-    const born = await ofType("SatelliteBorn");
-    for (const p of proposals) {
-      const members = (await ofType("AntechamberClustered")).find((c) => c.data.nightId === p.data.nightId)?.data.clusters.find((c) => c.clusterId === p.data.clusterId)?.members ?? [];
-      const kinds = members.reduce((m, id) => m.set(kindOf.get(id) ?? "?", (m.get(kindOf.get(id) ?? "?") ?? 0) + 1), new Map<string, number>());
-      console.log(`mitosis proposed after ${p.data.nightId}: ${p.data.size} members (${[...kinds].map(([k, v]) => `${k} ${v}`).join(", ")}), nearest ${p.data.nearest.centroidId} at ${p.data.nearest.similarity.toFixed(3)}`);
-    }
-    console.log(`satellites born: ${born.length}`);
     // Every decision carries the policy and what it measured against.
-    for (const e of await ofType("InputScored")) expect(e.data.policy.version).toBe(defaultPolicy.version);
-  });
+    for (const e of scored) expect(e.data.policy.version).toBe(defaultPolicy.version);
+  }, 600_000);
+
+  it("3-5 descriptions of one section an input (~300-600 words): the same judgement on longer texts", async () => {
+    const run = await runScenario({ domainPerNight: 6, hamPerNight: (k) => 1 + (k % 2), join: (r) => r.int(3, 5), seed: 12_2027 });
+    const { by, rejected } = await outcome(run, "3-5 descriptions joined");
+    expect(by("domain").share).toBeGreaterThanOrEqual(0.9);
+    // Measured: 3 of 120 joined domain inputs stand above the coherence bound (see the README): at most 1 in 25.
+    expect(rejected.filter((e) => e.data.cause === "incoherent" && run.kindOf.get(e.data.inputId) === "domain").length).toBeLessThanOrEqual(Math.floor(by("domain").all / 25));
+    expect(by("hamradio").share).toBeLessThanOrEqual(by("domain").share - 0.3);
+  }, 600_000);
 });
