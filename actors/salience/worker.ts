@@ -174,7 +174,7 @@ export class SalienceWorker {
       const none: References = { source: "none", values: [] };
       return { domain, coherence: none, similarity: none, domainGain: none };
     }
-    const measured = await this.model.measure(state.seeds.map((text) => ({ text, prompt: null })));
+    const measured = await this.measure(state.seeds.map((text) => ({ text, prompt: null })));
     const bits = measured.map((m, k) => (m.meanNll * m.tokenCount) / Math.LN2 / Math.max(1, Buffer.byteLength(state.seeds[k]!, "utf8")));
     const pre = state.centroids[PREOCCUPATION];
     const k = (this.options.policy ?? defaultPolicy).calibrated?.topK ?? 3;
@@ -228,7 +228,7 @@ export class SalienceWorker {
       source = "accepted";
       // Scored by other models (a promoted adapter, a new embedder): measured again, so both sides of the comparison are tonight's.
       const stale = kept.filter((k) => k.ref.scoredBy !== now);
-      const again = stale.length ? await this.model.measure(stale.map((k) => ({ text: k.text, prompt: null, reference: true }))) : [];
+      const again = stale.length ? await this.measure(stale.map((k) => ({ text: k.text, prompt: null, reference: true }))) : [];
       const fresh = new Map(stale.map((k, i) => [k.ref.inputId, again[i]!]));
       refs = kept.map(({ ref, text }) => {
         const m = fresh.get(ref.inputId);
@@ -333,7 +333,7 @@ export class SalienceWorker {
    */
   private async measureEach(items: ReadonlyArray<{ text: string; prompt: string | null; reference?: boolean }>): Promise<Array<Measurement | { error: string }>> {
     try {
-      const all = await this.model.measure(items);
+      const all = await this.measure(items);
       if (all.length === items.length) return all;
     } catch (e) {
       if (items.length === 1) return this.blame(e);
@@ -341,7 +341,7 @@ export class SalienceWorker {
     const out: Array<Measurement | { error: string }> = [];
     for (const item of items) {
       try {
-        out.push((await this.model.measure([item]))[0]!);
+        out.push((await this.measure([item]))[0]!);
       } catch (e) {
         out.push(...(await this.blame(e)));
       }
@@ -351,7 +351,7 @@ export class SalienceWorker {
 
   /** The input's fault (with the error) when the models measure a plain sentence; else the error goes on. */
   private async blame(e: unknown): Promise<[{ error: string }]> {
-    await this.model.measure([CANARY]).catch((canary: unknown) => {
+    await this.measure([CANARY]).catch((canary: unknown) => {
       throw new Error(`the models fail on a plain sentence too (${messageOf(canary)}); first failure: ${messageOf(e)}`);
     });
     return [{ error: messageOf(e) }];
@@ -415,6 +415,22 @@ export class SalienceWorker {
     await this.deliveries.get(job.causeId)?.delivery?.ack();
   }
 
+  /** The model calls under way: stop() waits for them, so whoever owns the models may dispose of them after. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  /**
+   * Every model call of this worker. None starts once it stopped: a night loading or scoring when the
+   * process stops (a redelivery, an open night resumed) must never reach models that are being disposed
+   * (node-llama-cpp crashes the process on a disposed context: SIGSEGV in GetEmbedding).
+   */
+  private measure(items: Parameters<SalienceModel["measure"]>[0]): Promise<Measurement[]> {
+    if (this.stopped) return Promise.reject(new Error("Salience stopped: no more model calls"));
+    const p = this.model.measure(items);
+    this.inFlight.add(p);
+    void p.then(() => this.inFlight.delete(p), () => this.inFlight.delete(p));
+    return p;
+  }
+
   /** Stops at once: a night in progress is left unacked, so the server hands it to the next Salience. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -422,5 +438,6 @@ export class SalienceWorker {
     await this.subscription?.stop();
     this.actor.send({ type: "STOP" });
     this.actor.stop();
+    await Promise.allSettled([...this.inFlight]);
   }
 }
