@@ -27,6 +27,9 @@ export interface SalienceOptions {
   readonly onEvent?: (e: SalienceEmitted) => void;
 }
 
+/** How long stop() waits for the model calls under way (a model that never answers is not waited for longer). */
+const STOP_WAIT_MS = 5_000;
+
 /** salience-3 keeps at most this many references (the most recent clearly inside): each night scores them all. */
 export const CROSS_FIT_REFERENCES = 96;
 
@@ -438,6 +441,9 @@ export class SalienceWorker {
     await this.subscription?.stop();
     this.actor.send({ type: "STOP" });
     this.actor.stop();
-    await Promise.allSettled([...this.inFlight]);
+    // Bounded: a model that never answers must not keep the process from stopping.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 }
