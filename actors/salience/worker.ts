@@ -151,14 +151,16 @@ export class SalienceWorker {
     this.forgotten = state.forgotten;
     const policy = this.options.policy ?? defaultPolicy;
     this.fit = undefined;
-    const calibration = !policy.calibrated
+    const pending = pendingInputs(state, job.nightId);
+    // Nothing left to decide (a redelivery of a night already complete): no yardstick to measure.
+    const calibration = !policy.calibrated || pending.length === 0
       ? null
       : await inSpan("salience.calibrate", this.deliveries.get(job.causeId)?.trace, { "sophont.actor": "salience", "sophont.night": job.nightId }, async (span) => {
           const c = crossFitted(policy) ? await this.crossFitCalibration(state, job.nightId, policy) : await this.calibration(state, policy.calibrated!.minReferences);
           span.setAttributes({ "sophont.references.source": c.similarity.source, "sophont.references": c.similarity.values.length, "sophont.domain.texts": c.domain.texts });
           return c;
         });
-    return { frame: frameOf(state, job.nightId, policy, this.model.ids(), calibration), pending: pendingInputs(state, job.nightId) };
+    return { frame: frameOf(state, job.nightId, policy, this.model.ids(), calibration), pending };
   }
 
   /**

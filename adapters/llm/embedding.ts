@@ -43,6 +43,7 @@ class LlamaEmbedder implements Embedder {
   embed(texts: readonly string[]): Effect.Effect<Float32Array[], LlmError> {
     return Effect.tryPromise({
       try: () => this.lock.run(async () => {
+        if (this.disposed) throw new Error("the embedder was disposed");
         const out: Float32Array[] = [];
         for (const text of texts) out.push(await this.embedOne(text));
         return out;
@@ -71,9 +72,16 @@ class LlamaEmbedder implements Embedder {
     return Math.max(1, this.limit - 1 - specials);
   }
 
+  private disposed = false;
+
+  /** Under the lock, as the language model does: an embed under way finishes first, and one after fails cleanly (a disposed context crashes the process). */
   async dispose(): Promise<void> {
-    await this.context.dispose();
-    await this.model.dispose();
+    await this.lock.run(async () => {
+      if (this.disposed) return;
+      this.disposed = true;
+      await this.context.dispose();
+      await this.model.dispose();
+    });
   }
 }
 
