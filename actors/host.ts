@@ -6,6 +6,7 @@ import { Refusal, type DecideContext, type Decider, type Decision } from "./deci
 import { derivedEventId } from "./ids.ts";
 import { lifecycleMachine, type Settled, type WorkItem } from "./machine.ts";
 import { inSpan, traceOf } from "../events/tracing.ts";
+import { waitAtMost } from "./wait.ts";
 import type { Span } from "@opentelemetry/api";
 
 /** A command as it arrives from outside: its own id, who sent it, and the correlation it belongs to. */
@@ -231,9 +232,7 @@ export class ActorHost<S, C extends { readonly type: string }> {
    */
   async stop(graceMs = 5_000): Promise<void> {
     const stopped = this.subscription?.stop().catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.queue, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-    clearTimeout(timer);
+    await waitAtMost(this.queue, graceMs);
     this.stopping = true;
     this.actor.send({ type: "STOP" });
     this.abandon?.();

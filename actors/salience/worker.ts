@@ -17,6 +17,7 @@ import { salienceMachine, type NightJob, type SalienceEmitted } from "./salience
 import { crossFitted, defaultPolicy } from "./salience.policy.ts";
 import { inSpan, traceOf } from "../../events/tracing.ts";
 import { eachDelivery } from "../deliveries.ts";
+import { waitAtMost } from "../wait.ts";
 
 export interface SalienceOptions {
   readonly policy?: PolicyValues;
@@ -180,7 +181,7 @@ export class SalienceWorker {
       return { domain, coherence: none, similarity: none, domainGain: none };
     }
     const measured = await this.measure(state.seeds.map((text) => ({ text, prompt: null })));
-    const bits = measured.map((m, k) => (m.meanNll * m.tokenCount) / Math.LN2 / Math.max(1, Buffer.byteLength(state.seeds[k]!, "utf8")));
+    const bits = measured.map((m, k) => bitsPerByteOf(m, state.seeds[k]!));
     const pre = state.centroids[PREOCCUPATION];
     const k = (this.options.policy ?? defaultPolicy).calibrated?.topK ?? 3;
     return {
@@ -443,9 +444,6 @@ export class SalienceWorker {
     await this.subscription?.stop();
     this.actor.send({ type: "STOP" });
     this.actor.stop();
-    // Bounded: a model that never answers must not keep the process from stopping.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.allSettled([...this.inFlight]), STOP_WAIT_MS);
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Subscription } from "@nats-io/transport-node";
 import { ActorHost } from "../../actors/host.ts";
+import { waitAtMost } from "../../actors/wait.ts";
 import { soulDecider, type SoulCommand } from "../../actors/soul/soul.decider.ts";
 import { SalienceWorker } from "../../actors/salience/worker.ts";
 import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
@@ -136,11 +137,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
 };
 
 const STOP_MS = 10_000;
-const within = async (p: Promise<void> | undefined): Promise<void> => {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p?.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, STOP_MS)))]);
-  clearTimeout(timer);
-};
+const within = (p: Promise<void> | undefined): Promise<void> => waitAtMost(p, STOP_MS);
 
 /** A fresh command id (commands come from outside, so a random id is right here). */
 export const newCommandId = (): string => randomUUID();

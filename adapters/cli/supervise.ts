@@ -1,4 +1,5 @@
 import type { Runtime } from "./runtime.ts";
+import { waitAtMost } from "../../actors/wait.ts";
 
 export interface ServerSupervisor {
   /** Resolves with the reason when the server died and could not be started again; never otherwise. */
@@ -41,5 +42,4 @@ export const superviseServer = (rt: Runtime, signal: AbortSignal, say: { restart
 };
 
 /** Waits for `p` at most `ms` (errors ignored): stopping must not wait forever on a server that is gone. */
-export const bounded = (p: Promise<unknown>, ms = 15_000): Promise<unknown> =>
-  Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+export const bounded = (p: Promise<unknown>, ms = 15_000): Promise<void> => waitAtMost(p, ms);

@@ -10,6 +10,7 @@ import { createHash, randomUUID, type Hash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { EventStore } from "../../events/store.ts";
+import { waitAtMost } from "../../actors/wait.ts";
 import { Egress, egressIdOf, type EgressRecordedData } from "./egress.ts";
 import { policyRecord, type AirlockPolicy } from "./policy.ts";
 import type { EventData } from "../../events/catalogue.ts";
@@ -102,7 +103,7 @@ export class OtlpEgressLog {
 
   /** The log is about to close: the spans so far are exported and recorded while it is open. */
   async detach(boundMs: number): Promise<void> {
-    await bounded(this.opts.flushSpans(), boundMs);
+    await waitAtMost(this.opts.flushSpans(), boundMs);
     await this.closeWindow();
     this.egress = undefined;
   }
@@ -114,11 +115,6 @@ export class OtlpEgressLog {
   }
 }
 
-const bounded = async (p: Promise<unknown>, ms: number): Promise<void> => {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
-};
 
 /**
  * Appends the records earlier processes kept in the home's spool (each once: its id derives from its
