@@ -100,6 +100,9 @@ const moveAfterNight = (c: Centroid, seq: number, time: string, nightId: string)
   return { seq, time, nightId, vector: [...c.vector], spread, accepted, moved, anchored };
 };
 
+/** A centroid's seeded questions among its prototypes (all of them for one born without seeds). */
+export const seedPrototypes = (c: Pick<Centroid, "seeds" | "prototypes">): number[][] => (c.seeds > 0 ? c.prototypes.slice(0, c.seeds) : c.prototypes);
+
 /** Similarity to a centroid: the mean cosine of its k most similar prototypes (its vector when it has none). */
 export const prototypeSimilarity = (c: { readonly vector: ReadonlyArray<number>; readonly prototypes: ReadonlyArray<ReadonlyArray<number>> }, v: ReadonlyArray<number>, k: number, skip = -1): number => {
   const sims = c.prototypes.flatMap((p, i) => (i === skip || p.length !== v.length ? [] : [cosine(p, v)])).sort((a, b) => b - a).slice(0, Math.max(1, k));

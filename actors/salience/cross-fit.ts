@@ -36,7 +36,7 @@ export const crossFitScores = (cf: CrossFit, items: ReadonlyArray<{ readonly inp
   const groups = new Map<number, number[]>();
   items.forEach((it, k) => {
     const f = foldOf(it.inputId, cf.folds);
-    groups.set(f, [...(groups.get(f) ?? []), k]);
+    (groups.get(f) ?? groups.set(f, []).get(f)!).push(k);
   });
   const ante = cf.antechamber;
   for (const [f, ks] of groups) {

@@ -6,7 +6,7 @@ import type { Decision } from "../decider.ts";
 import type { Measurement, ModelIds } from "./ports.ts";
 import { coherenceFallback, decideInput, surpriseOf, type Baseline, type ModelOutput } from "./salience.policy.ts";
 import { cosine } from "../../events/vectors.ts";
-import { prototypeSimilarity } from "../../projections/centroids.projection.ts";
+import { prototypeSimilarity, seedPrototypes } from "../../projections/centroids.projection.ts";
 import { calibrate, type References } from "./calibration.ts";
 import { domainBitsPerByte, type DomainModel } from "./domain-model.ts";
 import { calibratedVerdicts, crossFitted, MIN_SPREAD } from "./salience.policy.ts";
@@ -220,7 +220,7 @@ export const frameOf = (s: SalienceState, nightId: string, policy: PolicyValues,
   baseline: baselineFor(s, nightId),
   calibration,
   // salience-3 measures similarity to the seeded questions alone: accepted prototypes drew every field near.
-  centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector], prototypes: (crossFitted(policy) && c.id === PREOCCUPATION && c.seeds > 0 ? c.prototypes.slice(0, c.seeds) : c.prototypes).map((p) => [...p]) })),
+  centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector], prototypes: (crossFitted(policy) && c.id === PREOCCUPATION ? seedPrototypes(c) : c.prototypes).map((p) => [...p]) })),
   policy,
   ids,
 });

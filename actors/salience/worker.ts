@@ -8,7 +8,7 @@ import { derivedEventId } from "../ids.ts";
 import type { ContentStore, Measurement, SalienceModel } from "./ports.ts";
 import { dropInput, evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, scoredBy, unmeasurable, windowInputs, type InputRef, type NightFrame, type Reference, type SalienceState } from "./salience.decider.ts";
 import { crossFitOf, crossFitReferences, crossFitScores, foldOf, type CrossFit } from "./cross-fit.ts";
-import { PREOCCUPATION, prototypeSimilarity } from "../../projections/centroids.projection.ts";
+import { PREOCCUPATION, prototypeSimilarity, seedPrototypes } from "../../projections/centroids.projection.ts";
 import type { References } from "./calibration.ts";
 import { fitDomainModel, heldOutBitsPerByte } from "./domain-model.ts";
 import { eventSubject } from "../../events/subjects.ts";
@@ -215,7 +215,7 @@ export class SalienceWorker {
       return { domain: fitDomainModel([]), coherence: none, similarity: none, domainGain: none };
     }
     const pre = state.centroids[PREOCCUPATION];
-    const seedsOnly = pre ? { vector: pre.vector, prototypes: pre.prototypes.slice(0, Math.max(1, pre.seeds)) } : undefined;
+    const seedsOnly = pre ? { vector: pre.vector, prototypes: seedPrototypes(pre) } : undefined;
     const similarity = (v: ReadonlyArray<number>) => (seedsOnly ? prototypeSimilarity(seedsOnly, v, q.topK) : 0);
     const core = state.accepted.filter((r) => r.nightId !== nightId && r.topic !== null && r.topic >= (q.coreTopic ?? 0)).slice(-CROSS_FIT_REFERENCES);
     const coreTexts = await this.texts(core.map((r) => r.contentSha256));
