@@ -1,8 +1,8 @@
 // config.json's `training` object: when the Soul asks for a job by itself, where it runs, the recipe.
-import { tinyRecipe } from "../../actors/muscle/request.ts";
+import { defaultRecipe } from "../../actors/muscle/request.ts";
 import { defaultRuleThresholds } from "../../actors/soul/training.rule.ts";
 import { defaultBounds } from "../../actors/soul/evaluation.ts";
-import type { EvaluationBounds, Recipe } from "../../events/training.ts";
+import { EvaluationBounds as EvaluationBoundsSchema, type EvaluationBounds, type Recipe } from "../../events/training.ts";
 
 export interface TrainingConfig {
   /** Whether the Soul under `sophont up` requests jobs by itself (default true). */
@@ -13,7 +13,7 @@ export interface TrainingConfig {
   readonly jobMinutes: number;
   /** A host of the hosts file; null: the local provider (this machine). */
   readonly host: string | null;
-  /** The recipe jobs get: the tiny recipe's keys, overridden by `training.recipe`. */
+  /** The recipe jobs get: the default recipe's keys (actors/muscle/request.ts), overridden by `training.recipe`. */
   readonly recipe: Recipe;
   /** The evaluation's gate, recorded in every AdapterEvaluated: `training.bounds` over the defaults. */
   readonly bounds: EvaluationBounds;
@@ -42,24 +42,27 @@ export const trainingFrom = (raw: unknown, fail: (msg: string) => Error): Traini
   return { ...(out as Omit<TrainingConfig, "recipe" | "bounds">), recipe: recipeFrom(o.recipe, fail), bounds: boundsFrom(o.bounds, fail) };
 };
 
+/** Every bound the evaluation knows (the schema's keys, optional ones included). */
+const BOUND_KEYS: readonly string[] = Object.keys(EvaluationBoundsSchema.fields);
+
 /** `training.bounds`: fractions (minGain may be negative: a tolerated loss), each a finite number. */
 const boundsFrom = (raw: unknown, fail: (msg: string) => Error): EvaluationBounds => {
   if (raw === undefined) return defaultBounds;
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw fail("training.bounds must be an object");
   const out: Record<string, number> = { ...(defaultBounds as Record<string, number>) };
   for (const [k, v] of Object.entries(raw)) {
-    if (!(k in defaultBounds)) throw fail(`training.bounds.${k} is not a bound; known: ${Object.keys(defaultBounds).join(", ")}`);
+    if (!BOUND_KEYS.includes(k)) throw fail(`training.bounds.${k} is not a bound; known: ${BOUND_KEYS.join(", ")}`);
     if (typeof v !== "number" || !Number.isFinite(v) || (k !== "minGain" && v < 0)) throw fail(`training.bounds.${k} must be a ${k === "minGain" ? "" : "non-negative "}fraction (0.02 = 2%), got ${JSON.stringify(v)}`);
     out[k] = v;
   }
   return out as unknown as EvaluationBounds;
 };
 
-/** The tiny recipe overridden key by key; a key it lacks, or a value of another type, is refused. */
 /** Recipe keys with no default: the sequence length the plan sizes (default: the model's context, at most 2048), the trainer's back-end and its HF model folder. */
 const OPTIONAL_RECIPE_KEYS: Record<string, "number" | "string" | "object"> = { seqLen: "number", backend: "string", hfModel: "string", epochs: "number", maxSteps: "number", candidates: "object" };
 
-export const recipeFrom = (raw: unknown, fail: (msg: string) => Error, where = "training.recipe", base: Recipe = tinyRecipe): Recipe => {
+/** The default recipe overridden key by key; a key it lacks, or a value of another type, is refused. */
+export const recipeFrom = (raw: unknown, fail: (msg: string) => Error, where = "training.recipe", base: Recipe = defaultRecipe): Recipe => {
   if (raw === undefined) return base;
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw fail(`${where} must be an object`);
   const keys = base as unknown as Record<string, unknown>;

@@ -2,9 +2,9 @@
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { RuleNumbers } from "../../events/training.ts";
 import { duration } from "../report/charts.ts";
+import { percent as pct, readable } from "./format.ts";
 import type { LineageEntry } from "../../projections/lineage.projection.ts";
 
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const numbersOf = (n: RuleNumbers) =>
   `${n.newSft} new SFT (needs ${n.minNewSft}), ${n.newPairs} new pairs (needs ${n.minNewPairs}), ${n.jobsToday}/${n.maxJobsPerDay} jobs today, ${n.running} running`;
 
@@ -38,7 +38,7 @@ export const narrateTraining = (e: DomainEvent): string | undefined => {
     case "TrainingProgressed":
       return `  ${e.data.jobId} ${progressLine(e.data)}`;
     case "AdapterEvaluated":
-      return `${e.data.jobId} evaluated: held-out perplexity ${e.data.heldOut.before.toFixed(2)} -> ${e.data.heldOut.after.toFixed(2)} (gain ${pct(e.data.gain)}), anchor ${e.data.anchor.before.toFixed(2)} -> ${e.data.anchor.after.toFixed(2)} (forgetting ${pct(e.data.forgetting)})${e.data.probe ? `, probe ${e.data.probe.before.toFixed(2)} -> ${e.data.probe.after.toFixed(2)} (${pct(e.data.probe.rise)}${e.data.probe.unknownShare === null ? "" : `, ${pct(e.data.probe.unknownShare)} of its tokens unknown to the model`})` : ""}`;
+      return `${e.data.jobId} evaluated: held-out perplexity ${readable(e.data.heldOut.before)} -> ${readable(e.data.heldOut.after)} (gain ${pct(e.data.gain)}), anchor ${readable(e.data.anchor.before)} -> ${readable(e.data.anchor.after)} (forgetting ${pct(e.data.forgetting)})${e.data.probe ? `, general probe ${readable(e.data.probe.before)} -> ${readable(e.data.probe.after)} (${pct(e.data.probe.rise)} ${typeof e.data.probe.base === "number" ? `over the base's ${readable(e.data.probe.base)}` : "over the serving adapter"}${e.data.probe.unknownShare === null ? "" : `, ${pct(e.data.probe.unknownShare)} of its tokens unknown to the model`})` : ""}`;
     case "AdapterPromoted":
       return `${e.data.jobId} promoted: ${e.data.adapterSha256} now serves`;
     case "AdapterRolledBack":

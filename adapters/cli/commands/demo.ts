@@ -116,7 +116,7 @@ const runDemo = async (ctx: CliContext, config: Config, nights: number, train: b
     }
     const { torchAvailable, TORCH_HINT } = await import("../demo/training.ts");
     if (train && !torchAvailable()) say(`\n${TORCH_HINT}`);
-    else if (train) await trainTwice(rt, models, config.home, say);
+    else if (train) await trainTwice(rt, models, config, say);
     return await summary(rt, config.home, say, json ? ctx.out : undefined);
   } finally {
     await actors.stop();
@@ -125,17 +125,17 @@ const runDemo = async (ctx: CliContext, config: Config, nights: number, train: b
   }
 };
 
-const trainTwice = async (rt: Runtime, models: Awaited<ReturnType<typeof openModels>>, home: string, say: (s: string) => void) => {
-  const trainer = await (await import("../demo/training.ts")).demoTrainer(rt, models, home, say);
+const trainTwice = async (rt: Runtime, models: Awaited<ReturnType<typeof openModels>>, config: Config, say: (s: string) => void) => {
+  const trainer = await (await import("../demo/training.ts")).demoTrainer(rt, models, config.home, config.training.bounds, say);
   try {
-    for (const [jobId, recipe, what] of [["demo-job-1", trainer.goodRecipe, "the SFT Ledger, the Golden Anchor mixed in"], ["demo-job-2", trainer.harmfulRecipe, "a harmful recipe (learning rate 5)"]] as const) {
+    for (const [jobId, recipe, what] of [["demo-job-1", config.training.recipe, "the SFT Ledger, the Golden Anchor mixed in"], ["demo-job-2", trainer.harmfulRecipe, "a harmful recipe (learning rate 5)"]] as const) {
       say(`\ntraining ${jobId} on ${what}, on the local provider`);
       const verdict = await trainer.train(jobId, recipe);
       const evaluated = await (async () => {
         for await (const e of rt.store.read({ types: new Set(["AdapterEvaluated"]) })) if (e.type === "AdapterEvaluated" && e.data.jobId === jobId) return e.data;
         return undefined;
       })();
-      if (evaluated) say(`  evaluated: held-out perplexity ${readable(evaluated.heldOut.before, 1)} -> ${readable(evaluated.heldOut.after, 1)} (gain ${percent(evaluated.gain)}), anchor forgetting ${percent(evaluated.forgetting)}`);
+      if (evaluated) say(`  evaluated: held-out perplexity ${readable(evaluated.heldOut.before, 1)} -> ${readable(evaluated.heldOut.after, 1)} (gain ${percent(evaluated.gain)}), anchor forgetting ${percent(evaluated.forgetting)}${evaluated.probe ? `, general English probe ${readable(evaluated.probe.before, 1)} -> ${readable(evaluated.probe.after, 1)} (${percent(evaluated.probe.rise)} over the base)` : ""}`);
       say(verdict.type === "AdapterPromoted" ? `  PROMOTED: adapter ${verdict.data.adapterSha256.slice(0, 12)} serves from now on` : verdict.type === "AdapterRolledBack" ? `  ROLLED BACK: ${verdict.data.reason}` : `  training failed: ${verdict.data.error}`);
     }
   } finally {

@@ -57,7 +57,7 @@ export const train = defineCommand({
     "Requests a training job on the SFT Ledger, the Shadow Ledger and the Golden Anchor set as they are now",
     "(one accepted input in four is held out to measure the gain), on a host of the hosts file (`sophont host add`)",
     "or, without --host (or with --local), as a process on this machine. Runs the Muscle and the Soul's",
-    "evaluation here until the verdict. --recipe: a JSON object overriding keys of the default tiny recipe.",
+    "evaluation here until the verdict. --recipe: a JSON object overriding keys of the recipe (config.json training.recipe over the default recipe).",
     "Every job is planned first (the same plan as --plan): one that cannot fit its device's memory, or",
     "cannot end before its deadline there, is refused before any host is provisioned.",
     "--plan: only print the memory plan of such a job (quantized base from the GGUF's tensor types, LoRA,",

@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { requestTraining, tinyRecipe } from "../../../actors/muscle/request.ts";
+import { defaultRecipe, requestTraining } from "../../../actors/muscle/request.ts";
 import { MuscleWorker } from "../../../actors/muscle/worker.ts";
 import { loadProbe } from "../../training/probe.ts";
 import { EvaluationWorker } from "../../../actors/soul/evaluation.worker.ts";
 import type { DomainEvent } from "../../../events/catalogue.ts";
-import type { Recipe } from "../../../events/training.ts";
+import type { EvaluationBounds, Recipe } from "../../../events/training.ts";
 import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
 import { projectAt } from "../../../projections/runner.ts";
@@ -27,7 +27,7 @@ type Verdict = Extract<DomainEvent, { type: "AdapterPromoted" | "AdapterRolledBa
  * The Muscle on the `local` provider (the same trainer payload and job protocol, run as a local
  * process) and the Soul's evaluation, for the demo: one job, then its verdict.
  */
-export const demoTrainer = async (rt: Runtime, models: OpenModels, home: string, say: (s: string) => void) => {
+export const demoTrainer = async (rt: Runtime, models: OpenModels, home: string, bounds: EvaluationBounds, say: (s: string) => void) => {
   const content = new ObjectContentStore(rt.nc);
   const muscle = new MuscleWorker(rt.store, {
     materials: trainingMaterials(content, models.lm, models.lm.identity.path),
@@ -35,9 +35,8 @@ export const demoTrainer = async (rt: Runtime, models: OpenModels, home: string,
     providers: { local: new LocalProvider(join(home, "local-host")) },
     onEvent: (e) => e.type === "step" && e.attempt <= 1 && say(`    ${e.step}`),
   });
-  // Forgetting is measured on the anchor's evaluation part (never trained on), where the tiny recipe
-  // forgets about 13% (the loop test's measurement): the demo's gate allows 20%; lr 5 still diverges.
-  const soul = new EvaluationWorker(rt.store, content, evaluationModel(models.lm, join(home, "adapters")), { bounds: { minGain: 0, maxForgetting: 0.2 }, probe: loadProbe(models.lm.identity.path) });
+  // The gate a user's home gets (config.json's training.bounds), the general probe set included.
+  const soul = new EvaluationWorker(rt.store, content, evaluationModel(models.lm, join(home, "adapters")), { bounds, probe: loadProbe(models.lm.identity.path) });
   await Promise.all([muscle.start(), soul.start()]);
   const train = async (jobId: string, recipe: Recipe): Promise<Verdict> => {
     const data = requestTraining(await projectAt(rt.store, ledgers, "now"), await projectAt(rt.store, lineage, "now"), {
@@ -53,9 +52,8 @@ export const demoTrainer = async (rt: Runtime, models: OpenModels, home: string,
   };
   return {
     train,
-    goodRecipe: tinyRecipe,
-    /** A learning rate a hundred times too large: the adapter forgets everything and must be rolled back. */
-    harmfulRecipe: { ...tinyRecipe, lr: 5 } as Recipe,
+    /** A learning rate thousands of times too large: the adapter forgets everything and must be rolled back. */
+    harmfulRecipe: { ...defaultRecipe, lr: 5 } as Recipe,
     stop: async () => {
       await muscle.stop();
       await soul.stop();

@@ -7,7 +7,9 @@ evaluation's choice, never the trainer's:
 
   stack            tau_served + tau_new, exactly: the two LoRAs side by side (ranks add up), which is
                    what llama.cpp computes with both adapters in one context at scale 1
-  task-arithmetic  tau_served + lambda * tau_new for each lambda of a small list (exact, like the stack)
+  task-arithmetic  tau_served + lambda * tau_new for each lambda of a small list (exact, like the stack);
+                   with nothing serving yet, lambda * tau_new: the first adapter at smaller (or larger)
+                   strength, so a job whose full step forgets general language still has a candidate
   ties             TIES (trim, elect sign, disjoint mean) of the two task vectors, then lambda
   dare             DARE: each entry kept with probability `density` and rescaled by 1/density, summed
   fold             when a linear candidate's rank passes the budget, the SVD of its summed delta at the
@@ -143,9 +145,17 @@ def _merged(method: str, served: AdapterFile, new: AdapterFile, s: CandidateSett
 
 def build_candidates(served: AdapterFile | None, new: AdapterFile, s: CandidateSettings, seed: int) -> list[Candidate]:
     """Every candidate the settings ask for, at most `max_candidates`; without a serving adapter
-    there is nothing to combine with, and the micro-adapter alone is the one candidate."""
+    there is nothing to combine with: the micro-adapter alone, then lambda times it for each of the
+    task-arithmetic lambdas (when the settings ask for task arithmetic)."""
+    single = Candidate("single", {}, new.alpha, dict(new.pairs), new.rank, 0.0, False)
     if served is None:
-        return [Candidate("single", {}, new.alpha, dict(new.pairs), new.rank, 0.0, False)]
+        # nothing to combine with: the micro-adapter, and (task arithmetic from zero) its scaled copies
+        scaled = []
+        if "task-arithmetic" in s.methods:
+            for lam in s.task_lambdas:
+                alpha, pairs, rank = _side_by_side([(new, lam)])
+                scaled.append(Candidate("task-arithmetic", {"lambda": lam}, alpha, pairs, rank, 0.0, False))
+        return ([single] + scaled)[: s.max_candidates]
     out: list[Candidate] = []
     for method in s.methods:
         if method == "stack":

@@ -306,19 +306,11 @@ def write_artifacts(job: Job, model: Backend, lora: LoraSet, out: Path, progress
     artifacts = [{"kind": "micro", "path": str(micro), "sha256": micro_sha, "rank": r.rank, "alpha": r.alpha}]
     progress.emit("artifact", **artifacts[-1])
 
-    merged = out / MERGED_NAME
-    if r.serving_adapter is not None:
+    if r.serving_adapter is not None or not r.merge_with:
+        # the candidates: combinations with what serves, or (nothing serves yet) the micro-adapter and its scaled copies
         return artifacts + write_candidates(job, model, micro, out, common, progress)
-    if not r.merge_with:
-        # nothing earlier to merge with: the served adapter is the micro-adapter itself
-        shutil.copyfile(micro, merged)
-        artifacts.append({"kind": "merged", "path": str(merged), "sha256": sha256_file(merged), "rank": r.rank,
-                          "alpha": r.alpha, "merged_from": [micro_sha], "reconstruction_error": 0.0})
-        progress.emit("artifact", **artifacts[-1])
-        candidate = {**artifacts[-1], "kind": "candidate", "index": 0, "method": "single", "params": {}, "folded": False}
-        progress.emit("artifact", **candidate)
-        return artifacts + [candidate]
 
+    merged = out / MERGED_NAME
     base_shapes = model.base_shapes()
     earlier = [read_adapter(p, base_shapes, model.architecture) for p in r.merge_with]
     new = read_adapter(micro, base_shapes, model.architecture)  # exactly what llama.cpp will see
@@ -349,13 +341,13 @@ def write_artifacts(job: Job, model: Backend, lora: LoraSet, out: Path, progress
 
 def write_candidates(job: Job, model: Backend, micro: Path, out: Path, common: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
     """The serving adapter combined with the new micro-adapter, every way the recipe asks
-    (candidates.py); the first is also written as adapter.gguf, the default to serve."""
+    (candidates.py), or with nothing serving the micro-adapter and its scaled copies; the first is
+    also written as adapter.gguf, the default to serve."""
     r = job.recipe
-    assert r.serving_adapter is not None
     shapes = model.base_shapes()
-    served = read_adapter(r.serving_adapter, shapes, model.architecture)
+    served = read_adapter(r.serving_adapter, shapes, model.architecture) if r.serving_adapter is not None else None
     new = read_adapter(micro, shapes, model.architecture)  # exactly what llama.cpp will see
-    sources = [sha256_file(r.serving_adapter), sha256_file(micro)]
+    sources = ([sha256_file(r.serving_adapter)] if r.serving_adapter is not None else []) + [sha256_file(micro)]
     artifacts: list[dict[str, Any]] = []
     for i, c in enumerate(build_candidates(served, new, r.candidates, r.seed)):
         path = out / f"candidate-{i}.gguf"
@@ -370,5 +362,8 @@ def write_candidates(job: Job, model: Backend, micro: Path, out: Path, common: d
     first = artifacts[0]
     shutil.copyfile(first["path"], out / MERGED_NAME)
     merged = {**first, "kind": "merged", "path": str(out / MERGED_NAME), "max_tensor_reconstruction_error": first["reconstruction_error"]}
+    if served is None:
+        # nothing was merged: the adapter to serve by default is the micro-adapter as it is
+        merged = {k: v for k, v in merged.items() if k not in ("method", "params", "index", "folded")}
     progress.emit("artifact", **merged)
     return [merged] + artifacts

@@ -15,7 +15,7 @@ import helpers
 from sophont_trainer import gguf
 from sophont_trainer.candidates import CandidateSettings, build_candidates, dare
 from sophont_trainer.llama import TinyLlama
-from sophont_trainer.lora import LoraPair, LoraSet, read_adapter
+from sophont_trainer.lora import LoraPair, LoraSet, read_adapter, write_adapter
 from sophont_trainer.progress import Silent
 from sophont_trainer.train import run_job
 
@@ -105,12 +105,23 @@ class Combinations(unittest.TestCase):
         self.assertAlmostEqual(float(kept.mean()), 1.0, delta=0.03)
         self.assertAlmostEqual(float((kept != 0).double().mean()), 0.3, delta=0.02)
 
-    def test_without_a_served_adapter_the_micro_adapter_is_the_one_candidate(self) -> None:
+    def test_without_a_served_adapter_the_micro_adapter_and_its_scaled_copies_are_the_candidates(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             job = helpers.make_job(Path(d) / "j", {"sft_steps": 2, "dpo_steps": 0}, dpo=False)
             run(job)
             micro = read_adapter(job / "out" / "micro-adapter.gguf")
-            self.assertEqual([c.method for c in build_candidates(None, micro, CandidateSettings(), 0)], ["single"])
+            got = build_candidates(None, micro, CandidateSettings(task_lambdas=(0.25, 0.5)), 0)
+            self.assertEqual([(c.method, c.params) for c in got], [("single", {}), ("task-arithmetic", {"lambda": 0.25}), ("task-arithmetic", {"lambda": 0.5})])
+            # lambda * tau_new exactly: the scaled copy's full delta is lambda times the micro-adapter's
+            want = micro.deltas()
+            for c, lam in zip(got[1:], (0.25, 0.5)):
+                path = Path(d) / f"scaled-{lam}.gguf"
+                write_adapter(path, c.alpha, c.pairs, {})
+                deltas = read_adapter(path).deltas()
+                for name, delta in want.items():
+                    torch.testing.assert_close(deltas[name].double(), lam * delta.double(), rtol=1e-5, atol=1e-7)
+            # without task arithmetic in the methods, the micro-adapter alone
+            self.assertEqual([c.method for c in build_candidates(None, micro, CandidateSettings(methods=("stack", "ties")), 0)], ["single"])
 
 
 class Steps(unittest.TestCase):

@@ -149,8 +149,11 @@ class Cli(unittest.TestCase):
         kinds = [line["event"] for line in lines]
         self.assertEqual(kinds[0], "started")
         self.assertEqual(kinds[-1], "done")
-        # the micro-adapter, the adapter to serve, and the one candidate (the micro-adapter alone: nothing serves yet)
-        self.assertEqual([line["kind"] for line in lines if line["event"] == "artifact"], ["micro", "merged", "candidate"])
+        # the micro-adapter, the adapter to serve, and the candidates: nothing serves yet, so the
+        # micro-adapter alone and its copies scaled by each task-arithmetic lambda (0.5, 1.5)
+        artifacts = [line for line in lines if line["event"] == "artifact"]
+        self.assertEqual([a["kind"] for a in artifacts], ["micro", "candidate", "candidate", "candidate", "merged"])
+        self.assertEqual([(a["method"], a["params"]) for a in artifacts[1:4]], [("single", {}), ("task-arithmetic", {"lambda": 0.5}), ("task-arithmetic", {"lambda": 1.5})])
         phases = [line["phase"] for line in lines if line["event"] == "progress"]
         self.assertEqual(phases, ["sft"] * 3 + ["dpo"] * 2)
         for a in (line for line in lines if line["event"] == "artifact"):

@@ -95,9 +95,9 @@ describe("the whole loop on the tiny models over a real sshd", () => {
     expect(asked.ledger.anchor.length + asked.ledger.anchorEval!.length).toBe(9);
     expect(uploaded.files.map((f) => f.name)).toEqual(expect.arrayContaining(["base.gguf", "sft.jsonl", "anchor.jsonl", "recipe.json"]));
     const trained = (await one("job-good", "AdapterTrained")) as EventData<"AdapterTrained">;
-    // Nothing served yet: the micro-adapter alone is the one candidate.
+    // Nothing served yet: the micro-adapter alone, and its copies scaled by the recipe's task-arithmetic lambdas.
     expect(trained.merge).toMatchObject({ method: "none", reconstructionError: 0 });
-    expect(trained.candidates!.map((c) => c.method)).toEqual(["single"]);
+    expect(trained.candidates!.map((c) => [c.method, c.params])).toEqual([["single", {}], ...(tinyRecipe.candidates!.taskLambdas ?? []).map((lambda) => ["task-arithmetic", { lambda }])]);
     expect(await w.content.has(trained.adapterSha256)).toBe(true);
     const evaluated = (await one("job-good", "AdapterEvaluated")) as EventData<"AdapterEvaluated">;
     const drop = 1 - evaluated.trained.after / evaluated.trained.before;
@@ -107,7 +107,7 @@ describe("the whole loop on the tiny models over a real sshd", () => {
     expect(evaluated.gain).toBeGreaterThan(0);
     expect(evaluated.forgetting).toBeLessThanOrEqual(bounds.maxForgetting);
     expect(evaluated).toMatchObject({ withinBounds: true, baselineSha256: null, bounds });
-    expect(soul.serving()).toBe(trained.adapterSha256);
+    expect(soul.serving()).toBe(evaluated.chosen!.sha256);
     expect(await one("job-good", "HostReleased")).toMatchObject({ host: "loopback", cleaned: true });
   }, 180_000);
 

@@ -5,6 +5,7 @@ import { ledgers } from "../../../projections/ledgers.projection.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
 import { loadProbe } from "../../../adapters/training/probe.ts";
 import { tinyModels } from "../../adapters/llm/support.ts";
+import { englishModels } from "../../../adapters/llm/english/models.ts";
 
 const set = (ppl: number, tokens = 100): SetScore => ({ texts: 10, tokens, meanNll: Math.log(ppl) });
 const measured = (over: Partial<Measured> = {}): Measured => ({
@@ -31,6 +32,17 @@ describe("the evaluation gate", () => {
     const [, decided] = verdict(measured({ probe: { before: set(30), after: set(31), unknownShare: null } }));
     expect(decided!.type).toBe("AdapterRolledBack");
     if (decided!.type === "AdapterRolledBack") expect(decided!.data.reason).toMatch(/general probe perplexity rose 3.3%, more than the maximum 2.0%/);
+  });
+
+  it("bounds the probe by default: a job that improves the domain while general English gets worse is rolled back", () => {
+    // The shape measured on the default English models with the tiny models' learning rate: the
+    // domain and the anchor (domain texts too) improve, the general probe's perplexity rises 25x.
+    const m = measured({ heldOut: { before: set(849), after: set(444) }, anchor: { before: set(616), after: set(135) }, probe: { before: set(564), after: set(14_027), unknownShare: 0 } });
+    const [evaluated, decided] = judgeAdapter(m, defaultBounds).map((d) => d.event);
+    expect(defaultBounds.maxProbeRise).toBe(0.05);
+    expect(decided!.type).toBe("AdapterRolledBack");
+    if (decided!.type === "AdapterRolledBack") expect(decided!.data.reason).toMatch(/general probe perplexity rose 2387\.\d%, more than the maximum 5\.0%/);
+    if (evaluated!.type === "AdapterEvaluated") expect(evaluated.data.bounds.maxProbeRise).toBe(0.05);
   });
 
   it("rolls back on forgetting of the anchor's evaluation part", () => {
@@ -63,5 +75,8 @@ describe("the general-English probe set", () => {
     expect(probe.unknownShare).toBeGreaterThan(0.3);
     expect(probe.unknownShare).toBeLessThan(0.6);
     console.log(`probe set: ${(probe.unknownShare! * 100).toFixed(1)}% of its tokens unknown to the tiny model`);
+  });
+  it("is all known to the default English models (byte fallback: no text has an unknown piece)", () => {
+    expect(loadProbe(englishModels().lmPath).unknownShare).toBe(0);
   });
 });

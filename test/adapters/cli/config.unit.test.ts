@@ -62,6 +62,15 @@ describe("config.json", () => {
     expect(withConfig(JSON.stringify({ training: { host: "gpu1", auto: false } }))().training).toMatchObject({ host: "gpu1", auto: false });
   });
 
+  it("gates on the general probe by default, takes every bound, and trains at the default recipe's rate", () => {
+    const plain = withConfig("{}")().training;
+    expect(plain.bounds).toEqual({ minGain: 0, maxForgetting: 0.1, maxProbeRise: 0.05 });
+    expect(plain.recipe.lr).toBe(0.001);
+    const set = withConfig(JSON.stringify({ training: { bounds: { maxProbeRise: 0.02, maxForgetting: 0.2 } } }))().training.bounds;
+    expect(set).toEqual({ minGain: 0, maxForgetting: 0.2, maxProbeRise: 0.02 });
+    expect(withConfig(JSON.stringify({ training: { bounds: { maxProbe: 0.02 } } }))).toThrow(/training.bounds.maxProbe is not a bound; known: minGain, maxForgetting, maxProbeRise/);
+  });
+
   it("checks the variables that override it", () => {
     const home = mkdtempSync(join(tmpdir(), "sophont-config-"));
     homes.push(home);
