@@ -140,6 +140,33 @@ describe("the dashboard", () => {
     expect(problems).toEqual([]);
   });
 
+  it("follows a training job while it runs: its step, loss and ETA as the trainer reports them, then its outcome", async () => {
+    // A real job on the local provider (the same trainer payload and job protocol), asked for by
+    // `sophont train` while the page is open; enough steps that the page sees it running.
+    await showAt(Number(await page.locator("#slider").getAttribute("max"))); // live again: the page follows the log's end
+    const recipe = join(root, "recipe.json");
+    writeFileSync(recipe, JSON.stringify({ epochs: 12 }));
+    const train = startSophont(["train", "--local", "--recipe", recipe, "--json"], { env, timeoutMs: 400_000 });
+    const running = page.locator("#view-training p.running b[data-job]");
+    await running.waitFor({ timeout: 240_000 });
+    const jobId = (await running.getAttribute("data-job"))!;
+    expect(jobId).toMatch(/^job-/);
+    // A step line of this job: phase step/of, its loss, an ETA (unknown before the second step).
+    const row = page.locator("#view-training tr", { hasText: jobId }).filter({ hasText: /sft \d+\/\d+/ }).first();
+    await row.waitFor({ timeout: 120_000 });
+    const text = (await row.textContent())!;
+    expect(text).toMatch(/sft (\d+)\/(\d+)/);
+    expect(text).toMatch(/\d+\.\d{4}/);
+    expect(text).toMatch(/unknown|\d+s|\d+m\d+s/);
+    await page.locator("#section-training").screenshot({ path: join(OUT, "training-running.png") });
+    const r = await train.done;
+    expect([0, 3], `sophont train: ${r.err}`).toContain(r.code);
+    // The verdict reaches the page live: nothing runs any more, and the lineage has the job's row.
+    await page.locator("#view-training", { hasText: "No job running." }).waitFor({ timeout: 30_000 });
+    await page.locator(`#lineage tr[data-job="${jobId}"]`, { hasText: r.code === 0 ? "promoted" : "rolled back" }).waitFor({ timeout: 30_000 });
+    expect(problems).toEqual([]);
+  }, 600_000);
+
   it("saves a screenshot of each view", async () => {
     await showAt(Number(await page.locator("#slider").getAttribute("max")));
     for (const id of ["timeline", "section-nights", "section-drift", "section-antechamber", "section-rejections", "section-lineage", "section-training", "section-diff"]) {
