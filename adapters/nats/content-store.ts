@@ -118,6 +118,21 @@ export class ObjectContentStore implements ContentStore {
     await jsm.streams.purge(CONTENT_STREAM, { filter: COMPACTION_SUBJECT });
   }
 
+  /**
+   * The cluster nodes whose copy of the content store is still not current after `waitMs` (down, or
+   * catching up). Such a node missed the erase: when it catches up from a leader whose log was
+   * compacted, it applies the leader's snapshot, and nats-server 2.9.10 drops the snapshot's deleted
+   * messages from its index without overwriting them: the text stays in that node's block file.
+   */
+  async replicasBehind(waitMs = 3_000): Promise<string[]> {
+    const jsm = await this.manager();
+    for (const end = Date.now() + waitMs; ; await new Promise((r) => setTimeout(r, 250))) {
+      const replicas = (await jsm.streams.info(CONTENT_STREAM)).cluster?.replicas ?? [];
+      const behind = replicas.filter((r) => !r.current || r.offline).map((r) => r.name);
+      if (behind.length === 0 || Date.now() > end) return behind;
+    }
+  }
+
   private manager(): Promise<JetStreamManager> {
     // 10 s: on a cluster a request can land during a leader election (~4-5 s on 2.9.10).
     return (this.jsmP ??= jetstreamManager(this.nc, { timeout: 10_000, checkAPI: false }));
