@@ -91,8 +91,13 @@ export class ObjectContentStore implements ContentStore {
    * place, so every chunk is erased first, one by one, and the object is deleted after. On a
    * cluster every node's Raft log still holds the original appends: they are compacted away last,
    * also when the object was already deleted (a forget retried after a crash before compaction).
+   * Every step can be done again, so the whole is asked again while a cluster elects.
    */
-  async delete(sha256: string): Promise<void> {
+  delete(sha256: string): Promise<void> {
+    return asked(this.nc, `cannot delete ${sha256} from the content store`, () => this.deleteOnce(sha256));
+  }
+
+  private async deleteOnce(sha256: string): Promise<void> {
     const os = await this.os();
     const info = await os.info(sha256);
     if (!info) return;

@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inputIdOf, normalise } from "../../../adapters/ingest/parse.ts";
 import { connectNats, ensureInfrastructure } from "../../../adapters/nats/connection.ts";
+import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { CONTENT_BUCKET } from "../../../events/subjects.ts";
 import { runSophont } from "../../support/cli.ts";
 import { clusterSecrets, startTempCluster, type TestCluster } from "../../support/cluster.ts";
@@ -112,5 +113,34 @@ describe("sophont forget on a three-node cluster, read on every node's disk", ()
     // The compaction drops every node's log up to the forget: the control's appends went with it.
     expect(everyNode(onDisk(control), clean), "the earlier erase's appends are compacted too").toBe(true);
     expect(await jsm.streams.getMessage(CONTENT_STREAM, { last_by_subj: `$O.${CONTENT_BUCKET}.C.raft-compaction` }).catch(() => null)).toBeNull();
+  });
+
+  // Last: it kills a node. The limit the README states, through the content store forget uses.
+  it("a node down during the forget is named, and once it rejoins keeps the text in its block file (not in its Raft log)", async () => {
+    const canary = `down-node-canary-${randomBytes(8).toString("hex")}`;
+    const placement = (await jsm.streams.info(CONTENT_STREAM)).cluster!;
+    const meta = await cluster.metaLeader();
+    const victim = placement.replicas!.map((r) => r.name).find((n) => n !== meta)!;
+    // Connected to the content stream's leader, so that the kill does not cut this connection.
+    const leaderNc = await connectNats({ url: cluster.node(placement.leader!).url, user: "soul", pass: clusterSecrets.soul, name: "cluster-forget-leader" });
+    const content = new ObjectContentStore(leaderNc, 3);
+    const sha = await content.put(Buffer.from(textWith(canary)));
+    await eventually(() => onDisk(canary), (d) => everyNode(d, (f) => f.blocks >= 3 && f.raft >= 3));
+    await cluster.kill(victim);
+    const t = Date.now();
+    await content.delete(sha);
+    const behind = await content.replicasBehind();
+    const down = onDisk(canary);
+    console.log(`[cluster-forget] ${victim} down (content leader ${placement.leader}): delete and the check of the replicas took ${Date.now() - t} ms, behind ${JSON.stringify(behind)}, ${JSON.stringify(down)}`);
+    expect(behind).toEqual([victim]);
+    for (const n of cluster.nodes) expect(down[n.name], n.name).toEqual(n.name === victim ? { blocks: 3, raft: 3, elsewhere: [] } : { blocks: 0, raft: 0, elsewhere: [] });
+
+    await cluster.restart(victim);
+    expect(await eventually(() => content.replicasBehind(0).catch(() => [victim]), (b) => b.length === 0, 30_000)).toEqual([]);
+    const rejoined = await eventually(() => onDisk(canary)[victim]!, (f) => f.raft === 0, 5_000);
+    console.log(`[cluster-forget] ${victim} rejoined: ${JSON.stringify(rejoined)}`);
+    expect(rejoined, "the leader's snapshot drops the chunks from its Raft log and index, without overwriting them").toEqual({ blocks: 3, raft: 0, elsewhere: [] });
+    expect(await content.has(sha)).toBe(false);
+    await leaderNc.close();
   });
 });
