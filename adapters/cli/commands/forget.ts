@@ -58,7 +58,7 @@ export const forget = defineCommand({
       const content = new ObjectContentStore(rt.nc);
       const left = done ? (await Promise.all(shas.map((s) => content.has(s)))).filter(Boolean).length : shas.length;
       const behind = done ? await content.replicasBehind().catch(() => []) : [];
-      if (behind.length > 0 && !v.json) ctx.err(`warning: ${behind.join(", ")} did not have the content store current: the text leaves its index when it catches up but stays in its block file (nats-server 2.9.10; see the README's "Guarantees and their limits")`);
+      if (behind.length > 0 && !v.json) ctx.err(`warning: ${behind.join(", ")} did not have the content store current: the text leaves its index when it catches up but stays in its block file until that copy is removed and made again (nats-server 2.9.10; the README's "Guarantees and their limits" says how)`);
       printResult(ctx, v.json, { inputId, seq, deleted: shas.length - left, pending: left, behind }, () =>
         left === 0 ? `forgotten: ${inputId} (event seq ${seq}; ${shas.length} text(s) deleted)` : `InputForgotten recorded (seq ${seq}); ${left} text(s) still to delete: \`sophont up\` finishes it`);
       return 0;

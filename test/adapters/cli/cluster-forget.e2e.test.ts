@@ -141,6 +141,17 @@ describe("sophont forget on a three-node cluster, read on every node's disk", ()
     console.log(`[cluster-forget] ${victim} rejoined: ${JSON.stringify(rejoined)}`);
     expect(rejoined, "the leader's snapshot drops the chunks from its Raft log and index, without overwriting them").toEqual({ blocks: 3, raft: 0, elsewhere: [] });
     expect(await content.has(sha)).toBe(false);
+
+    // The remedy the README gives: the node's copy removed (its files go), the stream back at R3 (a
+    // fresh copy is made there from the live messages only). With no spare node the removal answers
+    // "peer remap failed" and still removes it.
+    await leaderNc.request(`$JS.API.STREAM.PEER.REMOVE.${CONTENT_STREAM}`, JSON.stringify({ peer: victim }), { timeout: 10_000 }).catch(() => undefined);
+    expect(await eventually(() => onDisk(canary)[victim]!, clean, 10_000)).toEqual({ blocks: 0, raft: 0, elsewhere: [] });
+    const config = (await jsm.streams.info(CONTENT_STREAM)).config;
+    for (const num_replicas of [2, 3]) await jsm.streams.update(CONTENT_STREAM, { ...config, num_replicas });
+    const rescaled = await eventually(() => jsm.streams.info(CONTENT_STREAM).then((i) => i.cluster!), (c) => c.replicas?.length === 2 && c.replicas.every((r) => r.current), 30_000);
+    expect([rescaled.leader, ...(rescaled.replicas ?? []).filter((r) => r.current).map((r) => r.name)].sort(), "three current copies again").toEqual(["n1", "n2", "n3"]);
+    expect(everyNode(onDisk(canary), clean)).toBe(true);
     await leaderNc.close();
   });
 });
