@@ -2,6 +2,9 @@ import type { EventStore, Subscription } from "../../events/store.ts";
 import type { ContentStore } from "../ports.ts";
 import { eachDelivery } from "../deliveries.ts";
 
+/** The reactor's durable consumer: its ack floor passes an InputForgotten once the texts are gone. */
+export const FORGET_DURABLE = "reactor-forget";
+
 /**
  * Carries out forgetting: for every InputForgotten, the texts it names leave the content store.
  * A reactor, apart from the Soul's decision: it acks only after the deletion, so a crash retries
@@ -11,7 +14,7 @@ export class ForgetReactor {
   private subscription: Subscription | undefined;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly store: EventStore, private readonly content: ContentStore, private readonly durable = "reactor-forget") {}
+  constructor(private readonly store: EventStore, private readonly content: ContentStore, private readonly durable = FORGET_DURABLE) {}
 
   async start(): Promise<void> {
     const sub = this.store.subscribe({ durable: this.durable, types: new Set(["InputForgotten"]) });

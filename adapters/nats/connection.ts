@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import { onCluster } from "./unavailable.ts";
+import { asked, onCluster, serverUnavailable } from "./unavailable.ts";
 import { CHECKPOINT_BLOB_BUCKET, CHECKPOINT_BUCKET, CONTENT_BUCKET, EVENT_STREAM, QUARANTINE_STREAM, allEventSubjects, QUARANTINE_PREFIX } from "../../events/subjects.ts";
 
 export interface NatsAuth {
@@ -45,14 +45,25 @@ export interface InfrastructureOptions {
  * Creates the event stream, the quarantine stream and the checkpoint bucket if they are missing.
  * Idempotent; existing streams are left as they are (an update would need an explicit migration).
  */
-export const ensureInfrastructure = async (nc: NatsConnection, opts: InfrastructureOptions = {}): Promise<JetStreamManager> => {
+export const ensureInfrastructure = (nc: NatsConnection, opts: InfrastructureOptions = {}): Promise<JetStreamManager> =>
+  // Asked again while the cluster elects: a command started right after a node died timed out here
+  // (2 of 5 forgets with a follower killed first, nats-server 2.9.10).
+  asked(nc, "cannot set up the event stream and buckets", () => ensureOnce(nc, opts));
+
+const ensureOnce = async (nc: NatsConnection, opts: InfrastructureOptions): Promise<JetStreamManager> => {
   // 10 s: on a cluster a request can land during a leader election (~4-5 s on 2.9.10).
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   const replicas = opts.replicas ?? 1;
   const ensure = async (name: string, subjects: string[], duplicateWindowNs: number) => {
-    try {
-      await jsm.streams.info(name);
-    } catch {
+    // Only a stream that is not there is made: an info that was not answered is asked again.
+    const exists = await jsm.streams.info(name).then(
+      () => true,
+      (e: unknown) => {
+        if (serverUnavailable(e)) throw e;
+        return false;
+      },
+    );
+    if (!exists) {
       await jsm.streams.add({
         name,
         subjects,

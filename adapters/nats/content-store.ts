@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import { jetstreamManager, StorageType, type JetStreamManager } from "@nats-io/jetstream";
@@ -10,6 +10,15 @@ export const sha256Hex = (bytes: Uint8Array | string): string => createHash("sha
 
 /** The object store's stream for the content bucket (nats.js names it OBJ_<bucket>). */
 const CONTENT_STREAM = `OBJ_${CONTENT_BUCKET}`;
+
+/**
+ * A chunk subject no object's info names, where a replicated store's Raft logs are pushed to their
+ * compaction (see compactRaftLogs); purged after each use, so a crash midway is cleaned by the next.
+ */
+const COMPACTION_SUBJECT = `$O.${CONTENT_BUCKET}.C.raft-compaction`;
+/** Past nats-server 2.9's compactSizeMin (8 MiB of applied entries in a stream's Raft log). */
+const COMPACTION_BYTES = 9 * 1024 * 1024;
+const COMPACTION_CHUNK = 128 * 1024;
 
 /** Where nats.js keeps an object's info: the name in padded base64 with the URL alphabet. */
 const metaSubject = (name: string): string => `$O.${CONTENT_BUCKET}.M.${Buffer.from(name, "utf8").toString("base64").replace(/\+/g, "-").replace(/\//g, "_")}`;
@@ -79,14 +88,54 @@ export class ObjectContentStore implements ContentStore {
    * Forgets the bytes. An object-store delete purges the chunks' subject, and nats-server (2.9 at
    * least) then only drops them from its index: the text stays readable in the block file on disk
    * until the block is compacted. A delete by sequence with erase overwrites the message's bytes in
-   * place, so every chunk is erased first, one by one, and the object is deleted after.
+   * place, so every chunk is erased first, one by one, and the object is deleted after. On a
+   * cluster every node's Raft log still holds the original appends: they are compacted away last,
+   * also when the object was already deleted (a forget retried after a crash before compaction).
+   * Every step can be done again, so the whole is asked again while a cluster elects.
    */
-  async delete(sha256: string): Promise<void> {
+  delete(sha256: string): Promise<void> {
+    return asked(this.nc, `cannot delete ${sha256} from the content store`, () => this.deleteOnce(sha256));
+  }
+
+  private async deleteOnce(sha256: string): Promise<void> {
     const os = await this.os();
     const info = await os.info(sha256);
     if (!info) return;
     if (!info.deleted) await this.eraseChunks(info.nuid);
     await os.delete(sha256);
+    await this.compactRaftLogs();
+  }
+
+  /**
+   * The erase is a new Raft entry that every replica applies to its block files; the entries that
+   * appended the text stay in each node's Raft log (`$SYS/_js_/S-R3F-…/msgs/`) until that node
+   * snapshots the stream. nats-server 2.9.10 has no client request for a snapshot: a node takes one
+   * on a timer (every 2-3 min) or when it applies an entry while its log holds over 8 MiB
+   * (jetstream_cluster.go's monitorStream). So 9 MiB of random bytes (incompressible: the log
+   * compresses entries over 4 KiB) go on a subject no object names, then are purged: every node
+   * applying them snapshots and drops its log up to there, the forgotten text with it.
+   */
+  private async compactRaftLogs(): Promise<void> {
+    const jsm = await this.manager();
+    if (((await jsm.streams.info(CONTENT_STREAM)).config.num_replicas ?? 1) <= 1) return;
+    const js = jsm.jetstream();
+    for (let sent = 0; sent < COMPACTION_BYTES; sent += COMPACTION_CHUNK) await js.publish(COMPACTION_SUBJECT, randomBytes(COMPACTION_CHUNK));
+    await jsm.streams.purge(CONTENT_STREAM, { filter: COMPACTION_SUBJECT });
+  }
+
+  /**
+   * The cluster nodes whose copy of the content store is still not current after `waitMs` (down, or
+   * catching up). Such a node missed the erase: when it catches up from a leader whose log was
+   * compacted, it applies the leader's snapshot, and nats-server 2.9.10 drops the snapshot's deleted
+   * messages from its index without overwriting them: the text stays in that node's block file.
+   */
+  async replicasBehind(waitMs = 3_000): Promise<string[]> {
+    const jsm = await this.manager();
+    for (const end = Date.now() + waitMs; ; await new Promise((r) => setTimeout(r, 250))) {
+      const replicas = (await jsm.streams.info(CONTENT_STREAM)).cluster?.replicas ?? [];
+      const behind = replicas.filter((r) => !r.current || r.offline).map((r) => r.name);
+      if (behind.length === 0 || Date.now() > end) return behind;
+    }
   }
 
   private manager(): Promise<JetStreamManager> {

@@ -6,6 +6,16 @@ import { printResult, UsageError } from "../format.ts";
 import { resolveInputId } from "../ids.ts";
 import { openRuntime } from "../runtime.ts";
 import { newCommandId, startActors } from "../actors.ts";
+import { FORGET_DURABLE } from "../../../actors/soul/forget.reactor.ts";
+import type { Subscription } from "../../../events/store.ts";
+
+/** True once `sub`'s consumer has acknowledged `seq` (polled for at most `ms`). */
+const handledBy = async (sub: Subscription, seq: number, ms: number): Promise<boolean> => {
+  for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 100))) {
+    if ((await sub.ackFloor().catch(() => 0)) >= seq) return true;
+    if (Date.now() > end) return false;
+  }
+};
 
 export const forget = defineCommand({
   path: ["forget"],
@@ -13,7 +23,8 @@ export const forget = defineCommand({
   usage: "sophont forget INPUT_ID [--reason TEXT] [--json]",
   details: [
     "Appends InputForgotten (decided by the Soul), then deletes the input's text, prompt and correction",
-    "from the content store. Ledgers drop it; the audit of every adapter trained on it says so.",
+    "from the content store (erased on disk; on a cluster also from every node's Raft log) and waits for",
+    "it. Ledgers drop it; the audit of every adapter trained on it says so.",
   ].join("\n"),
   options: { reason: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v, args): Promise<number> => {
@@ -36,16 +47,19 @@ export const forget = defineCommand({
         return 1;
       }
       const seq = reply.events[0]!.seq;
-      // The reactor deletes the texts once the event is a fact; wait for it to finish.
-      const content = new ObjectContentStore(rt.nc);
       const ev = (await (async () => {
         for await (const e of rt.store.read({ from: { seq }, until: { seq } })) return e;
         return undefined;
       })())!;
       const shas = ev.type === "InputForgotten" ? ev.data.deletedSha256 : [];
-      for (let i = 0; i < 100 && (await Promise.all(shas.map((s) => content.has(s)))).some(Boolean); i++) await new Promise((r) => setTimeout(r, 100));
-      const left = (await Promise.all(shas.map((s) => content.has(s)))).filter(Boolean).length;
-      printResult(ctx, v.json, { inputId, seq, deleted: shas.length - left, pending: left }, () =>
+      // The reactor deletes the texts once the event is a fact (on a cluster it then compacts every
+      // node's Raft log) and acks only after: wait for its ack floor to pass the event.
+      const done = await handledBy(rt.store.subscribe({ durable: FORGET_DURABLE }), seq, 30_000);
+      const content = new ObjectContentStore(rt.nc);
+      const left = done ? (await Promise.all(shas.map((s) => content.has(s)))).filter(Boolean).length : shas.length;
+      const behind = done ? await content.replicasBehind().catch(() => []) : [];
+      if (behind.length > 0 && !v.json) ctx.err(`warning: ${behind.join(", ")} did not have the content store current: the text leaves its index when it catches up but stays in its block file until that copy is removed and made again (nats-server 2.9.10; the README's "Guarantees and their limits" says how)`);
+      printResult(ctx, v.json, { inputId, seq, deleted: shas.length - left, pending: left, behind }, () =>
         left === 0 ? `forgotten: ${inputId} (event seq ${seq}; ${shas.length} text(s) deleted)` : `InputForgotten recorded (seq ${seq}); ${left} text(s) still to delete: \`sophont up\` finishes it`);
       return 0;
     } finally {

@@ -1,0 +1,157 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, sep } from "node:path";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { Objm } from "@nats-io/obj";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inputIdOf, normalise } from "../../../adapters/ingest/parse.ts";
+import { connectNats, ensureInfrastructure } from "../../../adapters/nats/connection.ts";
+import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
+import { CONTENT_BUCKET } from "../../../events/subjects.ts";
+import { runSophont } from "../../support/cli.ts";
+import { clusterSecrets, startTempCluster, type TestCluster } from "../../support/cluster.ts";
+import { eventually, grepTree } from "../../support/disk.ts";
+import { corpusLines } from "../llm/support.ts";
+
+// `sophont forget` on a three-node cluster (R3 streams), read on every node's disk: the stream's
+// block files (`jetstream/SOPHONT/streams/…`) and the Raft directories (`jetstream/$SYS/_js_/`: the
+// meta group and each stream's and consumer's group with its `msgs/` log). An erase is a Raft entry
+// every replica applies to its block files; the appends that brought the text stay in each node's
+// Raft log until that node snapshots the stream (every 2-3 min on its own timer in nats-server
+// 2.9.10): forget pushes the log to its compaction. The timer never fires within this file's run.
+
+const home = mkdtempSync(join(tmpdir(), "sophont-cluster-forget-"));
+const CONTENT_STREAM = `OBJ_${CONTENT_BUCKET}`;
+let cluster: TestCluster;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  cluster = await startTempCluster();
+  nc = await connectNats({ url: cluster.url, user: "soul", pass: clusterSecrets.soul, name: "cluster-forget-test" });
+  await ensureInfrastructure(nc, { replicas: 3 });
+  jsm = await jetstreamManager(nc, { timeout: 10_000, checkAPI: false });
+}, 120_000);
+
+afterAll(async () => {
+  await nc?.close().catch(() => undefined);
+  await cluster?.stop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const sophont = (...args: string[]) =>
+  runSophont(args, {
+    env: { SOPHONT_HOME: home, SOPHONT_NATS_URL: cluster.url, SOPHONT_NATS_USER: "soul", SOPHONT_NATS_PASSWORD: clusterSecrets.soul, SOPHONT_REPLICAS: "3" },
+    timeoutMs: 120_000,
+  });
+
+/** A text of about 300 KB (three object-store chunks) with the canary at its start, in its middle and at its end. */
+const textWith = (canary: string): string => {
+  const lines = corpusLines("heldout", "medicine");
+  const body = Array.from({ length: 2400 }, (_, i) => lines[i % lines.length]).join(" ");
+  return `${canary} ${body.slice(0, body.length / 2)} ${canary} ${body.slice(body.length / 2)} ${canary}`;
+};
+
+interface NodeFiles { blocks: number; raft: number; elsewhere: string[] }
+/** How many times the canary is in each node's stream block files and Raft directories (and any other file). */
+const onDisk = (canary: string): Record<string, NodeFiles> =>
+  Object.fromEntries(
+    cluster.nodes.map((n) => {
+      const found: NodeFiles = { blocks: 0, raft: 0, elsewhere: [] };
+      for (const [file, count] of Object.entries(grepTree(n.store, canary).files)) {
+        const rel = relative(n.store, file);
+        if (rel.includes(`${sep}_js_${sep}`)) found.raft += count;
+        else if (rel.includes(`${sep}streams${sep}`)) found.blocks += count;
+        else found.elsewhere.push(rel);
+      }
+      return [n.name, found];
+    }),
+  );
+const everyNode = (d: Record<string, NodeFiles>, ok: (f: NodeFiles) => boolean) => Object.keys(d).length === 3 && Object.values(d).every(ok);
+const clean = (f: NodeFiles) => f.blocks === 0 && f.raft === 0 && f.elsewhere.length === 0;
+
+describe("sophont forget on a three-node cluster, read on every node's disk", () => {
+  const control = `erase-only-canary-${randomBytes(8).toString("hex")}`;
+
+  it("an erase by sequence alone leaves the text in every node's Raft log (the reason forget compacts it)", async () => {
+    const os = await new Objm(nc).open(CONTENT_BUCKET);
+    const info = await os.putBlob({ name: "erase-only" }, Buffer.from(textWith(control)));
+    const stored = await eventually(() => onDisk(control), (d) => everyNode(d, (f) => f.blocks >= 3 && f.raft >= 3));
+    expect(everyNode(stored, (f) => f.blocks >= 3 && f.raft >= 3), JSON.stringify(stored)).toBe(true);
+    for (let seq = 1; ; ) {
+      const m = await jsm.direct.getMessage(CONTENT_STREAM, { seq, next_by_subj: `$O.${CONTENT_BUCKET}.C.${info.nuid}` });
+      if (!m) break;
+      await jsm.streams.deleteMessage(CONTENT_STREAM, m.seq, true);
+      seq = m.seq + 1;
+    }
+    const erased = await eventually(() => onDisk(control), (d) => everyNode(d, (f) => f.blocks === 0), 5_000);
+    console.log(`[cluster-forget] erase alone: ${JSON.stringify(erased)}`);
+    expect(everyNode(erased, (f) => f.blocks === 0), "every replica applies the erase to its block files").toBe(true);
+    expect(everyNode(erased, (f) => f.raft >= 3), "the appends stay in every node's Raft log").toBe(true);
+  });
+
+  it("removes the text from every node's block files and Raft log, and the compaction's filler is purged", async () => {
+    const canary = `bank-PIN-canary-${randomBytes(8).toString("hex")}`;
+    const text = textWith(canary);
+    writeFileSync(join(home, "secret.md"), text);
+    const ingested = await sophont("ingest", join(home, "secret.md"), "--max-bytes", "1000000", "--day", "2026-12-01");
+    expect(ingested.code, ingested.err).toBe(0);
+    const before = await eventually(() => onDisk(canary), (d) => everyNode(d, (f) => f.blocks >= 3 && f.raft >= 3));
+    console.log(`[cluster-forget] ingested: ${JSON.stringify(before)}`);
+    expect(everyNode(before, (f) => f.blocks >= 3 && f.raft >= 3), "on every node's disk twice over once ingested (else this test proves nothing)").toBe(true);
+
+    const forgot = await sophont("forget", inputIdOf(normalise(text)), "--reason", "a secret");
+    expect(forgot.code, forgot.err).toBe(0);
+    expect(forgot.out).toMatch(/forgotten: .*1 text\(s\) deleted/);
+    // The third node applies the compaction's last entries a moment after the two that acked them.
+    const t = Date.now();
+    const after = await eventually(() => onDisk(canary), (d) => everyNode(d, clean), 5_000);
+    console.log(`[cluster-forget] forget took ${(forgot.ms / 1000).toFixed(1)} s, every node clean ${Date.now() - t} ms after it returned: ${JSON.stringify(after)}`);
+    expect(after, "files that still hold the forgotten text, on any node").toEqual({ n1: { blocks: 0, raft: 0, elsewhere: [] }, n2: { blocks: 0, raft: 0, elsewhere: [] }, n3: { blocks: 0, raft: 0, elsewhere: [] } });
+    // The compaction drops every node's log up to the forget: the control's appends went with it.
+    expect(everyNode(onDisk(control), clean), "the earlier erase's appends are compacted too").toBe(true);
+    expect(await jsm.streams.getMessage(CONTENT_STREAM, { last_by_subj: `$O.${CONTENT_BUCKET}.C.raft-compaction` }).catch(() => null)).toBeNull();
+  });
+
+  // Last: it kills a node. The limit the README states, through the content store forget uses.
+  it("a node down during the forget is named, and once it rejoins keeps the text in its block file (not in its Raft log)", async () => {
+    const canary = `down-node-canary-${randomBytes(8).toString("hex")}`;
+    const placement = (await jsm.streams.info(CONTENT_STREAM)).cluster!;
+    const meta = await cluster.metaLeader();
+    const victim = placement.replicas!.map((r) => r.name).find((n) => n !== meta)!;
+    // Connected to the content stream's leader, so that the kill does not cut this connection.
+    const leaderNc = await connectNats({ url: cluster.node(placement.leader!).url, user: "soul", pass: clusterSecrets.soul, name: "cluster-forget-leader" });
+    const content = new ObjectContentStore(leaderNc, 3);
+    const sha = await content.put(Buffer.from(textWith(canary)));
+    await eventually(() => onDisk(canary), (d) => everyNode(d, (f) => f.blocks >= 3 && f.raft >= 3));
+    await cluster.kill(victim);
+    const t = Date.now();
+    await content.delete(sha);
+    const behind = await content.replicasBehind();
+    const down = onDisk(canary);
+    console.log(`[cluster-forget] ${victim} down (content leader ${placement.leader}): delete and the check of the replicas took ${Date.now() - t} ms, behind ${JSON.stringify(behind)}, ${JSON.stringify(down)}`);
+    expect(behind).toEqual([victim]);
+    for (const n of cluster.nodes) expect(down[n.name], n.name).toEqual(n.name === victim ? { blocks: 3, raft: 3, elsewhere: [] } : { blocks: 0, raft: 0, elsewhere: [] });
+
+    await cluster.restart(victim);
+    expect(await eventually(() => content.replicasBehind(0).catch(() => [victim]), (b) => b.length === 0, 30_000)).toEqual([]);
+    const rejoined = await eventually(() => onDisk(canary)[victim]!, (f) => f.raft === 0, 5_000);
+    console.log(`[cluster-forget] ${victim} rejoined: ${JSON.stringify(rejoined)}`);
+    expect(rejoined, "the leader's snapshot drops the chunks from its Raft log and index, without overwriting them").toEqual({ blocks: 3, raft: 0, elsewhere: [] });
+    expect(await content.has(sha)).toBe(false);
+
+    // The remedy the README gives: the node's copy removed (its files go), the stream back at R3 (a
+    // fresh copy is made there from the live messages only). With no spare node the removal answers
+    // "peer remap failed" and still removes it.
+    await leaderNc.request(`$JS.API.STREAM.PEER.REMOVE.${CONTENT_STREAM}`, JSON.stringify({ peer: victim }), { timeout: 10_000 }).catch(() => undefined);
+    expect(await eventually(() => onDisk(canary)[victim]!, clean, 10_000)).toEqual({ blocks: 0, raft: 0, elsewhere: [] });
+    const config = (await jsm.streams.info(CONTENT_STREAM)).config;
+    for (const num_replicas of [2, 3]) await jsm.streams.update(CONTENT_STREAM, { ...config, num_replicas });
+    const rescaled = await eventually(() => jsm.streams.info(CONTENT_STREAM).then((i) => i.cluster!), (c) => c.replicas?.length === 2 && c.replicas.every((r) => r.current), 30_000);
+    expect([rescaled.leader, ...(rescaled.replicas ?? []).filter((r) => r.current).map((r) => r.name)].sort(), "three current copies again").toEqual(["n1", "n2", "n3"]);
+    expect(everyNode(onDisk(canary), clean)).toBe(true);
+    await leaderNc.close();
+  });
+});
