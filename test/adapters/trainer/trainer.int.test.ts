@@ -13,7 +13,7 @@ import { execFileAsync, jsonLines, llamaLogprobs as llamaLogprobsOf, maxAbsDiff,
 const VOCAB = 288;
 
 interface Artifact {
-  readonly kind: "micro" | "merged";
+  readonly kind: "micro" | "candidate" | "merged";
   readonly path: string;
   readonly sha256: string;
   readonly reconstruction_error?: number;
@@ -170,9 +170,12 @@ describe("trainer payload", () => {
     const lines1 = jsonLines(await trainer(["train", job1]));
     expect(lines1[0]?.["event"]).toBe("started");
     expect(lines1.at(-1)?.["event"]).toBe("done");
-    const [micro1, merged1] = artifactsOf(lines1);
-    expect(micro1?.kind).toBe("micro");
-    expect(merged1?.kind).toBe("merged");
+    // the first night: the micro-adapter, its task-arithmetic scalings as candidates, then the adapter served
+    const kinds1 = artifactsOf(lines1).map((a) => a.kind);
+    expect(kinds1[0]).toBe("micro");
+    expect(kinds1.at(-1)).toBe("merged");
+    expect(kinds1.filter((k) => k === "candidate").length).toBeGreaterThan(0);
+    const merged1 = artifactsOf(lines1).find((a) => a.kind === "merged");
 
     const base = await llamaLogprobs(model, SFT_SEQS);
     const tuned = await llamaLogprobs(model, SFT_SEQS, merged1!.path);
