@@ -41,3 +41,13 @@ export interface SalienceModel {
   /** Embeds questions the domain asks (preoccupation seeding). */
   embed(texts: ReadonlyArray<string>): Promise<ReadonlyArray<ReadonlyArray<number>>>;
 }
+
+/**
+ * A second opinion on coherence (the frontier judge), asked only where the local verdict is unsure:
+ * `confidence` is the local verdict's, 0 at its bound and 1 far from it (salience.decider `localCoherence`).
+ * Either a verdict with its reason, or only the record of why the local verdict stands (a fallback).
+ */
+export interface CoherenceJudge {
+  asks(confidence: number): boolean;
+  verdict(nightId: string, inputId: string | null, text: string, confidence: number): Promise<{ readonly coherent: boolean; readonly reason: string; readonly record: JudgeRecord } | { readonly record: JudgeRecord }>;
+}

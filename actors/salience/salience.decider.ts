@@ -4,7 +4,7 @@ import type { PolicyValues } from "../../events/salience.ts";
 import { centroids, PREOCCUPATION, type Centroids } from "../../projections/centroids.projection.ts";
 import type { Decision } from "../decider.ts";
 import type { Measurement, ModelIds } from "./ports.ts";
-import { coherenceFallback, decideInput, surpriseOf, type Baseline, type ModelOutput } from "./salience.policy.ts";
+import { coherenceFallback, decideInput, fallbackConfidence, surpriseOf, type Baseline, type ModelOutput } from "./salience.policy.ts";
 import { cosine } from "../../events/vectors.ts";
 import { prototypeSimilarity, seedPrototypes } from "../../projections/centroids.projection.ts";
 import { calibrate, type References } from "./calibration.ts";
@@ -238,9 +238,9 @@ export interface CrossFitted {
   readonly antechamber: { readonly bitsPerByte: number; readonly texts: number; readonly bytes: number } | null;
 }
 
-/** One input's score and decision, as the two events Salience appends (guarded by the input's version). */
-export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: string, fitted?: CrossFitted): Decision[] => {
-  const { policy: p, ids } = frame;
+/** What one input's numbers say under the night's frame, before any verdict from a model or a judge. */
+const assess = (m: Measurement, frame: NightFrame, text: string, fitted?: CrossFitted) => {
+  const { policy: p } = frame;
   const surprise = surpriseOf(m.meanNll, frame.baseline);
   const k = p.calibrated?.topK ?? 1;
   const sims = frame.centroids.map((c) => ({ id: c.id, similarity: p.calibrated ? prototypeSimilarity(c, m.questionVector, k) : c.vector.length === m.questionVector.length ? cosine(m.questionVector, c.vector) : 0 }));
@@ -263,10 +263,31 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: 
           ...(ante && cal.antechamberGain ? { antechamber: calibrate(ante.gain, cal.antechamberGain, MIN_SPREAD.antechamber) } : {}),
         };
         const v = calibratedVerdicts(c, nearest, p);
-        return { ...c, topic: v.topic, onTopic: v.onTopic, coherence_: v.coherence };
+        return { ...c, topic: v.topic, onTopic: v.onTopic, coherence_: v.coherence, coherenceConfidence: v.coherenceConfidence };
       })()
     : null;
-  const coherence = m.coherence ? { ...m.coherence, method: "model" as const } : calibration ? calibration.coherence_ : coherenceFallback(m.meanNll, surprise, ids.vocabularySize, p);
+  const local = calibration
+    ? { ...calibration.coherence_, confidence: calibration.coherenceConfidence }
+    : { ...coherenceFallback(m.meanNll, surprise, frame.ids.vocabularySize, p), confidence: fallbackConfidence(m.meanNll, frame.ids.vocabularySize, p) };
+  return { surprise, sims, nearest, bytes, bitsPerByte, domain, preoccupation, calibration, local };
+};
+
+/**
+ * The local coherence verdict the decision would stand on, and how sure it is (0 at its bound, 1 far
+ * from it): under a calibrated policy, the distance of the text's bits per byte from the references'
+ * limit in units of the allowed margin; uncalibrated, the distance from `uniformFraction` of a uniform
+ * guess. A frontier judge is asked where this is low (config `judge.when`).
+ */
+export const localCoherence = (m: Measurement, frame: NightFrame, text: string, fitted?: CrossFitted): { coherent: boolean; detail: string; confidence: number } => {
+  const { local } = assess(m, frame, text, fitted);
+  return { coherent: local.coherent, detail: local.detail, confidence: local.confidence };
+};
+
+/** One input's score and decision, as the two events Salience appends (guarded by the input's version). */
+export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: string, fitted?: CrossFitted): Decision[] => {
+  const { policy: p, ids } = frame;
+  const { surprise, sims, nearest, bytes, bitsPerByte, domain, preoccupation, calibration, local } = assess(m, frame, text, fitted);
+  const coherence = m.coherence ? { ...m.coherence, method: "model" as const } : { coherent: local.coherent, method: local.method, detail: local.detail };
   const hallucination = input.output
     ? m.hallucination
       ? { ...m.hallucination, method: "model" as const }

@@ -61,7 +61,7 @@ export const calibratedVerdicts = (
   c: Pick<Calibrations, "coherence" | "similarity" | "domain" | "antechamber">,
   nearest: { readonly id: string; readonly similarity: number },
   p: PolicyValues,
-): { coherence: { coherent: boolean; method: "fallback"; detail: string }; topic: number; onTopic: boolean } => {
+): { coherence: { coherent: boolean; method: "fallback"; detail: string }; coherenceConfidence: number; topic: number; onTopic: boolean } => {
   const q = p.calibrated!;
   const margin = Math.max(q.coherenceFloor, q.coherenceSpreads * c.coherence.spread);
   const limit = c.coherence.median + margin;
@@ -72,7 +72,9 @@ export const calibratedVerdicts = (
   const wa = c.antechamber && c.antechamber.references > 0 ? (q.weightAntechamber ?? 0) : 0;
   const topic = ws + wd + wa > 0 ? (ws * zOf(c.similarity) + wd * zOf(c.domain) + (wa > 0 ? wa * zOf(c.antechamber!) : 0)) / (ws + wd + wa) : 0;
   const calibratedTopic = nearest.id === PREOCCUPATION && (c.similarity.source === "accepted" || c.similarity.source === "night");
-  return { coherence: { coherent, method: "fallback", detail }, topic, onTopic: calibratedTopic ? topic >= q.minTopic : nearest.similarity >= p.acceptSimilarity };
+  // With no references the verdict is a default, not a measurement: as unsure as it gets.
+  const coherenceConfidence = c.coherence.references === 0 ? 0 : Math.min(1, Math.abs(c.coherence.value - limit) / margin);
+  return { coherence: { coherent, method: "fallback", detail }, coherenceConfidence, topic, onTopic: calibratedTopic ? topic >= q.minTopic : nearest.similarity >= p.acceptSimilarity };
 };
 
 /** (x - mean) / std, scale-free across models; 0 without a baseline. */
@@ -94,6 +96,13 @@ export const coherenceFallback = (meanNll: number, surprise: number, vocabularyS
     detail: `mean NLL ${meanNll.toFixed(3)} = ${(ratio * 100).toFixed(1)}% of uniform (ln ${vocabularySize}); surprise ${surprise.toFixed(2)}; incoherent at >= ${(p.uniformFraction * 100).toFixed(0)}% or surprise > ${p.incoherentSurprise}`,
   };
 };
+
+/**
+ * How sure the uncalibrated fallback is: the margin of the text's share of a uniform guess from
+ * `uniformFraction`, relative to it, clipped to 0..1 (0 at the bound, 1 far from it).
+ */
+export const fallbackConfidence = (meanNll: number, vocabularySize: number, p: PolicyValues): number =>
+  Math.min(1, Math.abs(meanNll / Math.log(Math.max(2, vocabularySize)) - p.uniformFraction) / p.uniformFraction);
 
 /** What Salience measured about one input: the facts a decision is made from. */
 export type Scored = Extract<DomainEvent, { type: "InputScored" }>["data"];

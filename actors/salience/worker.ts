@@ -5,8 +5,8 @@ import type { PolicyValues } from "../../events/salience.ts";
 import { ConcurrencyError, type Delivery, type EventStore, type Subscription } from "../../events/store.ts";
 import type { Decision } from "../decider.ts";
 import { derivedEventId } from "../ids.ts";
-import type { ContentStore, Measurement, SalienceModel } from "./ports.ts";
-import { dropInput, evolveSalience, frameOf, initialSalienceState, judge, pendingInputs, scoredBy, unmeasurable, windowInputs, type InputRef, type NightFrame, type Reference, type SalienceState } from "./salience.decider.ts";
+import type { CoherenceJudge, ContentStore, Measurement, SalienceModel } from "./ports.ts";
+import { dropInput, evolveSalience, frameOf, initialSalienceState, judge, localCoherence, pendingInputs, scoredBy, unmeasurable, windowInputs, type InputRef, type NightFrame, type Reference, type SalienceState } from "./salience.decider.ts";
 import { crossFitOf, crossFitReferences, crossFitScores, foldOf, type CrossFit } from "./cross-fit.ts";
 import { PREOCCUPATION, prototypeSimilarity, seedPrototypes } from "../../projections/centroids.projection.ts";
 import type { References } from "./calibration.ts";
@@ -26,6 +26,8 @@ export interface SalienceOptions {
   readonly durable?: string;
   readonly clock?: () => Date;
   readonly onEvent?: (e: SalienceEmitted) => void;
+  /** A frontier judge asked where the local coherence verdict is unsure (config `judge`); absent: the local verdict stands. */
+  readonly judge?: CoherenceJudge;
 }
 
 /** How long stop() waits for the model calls under way (a model that never answers is not waited for longer). */
@@ -319,16 +321,34 @@ export class SalienceWorker {
     if (items.length === 0) return drops;
     const measured = await inSpan("salience.score", night, { "sophont.actor": "salience", "sophont.batch.size": items.length }, () => this.measureEach(items));
     const fitted = this.fit ? crossFitScores(this.fit, items.map((it, k) => ({ inputId: ready[k]!.inputId, text: it.text }))) : undefined;
+    const judged = await this.secondOpinions(frame, measured, items, fitted);
     return [
       ...drops,
       ...ready.flatMap((input, k) => {
-        const m = measured[k]!;
+        const m = judged[k]!;
         if ("error" in m) return unmeasurable(input, m.error, frame);
         // A vector of zeros points nowhere: it would score 0 against every centroid and poison means.
         if (norm(m.questionVector) === 0) return unmeasurable(input, "its vector came out all zeros: no piece of it carries meaning for the embedder", frame);
         return judge(input, m, frame, items[k]!.text, fitted?.[k]);
       }),
     ];
+  }
+
+  /**
+   * The frontier judge's verdicts where the local one is unsure: the confidence is the local verdict's
+   * as the decision would take it (calibrated: the text's bits per byte against the references' limit),
+   * so the judge is asked about the texts near the bound the night actually applies.
+   */
+  private async secondOpinions(frame: NightFrame, measured: ReadonlyArray<Measurement | { error: string }>, items: ReadonlyArray<{ text: string; inputId?: string }>, fitted: ReturnType<typeof crossFitScores> | undefined): Promise<Array<Measurement | { error: string }>> {
+    const j = this.options.judge;
+    if (!j) return [...measured];
+    return Promise.all(measured.map(async (m, k): Promise<Measurement | { error: string }> => {
+      if ("error" in m || norm(m.questionVector) === 0) return m;
+      const { confidence } = localCoherence(m, frame, items[k]!.text, fitted?.[k]);
+      if (!j.asks(confidence)) return m;
+      const v = await j.verdict(frame.nightId, items[k]!.inputId ?? null, items[k]!.text, confidence);
+      return "coherent" in v ? { ...m, coherence: { coherent: v.coherent, detail: `${v.record.judge} ${v.record.model}: ${v.reason}` }, judge: v.record } : { ...m, judge: v.record };
+    }));
   }
 
   /**

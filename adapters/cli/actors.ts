@@ -4,7 +4,6 @@ import { ActorHost } from "../../actors/host.ts";
 import { waitAtMost } from "../../actors/wait.ts";
 import { soulDecider, type SoulCommand } from "../../actors/soul/soul.decider.ts";
 import { SalienceWorker } from "../../actors/salience/worker.ts";
-import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
 import { ForgetReactor } from "../../actors/soul/forget.reactor.ts";
 import type { SalienceEmitted } from "../../actors/salience/salience.machine.ts";
 import type { PolicyValues } from "../../events/salience.ts";
@@ -27,7 +26,6 @@ import { sealedStore } from "../egress/derived.ts";
 import { isRemoteNats } from "../egress/ingest.ts";
 import { AnthropicJudge } from "../judge/anthropic.ts";
 import type { JudgeConfig } from "../judge/config.ts";
-import { judgedModel } from "../judge/judged-model.ts";
 
 /** The actors of this process, wired to the runtime's store, and the command subjects they answer. */
 export interface RunningActors {
@@ -80,10 +78,13 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
   const home = opts.trainingHome ?? opts.home;
   if (opts.models && home) await serveFromLog(rt, opts.models.lm, home);
   const egress = new Egress(rt.store, opts.airlock ?? defaultAirlock, { actor: "salience" });
-  const local = opts.models?.salience;
-  const measured = local && opts.judge ? judgedModel(local, new AnthropicJudge(opts.judge, egress), (opts.policy ?? defaultPolicy).uniformFraction) : local;
-  const salience = measured
-    ? new SalienceWorker(sealedStore(rt.store, egress, { remote: !rt.server.embedded && isRemoteNats(rt.server.url) }), new ObjectContentStore(rt.nc), measured, { ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.onSalience ? { onEvent: opts.onSalience } : {}) })
+  const model = opts.models?.salience;
+  const salience = model
+    ? new SalienceWorker(sealedStore(rt.store, egress, { remote: !rt.server.embedded && isRemoteNats(rt.server.url) }), new ObjectContentStore(rt.nc), model, {
+        ...(opts.policy ? { policy: opts.policy } : {}),
+        ...(opts.onSalience ? { onEvent: opts.onSalience } : {}),
+        ...(opts.judge ? { judge: new AnthropicJudge(opts.judge, egress) } : {}),
+      })
     : undefined;
   await salience?.start();
   const mitosis = new ActorHost(rt.store, mitosisDecider(opts.antechamber?.mitosis ?? defaultMitosisConfig));

@@ -5,6 +5,7 @@
 // in a header; it is never recorded.
 import { sha256Hex, type Egress } from "../egress/egress.ts";
 import type { JudgeConfig } from "./config.ts";
+import type { CoherenceJudge } from "../../actors/salience/ports.ts";
 
 /** What the decision event records of the judge that spoke (never the key). */
 export interface JudgeRecord {
@@ -32,7 +33,7 @@ export interface JudgeOptions {
   readonly backoffMs?: number;
 }
 
-export class AnthropicJudge {
+export class AnthropicJudge implements CoherenceJudge {
   private night: string | undefined;
   private calls = 0;
   private spend = 0;
@@ -52,6 +53,11 @@ export class AnthropicJudge {
 
   private local(confidence: number, fallback: string, extra: Partial<JudgeRecord> = {}): Verdict {
     return { record: { judge: "local", model: this.config.model, requestSha256: null, inputTokens: 0, outputTokens: 0, attempts: 0, costUsd: 0, confidence, fallback, ...extra } };
+  }
+
+  /** Whether a local verdict this sure is put to the judge (config `when`: always, or below a confidence). */
+  asks(confidence: number): boolean {
+    return this.config.when === "always" || confidence < this.config.when.below;
   }
 
   /** The frontier verdict on one text, or the local verdict's record with the reason it stands. */

@@ -49,14 +49,17 @@ afterAll(async () => (await api?.stop(), rmSync(home, { recursive: true, force: 
 /** What the stand-in received since request `from`. */
 const bodiesFrom = (from: number) => api.requests.slice(from).map((r) => r.body);
 const unsure = (seed: number, extra = "") => `${shuffleWords(texts[seed % texts.length]!, seed)}${extra}`;
-const BAND = 0.1;
+// The local verdict's confidence under the default policy is the distance below the calibrated limit in
+// units of its margin. Measured on night 1 here: the prose 0.97-1.00; the shuffled words 0.35, 0.83, 0.84,
+// and 1.00 for one the bigram model cannot tell from prose (its bits per byte are below the median).
+const BAND = 0.9;
 
 describe("the frontier judge in a real night (Messages API stand-in)", () => {
   it("unsure inputs go to the judge: the decision records judge, model, request hash and tokens, never the key; redacted text leaves, a private input's never", async () => {
     configure(judgeConfig({ when: { below: BAND } }));
     const day = "2026-12-01";
     const from = api.requests.length;
-    // Prose the local model is sure of (confidence 0.12-0.19 here), and shuffled words it is not (0.02-0.08).
+    // Prose the local verdict is sure of, and shuffled words it is less sure of (see BAND).
     await sophont("ingest", write("day1.txt", [...texts.slice(0, 4), unsure(1), unsure(2, ` Write to ${SECRET} for access.`), unsure(3)]), "--day", day);
     await sophont("ingest", write("diary.md", [unsure(4, ` ${PRIVATE_WORDS}.`)]), "--day", day, "--private");
     const night = JSON.parse((await sophont("night", "--day", day, "--json")).out) as { completed: boolean };
@@ -66,7 +69,7 @@ describe("the frontier judge in a real night (Messages API stand-in)", () => {
     expect(scored).toHaveLength(8);
     const judged = scored.filter((d) => d.judge?.judge === "anthropic");
     const local = scored.filter((d) => d.judge === undefined);
-    expect(judged).toHaveLength(3);
+    expect(judged).toHaveLength(2); // unsure(1) and the one with the secret; unsure(3) reads as prose (1.00)
     expect(local.length).toBeGreaterThanOrEqual(4); // the prose: sure enough, never sent
     for (const d of judged) {
       const j = d.judge as Judged;
@@ -78,7 +81,7 @@ describe("the frontier judge in a real night (Messages API stand-in)", () => {
       expect(d.coherence.detail).toMatch(/^anthropic claude-test: /);
     }
     const sent = bodiesFrom(from);
-    expect(sent).toHaveLength(3);
+    expect(sent).toHaveLength(2);
     // Each decision's request hash is the sha256 of a body the API received.
     expect(new Set(judged.map((d) => d.judge!.requestSha256))).toEqual(new Set(sent.map((b) => createHash("sha256").update(b).digest("hex"))));
     const all = sent.join("\n");
