@@ -30,6 +30,7 @@ export const tinyRecipe: Recipe = {
 export const defaultRecipe: Recipe = {
   ...tinyRecipe,
   lr: 0.001,
+  generalReplayRatio: 0.25,
   // a quarter step too: with nothing serving yet the scaled copies are the gate's fallback
   candidates: { ...tinyRecipe.candidates!, taskLambdas: [0.25, 0.5, 1.5], maxCandidates: 6 },
 };
