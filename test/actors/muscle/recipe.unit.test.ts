@@ -59,15 +59,16 @@ describe("general-English replay reaches the trainer beside the anchor", () => {
     ].join("\n"), JSON.stringify(recipe), JSON.stringify(rows)], { env: { ...process.env, PYTHONPATH: trainerDir } }).toString().trim();
 
   it("sends the ratio only with general rows, and the trainer counts the steps the plan does", () => {
+    const replaying = { ...defaultRecipe, generalReplayRatio: 0.25 };
     const rows = { sft: 30, anchor: 4, dpo: 0, negatives: 0, dpoEval: 0 };
-    const general = { sha256: "s", rows: 60, ratio: defaultRecipe.generalReplayRatio! };
-    const r = trainerRecipe(request(defaultRecipe), rows, [], undefined, general);
-    expect(r.general_replay_ratio).toBe(defaultRecipe.generalReplayRatio);
-    expect(trainerRecipe(request(defaultRecipe), rows, [], undefined, undefined)).not.toHaveProperty("general_replay_ratio");
-    const planned = plannedSteps(defaultRecipe, { sft: 30, anchor: 4, general: 60, pref: 0 });
-    expect(steps(r, { sft: 30, anchor: 4, general: 60 })).toBe(`${planned.sft} ${defaultRecipe.generalReplayRatio}`);
+    const general = { sha256: "s", rows: 60, ratio: 0.25 };
+    const r = trainerRecipe(request(replaying), rows, [], undefined, general);
+    expect(r.general_replay_ratio).toBe(0.25);
+    expect(trainerRecipe(request(replaying), rows, [], undefined, undefined)).not.toHaveProperty("general_replay_ratio");
+    const planned = plannedSteps(replaying, { sft: 30, anchor: 4, general: 60, pref: 0 });
+    expect(steps(r, { sft: 30, anchor: 4, general: 60 })).toBe(`${planned.sft} 0.25`);
     // the replayed shares come on top of the SFT rows: fewer SFT rows a batch, more steps for two passes
-    expect(planned.sft).toBeGreaterThan(plannedSteps(defaultRecipe, { sft: 30, anchor: 4, general: 0, pref: 0 }).sft);
+    expect(planned.sft).toBeGreaterThan(plannedSteps(replaying, { sft: 30, anchor: 4, general: 0, pref: 0 }).sft);
   });
 
   it("packs short texts into rows about as long as the job's SFT rows", () => {
