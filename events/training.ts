@@ -16,6 +16,8 @@ export const Recipe = Schema.Struct({
   batch: Schema.Finite,
   /** Share of each SFT batch drawn from the Golden Anchor set. */
   anchorRatio: Schema.Finite,
+  /** Share of each SFT batch drawn from the shipped general-English replay set (absent: none), beside the anchor's share. */
+  generalReplayRatio: Schema.optional(Schema.Finite),
   seed: Schema.Finite,
   targetModules: Schema.Array(Schema.String),
   /** TIES: keep the top k percent of each task vector, scale the merge by lambda. */
@@ -189,6 +191,8 @@ export const DatasetUploaded = defineEvent({
     payloadFiles: Schema.Finite,
     /** Where the host keeps a cache: what was reused, what was sent (absent: everything was sent to the job directory). */
     transfer: Schema.optional(UploadTransfer),
+    /** The general-English replay in general.jsonl: the shipped set's sha256, the rows tokenized from it, their share of each SFT batch (absent: none replayed). */
+    generalReplay: Schema.optional(Schema.Struct({ sha256: Schema.String, rows: Schema.Finite, ratio: Schema.Finite })),
   }),
   entity: byJob,
 });

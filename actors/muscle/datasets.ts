@@ -22,11 +22,24 @@ export interface TrainingMaterials {
   keep(bytes: Uint8Array): Promise<string>;
   /** sha256 and size of a file on this machine (for the host's cache, which files by hash). */
   digest(file: string): Promise<TransferReceipt>;
+  /** The general-English replay set a recipe's `generalReplayRatio` draws from (absent: none is replayed). */
+  readonly generalReplay?: GeneralReplaySet;
+}
+
+/** A shipped set of general text replayed in training (public text: it does not pass the airlock). */
+export interface GeneralReplaySet {
+  readonly texts: readonly string[];
+  /** sha256 of the set's file, recorded in DatasetUploaded. */
+  readonly sha256: string;
+  /** How its texts were chosen. */
+  readonly rule: string;
 }
 
 export interface Datasets {
-  readonly files: { readonly "sft.jsonl": string; readonly "anchor.jsonl": string; readonly "dpo.jsonl": string; readonly "negatives.jsonl": string; readonly "dpo_eval.jsonl": string };
+  readonly files: { readonly "sft.jsonl": string; readonly "anchor.jsonl": string; readonly "general.jsonl": string; readonly "dpo.jsonl": string; readonly "negatives.jsonl": string; readonly "dpo_eval.jsonl": string };
   readonly rows: { readonly sft: number; readonly anchor: number; readonly dpo: number; readonly negatives: number; readonly dpoEval: number };
+  /** The general-English rows replayed, and the set they came from (absent: the recipe replays none). */
+  readonly generalReplay?: { readonly sha256: string; readonly rows: number; readonly ratio: number };
   /** What the airlock did to the texts (all zero when no airlock stood between). */
   readonly airlock: { readonly redactions: Readonly<Record<string, number>>; readonly texts: number; readonly withheld: number };
 }
@@ -37,8 +50,32 @@ export type Admit = (text: string, inputId: string | null) => Promise<{ readonly
 const fit = (tokens: number[], max: number): number[] => tokens.slice(0, max);
 const jsonl = (rows: readonly unknown[]): string => rows.map((r) => JSON.stringify(r)).join("\n") + (rows.length ? "\n" : "");
 
+const meanLength = (rows: ReadonlyArray<{ tokens: number[] }>): number => (rows.length ? rows.reduce((n, r) => n + r.tokens.length, 0) / rows.length : 0);
+
 /**
- * Tokenizes the snapshot's SFT, anchor and shadow entries into the trainer's three files. With
+ * Short texts joined in order into rows about `target` tokens long (at most `max`): a row's share of
+ * a batch is then about its share of the loss's tokens too, as the trainer averages over tokens.
+ */
+export const packed = (rows: ReadonlyArray<{ tokens: number[] }>, target: number, max: number): Array<{ tokens: number[] }> => {
+  const out: Array<{ tokens: number[] }> = [];
+  let row: number[] = [];
+  for (const r of rows) {
+    if (row.length > 0 && row.length + r.tokens.length > max) (out.push({ tokens: row }), (row = []));
+    row = [...row, ...r.tokens];
+    if (row.length >= target) (out.push({ tokens: row.slice(0, max) }), (row = []));
+  }
+  if (row.length >= 2) out.push({ tokens: row });
+  return out;
+};
+
+/** The recipe's share of general-English replay (0 when it sets none). */
+export const generalReplayRatio = (r: TrainingRequest["recipe"]): number => r.generalReplayRatio ?? 0;
+
+/**
+ * Tokenizes the snapshot's SFT, anchor and shadow entries into the trainer's files, and the shipped
+ * general-English set when the recipe replays it: every replayed text (anchor or general) is
+ * tokenized the same way, so the trainer frames them alike; the general set's short paragraphs are
+ * packed into rows as long as the job's SFT rows on average. With
  * `admit` (a host off this machine), every text passes the airlock first: a withheld text (private
  * input, or policy "nothing") leaves its row out, a redacted one is tokenized as redacted.
  */
@@ -55,12 +92,13 @@ export const buildDatasets = async (request: TrainingRequest, m: TrainingMateria
     else texts++;
     return r.text;
   };
-  const rowOf = async (sha: string, inputId: string | null) => {
-    const text = await pass(sha, inputId);
-    return { tokens: text === null ? [] : fit(await m.tokenize(text), m.contextLength) };
-  };
-  const sft = (await Promise.all(request.ledger.sft.map((e) => rowOf(e.sha256, e.id)))).filter((r) => r.tokens.length >= 2);
-  const anchor = (await Promise.all(request.ledger.anchor.map((e) => rowOf(e.sha256, null)))).filter((r) => r.tokens.length >= 2);
+  const row = async (text: string | null) => ({ tokens: text === null ? [] : fit(await m.tokenize(text), m.contextLength) });
+  const rows = async (texts: ReadonlyArray<() => Promise<string | null>>) => (await Promise.all(texts.map(async (t) => row(await t())))).filter((r) => r.tokens.length >= 2);
+  const sft = await rows(request.ledger.sft.map((e) => () => pass(e.sha256, e.id)));
+  const anchor = await rows(request.ledger.anchor.map((e) => () => pass(e.sha256, null)));
+  const ratio = generalReplayRatio(request.recipe);
+  const set = ratio > 0 ? m.generalReplay : undefined;
+  const general = set ? packed(await rows(set.texts.map((t) => async () => t)), meanLength(sft), m.contextLength) : [];
   // Responses continue their prompt, so they carry no BOS of their own.
   const bos = (await m.tokenize(""))[0];
   const response = async (text: string) => {
@@ -83,8 +121,9 @@ export const buildDatasets = async (request: TrainingRequest, m: TrainingMateria
     return row.rejected_tokens.length ? row : undefined;
   }))).filter((r) => r !== undefined);
   return {
-    files: { "sft.jsonl": jsonl(sft), "anchor.jsonl": jsonl(anchor), "dpo.jsonl": jsonl(dpo), "negatives.jsonl": jsonl(negatives), "dpo_eval.jsonl": jsonl(dpoEval) },
+    files: { "sft.jsonl": jsonl(sft), "anchor.jsonl": jsonl(anchor), "general.jsonl": jsonl(general), "dpo.jsonl": jsonl(dpo), "negatives.jsonl": jsonl(negatives), "dpo_eval.jsonl": jsonl(dpoEval) },
     rows: { sft: sft.length, anchor: anchor.length, dpo: dpo.length, negatives: negatives.length, dpoEval: dpoEval.length },
+    ...(set ? { generalReplay: { sha256: set.sha256, rows: general.length, ratio } } : {}),
     airlock: { redactions, texts, withheld },
   };
 };
@@ -99,14 +138,16 @@ const candidatesOf = (c: NonNullable<TrainingRequest["recipe"]["candidates"]>) =
 });
 
 /** Steps per phase as the trainer will count them (data.py resolve_steps): from `epochs` with the cap, else the recipe's. */
-export const plannedSteps = (r: TrainingRequest["recipe"], rows: { sft: number; anchor: number; pref: number }): { sft: number; dpo: number } => {
+export const plannedSteps = (r: TrainingRequest["recipe"], rows: { sft: number; anchor: number; general?: number; pref: number }): { sft: number; dpo: number } => {
   if (r.epochs === undefined) return { sft: rows.sft > 0 ? r.sftSteps : 0, dpo: rows.pref > 0 ? r.dpoSteps : 0 };
   const steps = (n: number, perStep: number) => (n === 0 ? 0 : Math.min(Math.ceil((r.epochs! * n) / perStep), r.maxSteps ?? Infinity));
-  return { sft: steps(rows.sft, r.batch * (1 - (rows.anchor > 0 ? r.anchorRatio : 0))), dpo: steps(rows.pref, r.batch) };
+  // The replayed rows (anchor, general English) come on top of the SFT rows' share of each batch.
+  const replayed = (rows.anchor > 0 ? r.anchorRatio : 0) + ((rows.general ?? 0) > 0 ? generalReplayRatio(r) : 0);
+  return { sft: steps(rows.sft, r.batch * (1 - replayed)), dpo: steps(rows.pref, r.batch) };
 };
 
 /** The trainer's recipe.json for this job; paths are relative to the job directory. */
-export const trainerRecipe = (request: TrainingRequest, rows: Datasets["rows"], mergeWith: readonly string[], serving?: string): Record<string, unknown> => {
+export const trainerRecipe = (request: TrainingRequest, rows: Datasets["rows"], mergeWith: readonly string[], serving?: string, general?: Datasets["generalReplay"]): Record<string, unknown> => {
   const r = request.recipe;
   const pref = Math.max(rows.dpo, rows.negatives);
   return {
@@ -122,6 +163,7 @@ export const trainerRecipe = (request: TrainingRequest, rows: Datasets["rows"], 
       : { sft_steps: rows.sft > 0 ? r.sftSteps : 0, dpo_steps: pref > 0 ? r.dpoSteps : 0 }),
     batch: r.batch,
     anchor_ratio: rows.anchor > 0 ? r.anchorRatio : 0,
+    ...(general && general.rows > 0 ? { general_replay_ratio: general.ratio } : {}),
     seed: r.seed,
     target_modules: [...r.targetModules],
     ties: { k: r.ties.k, lambda: r.ties.lambda },

@@ -30,6 +30,11 @@ export const tinyRecipe: Recipe = {
 export const defaultRecipe: Recipe = {
   ...tinyRecipe,
   lr: 0.001,
+  // General-English replay (adapters/training/replay/) is off by default: on the default English
+  // models no ratio measured gave more promotions than none (README, "General-English replay": a
+  // season of Debian science descriptions and three jobs on the demo's home, promotions 2+2 at 0,
+  // 2+1 at 0.125, 1+1 at 0.25, 1+2 at 0.5). A recipe turns it on with generalReplayRatio.
+  generalReplayRatio: 0,
   // a quarter step too: with nothing serving yet the scaled copies are the gate's fallback
   candidates: { ...tinyRecipe.candidates!, taskLambdas: [0.25, 0.5, 1.5], maxCandidates: 6 },
 };

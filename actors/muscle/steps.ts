@@ -4,7 +4,7 @@
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { DomainEvent } from "../../events/catalogue.ts";
-import { buildDatasets, trainerRecipe, type TrainingMaterials } from "./datasets.ts";
+import { buildDatasets, trainerRecipe, type Datasets, type TrainingMaterials } from "./datasets.ts";
 import type { Ended, Failure } from "./muscle.machine.ts";
 import { adapterTrainedOf, lastLines, parseLines, progressToRecord, type JobState, type TrainerLine, type TrainingRequest } from "./muscle.decider.ts";
 import type { HostProvider, ProvisionedHost, TransferReceipt } from "./ports.ts";
@@ -51,6 +51,9 @@ export interface StepOptions {
 
 /** Appends one event of the job with an id derived from (job, key): repeating a step repeats nothing. */
 export type Record_ = (key: string, event: DomainEvent) => Promise<void>;
+
+/** DatasetUploaded's record of the general-English replay: the set's sha256, its rows, the ratio (nothing when none is replayed). */
+const replayed = (data: Datasets): { generalReplay?: NonNullable<Datasets["generalReplay"]> } => (data.generalReplay ? { generalReplay: data.generalReplay } : {});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -198,14 +201,14 @@ export class JobSteps {
     if (!cache) {
       const files: Array<{ name: string; bytes: string | Uint8Array }> = [
         ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
-        { name: "recipe.json", bytes: JSON.stringify(trainerRecipe(this.request, data.rows, merge.map((f) => f.name), serving[0]?.name), null, 2) },
+        { name: "recipe.json", bytes: JSON.stringify(trainerRecipe(this.request, data.rows, merge.map((f) => f.name), serving[0]?.name, data.generalReplay), null, 2) },
       ];
       for (const f of files) await writeFile(path.join(this.local, f.name), f.bytes);
       const payload = await this.remote.uploadDir(path.join(m.trainerDir, "sophont_trainer"), `${dir}/payload/sophont_trainer`);
       const receipts = [{ name: "base.gguf", ...(await this.remote.upload(m.baseModelPath, `${dir}/base.gguf`)) }];
       for (const f of [...adapters, ...files]) receipts.push({ name: f.name, ...(await this.remote.upload(path.join(this.local, f.name), `${dir}/${f.name}`)) });
       await this.recordEgress(airlock, data);
-      await this.record("uploaded", { type: "DatasetUploaded", data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.length } });
+      await this.record("uploaded", { type: "DatasetUploaded", data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.length, ...replayed(data) } });
       return;
     }
     // The base, the payload and the serving adapters go to the host's cache (sent once, shared by
@@ -215,7 +218,7 @@ export class JobSteps {
     const base = await this.cachedBase(cache);
     const merged = [];
     for (const f of adapters) merged.push({ name: f.name, ...(await cache.file(path.join(this.local, f.name), await receiptOf(path.join(this.local, f.name), m.digest))) });
-    const recipe = trainerRecipe(this.request, data.rows, merged.filter((f) => f.name !== SERVING_FILE).map((f) => f.path), merged.find((f) => f.name === SERVING_FILE)?.path);
+    const recipe = trainerRecipe(this.request, data.rows, merged.filter((f) => f.name !== SERVING_FILE).map((f) => f.path), merged.find((f) => f.name === SERVING_FILE)?.path, data.generalReplay);
     const files: Array<{ name: string; bytes: string }> = [
       ...Object.entries(data.files).map(([name, bytes]) => ({ name, bytes })),
       { name: "recipe.json", bytes: JSON.stringify({ ...recipe, base_model: base.path }, null, 2) },
@@ -238,7 +241,7 @@ export class JobSteps {
     await this.recordEgress(airlock, data);
     await this.record("uploaded", {
       type: "DatasetUploaded",
-      data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.files, transfer: { sentBytes, totalBytes, seconds: (Date.now() - began) / 1000, cached, payloadDir } },
+      data: { jobId: this.jobId, files: receipts, rows: data.rows, payloadFiles: payload.files, transfer: { sentBytes, totalBytes, seconds: (Date.now() - began) / 1000, cached, payloadDir }, ...replayed(data) },
     });
   }
 
@@ -246,7 +249,7 @@ export class JobSteps {
   private async recordEgress(airlock: Airlock | undefined, data: Awaited<ReturnType<typeof buildDatasets>>): Promise<void> {
     if (!airlock) return;
     const sent = Object.values(data.files).join("");
-    await airlock.record(`job:${this.jobId}:datasets`, { destination: "gpu-host", target: this.lease!.name, purpose: `training datasets of job ${this.jobId} (sft.jsonl, anchor.jsonl, dpo.jsonl as token ids)`, sent, ...data.airlock });
+    await airlock.record(`job:${this.jobId}:datasets`, { destination: "gpu-host", target: this.lease!.name, purpose: `training datasets of job ${this.jobId} (sft.jsonl, anchor.jsonl, general.jsonl, dpo.jsonl as token ids)`, sent, ...data.airlock });
   }
 
   /** The base model from the host's own copy (the hosts file's `bases`) when it verifies, else from the cache. */

@@ -6,6 +6,7 @@ import type { PolicyValues } from "../../events/salience.ts";
 import { defaultPolicy } from "../../actors/salience/salience.policy.ts";
 import { trainingFrom, type TrainingConfig } from "./training-config.ts";
 import { HHMM, nightWindowFrom, type NightWindow } from "./night-window.ts";
+import { clockFrom, type Clock } from "./test-clock.ts";
 import { airlockFrom, AirlockPolicyError, type AirlockPolicy } from "../egress/policy.ts";
 import { judgeFrom, JudgeConfigError, type JudgeConfig } from "../judge/config.ts";
 
@@ -26,6 +27,8 @@ export interface Config {
   readonly nightAt: string | undefined;
   /** When a night may run: `night.at` and `night.deadline` in config.json (or SOPHONT_NIGHT_AT / SOPHONT_NIGHT_DEADLINE). */
   readonly night: NightWindow;
+  /** The process's clock: the system's, or the test clock SOPHONT_TEST_CLOCK asks for (time-travel testing). */
+  readonly clock: Clock;
   /** Things worth saying once about the config (an old key still honoured). */
   readonly notes: readonly string[];
   /** The Soul's GGUF; absent: the project's default English models (adapters/llm/english). */
@@ -135,6 +138,7 @@ export const loadConfig = (flags: { home?: string | undefined; natsUrl?: string 
     replicas,
     nightAt: night.at,
     night,
+    clock: clockFrom(env.SOPHONT_TEST_CLOCK, (m) => new ConfigError(m)),
     notes,
     modelPath: env.SOPHONT_MODEL || str("model") || undefined,
     embedderPath: env.SOPHONT_EMBEDDER || str("embedder") || undefined,

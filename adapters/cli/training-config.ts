@@ -59,7 +59,7 @@ const boundsFrom = (raw: unknown, fail: (msg: string) => Error): EvaluationBound
 };
 
 /** Recipe keys with no default: the sequence length the plan sizes (default: the model's context, at most 2048), the trainer's back-end and its HF model folder. */
-const OPTIONAL_RECIPE_KEYS: Record<string, "number" | "string" | "object"> = { seqLen: "number", backend: "string", hfModel: "string", epochs: "number", maxSteps: "number", candidates: "object" };
+const OPTIONAL_RECIPE_KEYS: Record<string, "number" | "string" | "object"> = { seqLen: "number", backend: "string", hfModel: "string", epochs: "number", maxSteps: "number", candidates: "object", generalReplayRatio: "number" };
 
 /** The default recipe overridden key by key; a key it lacks, or a value of another type, is refused. */
 export const recipeFrom = (raw: unknown, fail: (msg: string) => Error, where = "training.recipe", base: Recipe = defaultRecipe): Recipe => {
@@ -73,6 +73,9 @@ export const recipeFrom = (raw: unknown, fail: (msg: string) => Error, where = "
     if (want !== got || (got === "number" && !Number.isFinite(v))) throw fail(`${where}.${k} must be a ${want === "number" ? "finite number" : want}, got ${JSON.stringify(v)}`);
   }
   const given = raw as Partial<Recipe>;
+  const replayed = { anchorRatio: given.anchorRatio ?? base.anchorRatio, generalReplayRatio: given.generalReplayRatio ?? base.generalReplayRatio ?? 0 };
+  for (const [k, v] of Object.entries(replayed)) if (v < 0 || v >= 1) throw fail(`${where}.${k} must be a share of a batch from 0 to below 1, got ${v}`);
+  if (replayed.anchorRatio + replayed.generalReplayRatio >= 1) throw fail(`${where}: anchorRatio + generalReplayRatio must stay below 1 (the rest of each batch is the SFT rows), got ${replayed.anchorRatio} + ${replayed.generalReplayRatio}`);
   // Steps given without epochs are what the user wants trained: the default's epochs would override them.
   if ((given.sftSteps !== undefined || given.dpoSteps !== undefined) && given.epochs === undefined) {
     const { epochs: _epochs, maxSteps: _maxSteps, ...fixed } = base;

@@ -1,11 +1,12 @@
 // Binds the Muscle's TrainingMaterials to the content store and the Soul's model: texts and
-// artifacts by sha256, tokens from the serving model's own tokenizer.
+// artifacts by sha256, tokens from the serving model's own tokenizer, the shipped general-English replay set.
 import { Effect } from "effect";
 import { fileURLToPath } from "node:url";
 import type { ContentStore } from "../../actors/ports.ts";
 import type { TrainingMaterials } from "../../actors/muscle/datasets.ts";
 import type { LanguageModel } from "../llm/ports.ts";
 import { sha256File } from "../ssh/transfer.ts";
+import { loadGeneralReplay } from "./replay.ts";
 
 /** The trainer payload shipped with Sophont (the directory holding `sophont_trainer/`). */
 export const trainerDir = fileURLToPath(new URL("../trainer/", import.meta.url));
@@ -26,5 +27,6 @@ export const trainingMaterials = (content: ContentStore, model: LanguageModel, b
     artifact: (sha) => bytes(sha, "artifact"),
     keep: (b) => content.put(b),
     digest: sha256File,
+    generalReplay: loadGeneralReplay(),
   };
 };

@@ -8,6 +8,7 @@ import { ASSUMED_FLOPS, planMemory, withinDeadline, type Device, type MemoryPlan
 import type { Recipe } from "../../events/training.ts";
 import { loadHosts } from "../ssh/hosts.ts";
 import { modelShapeOf } from "./model-shape.ts";
+import { loadGeneralReplay } from "./replay.ts";
 
 /** This machine as a training device: a CUDA GPU when nvidia-smi answers, Apple's MPS on arm64 macOS, else the CPU. */
 export const localDevice = (): Device => {
@@ -51,12 +52,14 @@ export interface PlannerOptions {
 /** The Muscle's planner: undefined where nothing is known of the device (a CPU host that declares no memory). */
 export const planner = (o: PlannerOptions): ((request: TrainingRequest, device?: Device) => Promise<MemoryPlan | undefined>) => {
   let shape: ModelShape | undefined;
+  let general: number | undefined;
   return async (request, given) => {
     shape ??= modelShapeOf(o.baseModelPath);
     const device = given ?? (request.host === null ? (o.local ?? localDevice)() : await hostDevice(o.hostsFile, request.host));
     if (!device) return undefined;
     const l = request.ledger;
-    const planned = plannedSteps(request.recipe, { sft: l.sft.length, anchor: l.anchor.length, pref: Math.max(l.shadow.length, l.negatives?.length ?? 0) });
+    general ??= loadGeneralReplay().texts.length;
+    const planned = plannedSteps(request.recipe, { sft: l.sft.length, anchor: l.anchor.length, general, pref: Math.max(l.shadow.length, l.negatives?.length ?? 0) });
     const steps = planned.sft + planned.dpo;
     return withinDeadline(planMemory(shape, planSettings(request.recipe, shape), device, steps), request.deadlineMs);
   };

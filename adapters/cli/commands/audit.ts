@@ -90,7 +90,7 @@ const pct = percent;
 export const describeAdapterAudit = (a: AdapterAudit): string[] => {
   const lines = [`job ${a.jobId}`];
   const r = a.requested;
-  lines.push(`  requested at seq ${r.seq} (${r.time}) by ${r.by}; ledgers as of seq ${r.ledgerAtSeq}; recipe: rank ${r.recipe.rank}, alpha ${r.recipe.alpha}, lr ${r.recipe.lr}, ${r.recipe.sftSteps} SFT + ${r.recipe.dpoSteps} DPO steps, anchor ratio ${r.recipe.anchorRatio}, targets ${r.recipe.targetModules.join(",")}, TIES k ${r.recipe.ties.k}%`);
+  lines.push(`  requested at seq ${r.seq} (${r.time}) by ${r.by}; ledgers as of seq ${r.ledgerAtSeq}; recipe: rank ${r.recipe.rank}, alpha ${r.recipe.alpha}, lr ${r.recipe.lr}, ${r.recipe.sftSteps} SFT + ${r.recipe.dpoSteps} DPO steps, anchor ratio ${r.recipe.anchorRatio}, general-English replay ${r.recipe.generalReplayRatio ?? 0}, targets ${r.recipe.targetModules.join(",")}, TIES k ${r.recipe.ties.k}%`);
   const trained = a.inputs.filter((i) => i.role === "trained");
   lines.push(`  trained on ${trained.length} SFT entries (+${a.inputs.length - trained.length} held out for the gain), ${a.anchor} Golden Anchor texts, ${a.shadowPairs} DPO pairs${a.requested.mergeWith.length ? `; merged with ${a.requested.mergeWith.length} earlier micro-adapter(s)` : ""}`);
   for (const i of a.inputs) {

@@ -17,6 +17,7 @@ import { planLines, planStorage, storageLine } from "../../../actors/muscle/plan
 import { cloudDevice, readCloudFile } from "../../cloud/config.ts";
 import { hostsFilePath } from "../../ssh/hosts.ts";
 import { planner } from "../../training/planner.ts";
+import { replayLine, replayPlan } from "../../training/replay.ts";
 import { makeTinyModels, shippedCorpusDir } from "../../llm/tiny/factory.ts";
 import path from "node:path";
 
@@ -86,8 +87,9 @@ export const train = defineCommand({
       );
       if (!plan) return (ctx.err(`the hosts file declares no GPU memory for ${host}: add "gpuMemoryGiB" to its entry (sophont host add --help)`), 2);
       const storage = cloud?.volume ? planStorage(cloud.volume, statSync(modelPath).size) : undefined;
-      if (v.json) ctx.out(JSON.stringify(storage ? { ...plan, storage } : plan, null, 2));
-      else for (const line of [...planLines(plan), ...(storage ? [storageLine(storage)] : [])]) ctx.out(line);
+      const replay = replayPlan(recipe);
+      if (v.json) ctx.out(JSON.stringify({ ...plan, replay, ...(storage ? { storage } : {}) }, null, 2));
+      else for (const line of [...planLines(plan), replayLine(replay), ...(storage ? [storageLine(storage)] : [])]) ctx.out(line);
       return plan.fits && (storage?.fits ?? true) ? 0 : 5;
     }
     const rt = await openRuntime(ctx.config, ctx.err);
@@ -107,7 +109,7 @@ export const train = defineCommand({
       }
       await append(rt, { type: "TrainingRequested", data }, jobId);
       const say = v.json ? ctx.err : ctx.out;
-      say(`${jobId}: ${data.ledger.sft.length} SFT entries (${data.ledger.heldOut.length} held out), ${data.ledger.anchor.length} anchors, ${data.ledger.shadow.length} DPO pairs, on ${data.host ?? "this machine"}`);
+      say(`${jobId}: ${data.ledger.sft.length} SFT entries (${data.ledger.heldOut.length} held out), ${data.ledger.anchor.length} anchors, ${data.ledger.shadow.length} DPO pairs, general-English replay ${recipe.generalReplayRatio ?? 0}, on ${data.host ?? "this machine"}`);
       return await follow(rt, jobId, say, ctx.signal, (verdict) => v.json && ctx.out(JSON.stringify({ jobId, verdict: verdict.type, data: verdict.data }, null, 2)));
     } finally {
       await actors.stop();

@@ -38,6 +38,8 @@ export const up = defineCommand({
     "night (its NightCompleted says how many, with cutOff), no training starts after it, and a job",
     "still running then is cancelled with the reason. --dashboard (or `dashboard.up` in config.json,",
     "SOPHONT_DASHBOARD=1) serves the read-only dashboard too, as `sophont dashboard` does.",
+    "SOPHONT_TEST_CLOCK=START[,xRATE] runs up on a test clock (time-travel testing): its time starts at START",
+    "(ISO 8601) and runs RATE times the wall clock, for the schedule, the deadlines and the events' times.",
   ].join("\n"),
   options: { "night-at": { type: "string" }, "night-deadline": { type: "string" }, dashboard: { type: "boolean" }, ...DASHBOARD_OPTIONS },
   run: async (ctx, v): Promise<number> => {
@@ -50,8 +52,10 @@ export const up = defineCommand({
     if (withDashboard) dashboardSettings(ctx, v); // a refusal comes before anything starts
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);
+    const clock = ctx.config.clock;
     const actors = await startActors(rt, {
       models,
+      ...(clock.description ? { clock: () => clock.now() } : {}),
       policy: ctx.config.policy,
       airlock: ctx.config.airlock,
       ...(ctx.config.judge ? { judge: ctx.config.judge } : {}),
@@ -69,6 +73,7 @@ export const up = defineCommand({
     const runner = new ProjectionRunner(rt.store, rt.checkpoints, allProjections);
     const unmark = markUp(ctx.config.home, { url: rt.server.url });
     ctx.out(`Sophont is up: NATS ${rt.server.url} (${rt.server.embedded ? "embedded" : "external"}), actors: soul, salience, antechamber, mitosis; model: ${models.description}`);
+    if (clock.description) ctx.out(`${clock.description}; now ${clock.now().toISOString()}`);
     ctx.out(nightAt ? `the Soul starts a night every day at ${nightAt}${deadline ? `, to stop by ${deadline}` : ""}` : `no night schedule (use --night-at HH:MM, or \`sophont night\`)${deadline ? `; nights stop by ${deadline}` : ""}`);
     const dash = withDashboard ? await serveDashboard(ctx, rt, v).catch((e: Error) => (ctx.err(`dashboard not served: ${e.message}`), undefined)) : undefined;
     if (dash) ctx.out(`dashboard: ${dash.url}`);
@@ -78,16 +83,16 @@ export const up = defineCommand({
       if (!nightAt) return;
       timer = setTimeout(async () => {
         // A night before noon closes the previous day; a night in the evening closes today.
-        const d = new Date();
+        const d = clock.now();
         if (d.getHours() < 12) d.setDate(d.getDate() - 1);
         const day = today(d);
-        const deadlineAt = deadlineFor({ at: nightAt, deadline }, new Date());
+        const deadlineAt = deadlineFor({ at: nightAt, deadline }, clock.now());
         await actors.soul
           .command({ id: newCommandId(), actor: "schedule", command: { type: "StartNight", day, trigger: "schedule", ...(deadlineAt ? { deadlineAt } : {}) } })
           .then(() => ctx.out(`night ${day} started by the schedule${deadlineAt ? ` (deadline ${deadlineAt})` : ""}`))
           .catch((e: Error) => ctx.err(`scheduled night ${day} not started: ${e.message}`));
         schedule();
-      }, nextLocal(nightAt, new Date()).getTime() - Date.now());
+      }, clock.wallMs(nextLocal(nightAt, clock.now()).getTime() - clock.now().getTime()));
     };
     schedule();
     void narrate(rt, await rt.store.lastSeq(), ctx.out, ctx.signal);

@@ -40,6 +40,8 @@ class Recipe:
     epochs: float | None = None
     dpo_lr: float | None = None
     anchor_ratio: float = 0.0
+    # share of each SFT batch drawn from general.jsonl (general-English replay), framed like the anchor
+    general_replay_ratio: float = 0.0
     dpo_beta: float = 0.1
     ties: Ties = Ties()
     merge_with: tuple[Path, ...] = ()
@@ -85,6 +87,8 @@ class Job:
     recipe: Recipe
     sft: list[SftExample] = field(default_factory=list)
     anchor: list[SftExample] = field(default_factory=list)
+    # general-English replay rows: replayed beside the anchor so that training does not forget general text
+    general: list[SftExample] = field(default_factory=list)
     dpo: list[DpoExample] = field(default_factory=list)
     negatives: list[NegativeExample] = field(default_factory=list)
     # held-out preference pairs: measured before and after, never trained on
@@ -161,6 +165,8 @@ def parse_recipe(job_dir: Path, r: Any) -> Recipe:
     sft_steps = _num(r, "sft_steps", 0, integer=True, required=False)
     dpo_steps = _num(r, "dpo_steps", 0, integer=True, required=False)
     epochs = _num(r, "epochs", 0, required=False, lo_open=True)
+    if float(r.get("anchor_ratio") or 0) + float(r.get("general_replay_ratio") or 0) >= 1:
+        raise InputError("recipe.json: 'anchor_ratio' + 'general_replay_ratio' must be below 1 (the rest of each batch is the SFT rows)")
     if sft_steps is None and dpo_steps is None and epochs is None:
         raise InputError("recipe.json: give 'sft_steps' and/or 'dpo_steps', or 'epochs'")
 
@@ -182,6 +188,7 @@ def parse_recipe(job_dir: Path, r: Any) -> Recipe:
         epochs=epochs,
         dpo_lr=_num(r, "dpo_lr", 0, required=False, lo_open=True),
         anchor_ratio=float(_num(r, "anchor_ratio", 0, 1, required=False, default=0.0)),
+        general_replay_ratio=float(_num(r, "general_replay_ratio", 0, 1, required=False, default=0.0)),
         dpo_beta=float(_num(r, "dpo_beta", 0, required=False, default=0.1, lo_open=True)),
         ties=ties,
         merge_with=tuple(_path(job_dir, p, "merge_with[]") for p in merge_with),
@@ -297,7 +304,7 @@ def load_job(job_dir: str | Path) -> Job:
         raise InputError(f"recipe.json: invalid JSON ({e.msg} at line {e.lineno})") from e
     recipe = parse_recipe(d, raw)
     job = Job(d, recipe)
-    for name, parse, attr in (("sft.jsonl", _sft_row, "sft"), ("anchor.jsonl", _sft_row, "anchor"), ("dpo.jsonl", _dpo_row, "dpo"),
+    for name, parse, attr in (("sft.jsonl", _sft_row, "sft"), ("anchor.jsonl", _sft_row, "anchor"), ("general.jsonl", _sft_row, "general"), ("dpo.jsonl", _dpo_row, "dpo"),
                               ("negatives.jsonl", _negative_row, "negatives"), ("dpo_eval.jsonl", _dpo_row, "dpo_eval")):
         p = d / name
         if p.is_file():
@@ -312,10 +319,18 @@ def load_job(job_dir: str | Path) -> Job:
     return job
 
 
+def replay_pools(job: Job) -> list[tuple[str, list[SftExample], float]]:
+    """The replayed sets mixed into SFT batches, by name, each with its share of a batch: the Golden
+    Anchor's replay part, then the general-English set. A set with no rows takes no share."""
+    r = job.recipe
+    pools = (("anchor", job.anchor, r.anchor_ratio), ("general", job.general, r.general_replay_ratio))
+    return [(name, rows, ratio) for name, rows, ratio in pools if rows and ratio > 0]
+
+
 def resolve_steps(job: Job) -> tuple[int, int]:
     """SFT and preference step counts: explicit steps win, otherwise `epochs` passes over each set
-    (the SFT rows fill a batch's non-anchor share, so the replayed anchor rows come on top), capped
-    by `max_steps`. The preference phase trains on the pairs and the unpaired negatives together."""
+    (the SFT rows fill a batch's non-replay share, so the replayed anchor and general rows come on
+    top), capped by `max_steps`. The preference phase trains on the pairs and the unpaired negatives together."""
     r = job.recipe
     n_pref = max(len(job.dpo), len(job.negatives))
 
@@ -325,7 +340,7 @@ def resolve_steps(job: Job) -> tuple[int, int]:
         steps = math.ceil(r.epochs * n_rows / max(per_step, 1e-9))
         return min(steps, r.max_steps) if r.max_steps else steps
 
-    sft_share = r.batch * (1 - (r.anchor_ratio if job.anchor else 0.0))
+    sft_share = r.batch * (1 - sum(ratio for _, _, ratio in replay_pools(job)))
     sft = r.sft_steps if r.sft_steps is not None else from_epochs(len(job.sft), sft_share)
     dpo = r.dpo_steps if r.dpo_steps is not None else from_epochs(n_pref, r.batch)
     if sft > 0 and not job.sft:
@@ -347,7 +362,7 @@ def check_vocab(job: Job, vocab_size: int, max_len: int | None) -> None:
         if max_len is not None and len(seq) > max_len:
             raise InputError(f"{where}: {len(seq)} tokens exceed the model's context length {max_len}")
 
-    for name, rows in (("sft.jsonl", job.sft), ("anchor.jsonl", job.anchor)):
+    for name, rows in (("sft.jsonl", job.sft), ("anchor.jsonl", job.anchor), ("general.jsonl", job.general)):
         for i, ex in enumerate(rows, 1):
             check(ex.tokens, f"{name} row {i}")
     for name, pairs in (("dpo.jsonl", job.dpo), ("dpo_eval.jsonl", job.dpo_eval)):

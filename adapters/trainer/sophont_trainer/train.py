@@ -1,4 +1,4 @@
-"""The training job: SFT (with the Golden Anchor mixed in) then DPO, export, TIES merge.
+"""The training job: SFT (with the Golden Anchor and general English replayed) then DPO, export, TIES merge.
 
 Both back-ends implement the same small protocol (see `Backend`), so this loop is the same on the
 project's tiny GGUF models on a CPU and on a transformers model on an H100.
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from . import gguf
-from .data import InputError, Job, SftExample, check_vocab, load_job, resolve_steps
+from .data import InputError, Job, SftExample, check_vocab, load_job, replay_pools, resolve_steps
 from .lora import LoraSet, init_lora, read_adapter, write_adapter
 from .preference import _chunks, _pad, dpo_loss, eval_dpo, eval_heldout_pairs, kto_loss, preference_batches, token_logprobs
 from .progress import Progress
@@ -96,6 +96,15 @@ def anchor_count(step: int, batch: int, ratio: float) -> int:
     return math.floor((step + 1) * batch * ratio + 1e-9) - math.floor(step * batch * ratio + 1e-9)
 
 
+def replay_counts(step: int, batch: int, ratios: Sequence[float]) -> list[int]:
+    """Rows of each replayed set in batch `step`, each at its exact running share; at least one SFT
+    row stays in every batch (a later set gives way when the shares round up together)."""
+    counts = []
+    for ratio in ratios:
+        counts.append(min(anchor_count(step, batch, ratio), batch - 1 - sum(counts)))
+    return [max(0, n) for n in counts]
+
+
 def lr_at(step: int, base: float, warmup: int) -> float:
     return base * min(1.0, (step + 1) / warmup) if warmup > 0 else base
 
@@ -139,10 +148,13 @@ class TrainingDiverged(RuntimeError):
 def train_sft(model: Backend, lora: LoraSet, job: Job, steps: int, gen: torch.Generator, progress: Progress) -> None:
     r = job.recipe
     opt = torch.optim.AdamW(lora.parameters(), lr=r.lr, weight_decay=0.0)
-    sft, anchor = Cycler(job.sft, gen), Cycler(job.anchor, gen)
+    sft = Cycler(job.sft, gen)
+    # one path for every replayed set (the anchor's replay part, general English): a cycler and an exact share each
+    pools = [(name, Cycler(rows, gen), ratio) for name, rows, ratio in replay_pools(job)]
     for step in range(steps):
-        n_anchor = anchor_count(step, r.batch, r.anchor_ratio) if job.anchor else 0
-        batch = sft.take(r.batch - n_anchor) + anchor.take(n_anchor)
+        counts = replay_counts(step, r.batch, [ratio for _, _, ratio in pools])
+        batch = sft.take(r.batch - sum(counts)) + [row for (_, pool, _), n in zip(pools, counts) for row in pool.take(n)]
+        replayed = {"anchor_rows": 0, "general_rows": 0} | {f"{name}_rows": n for (name, _, _), n in zip(pools, counts)}
         lr = lr_at(step, r.lr, r.warmup_steps)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -153,7 +165,7 @@ def train_sft(model: Backend, lora: LoraSet, job: Job, steps: int, gen: torch.Ge
         opt.step()
         _check_finite(loss, lora, "sft", step + 1)
         progress.emit("progress", phase="sft", step=step + 1, of=steps, loss=float(loss), margin=None,
-                      lr=lr, anchor_rows=n_anchor)
+                      lr=lr, **replayed)
 
 
 def train_dpo(model: Backend, lora: LoraSet, job: Job, steps: int, gen: torch.Generator, progress: Progress) -> None:
@@ -238,6 +250,8 @@ def run_job(job_dir: str | Path, out_dir: str | Path | None, device_name: str | 
         raise InputError("no target weight found in the model for target_modules")
     if r.anchor_ratio > 0 and not job.anchor and sft_steps > 0:
         progress.emit("warning", message="anchor_ratio > 0 but anchor.jsonl is missing or empty: SFT runs unanchored")
+    if r.general_replay_ratio > 0 and not job.general and sft_steps > 0:
+        progress.emit("warning", message="general_replay_ratio > 0 but general.jsonl is missing or empty: SFT replays no general text")
 
     serving_sha = None
     if r.serving_adapter is not None:
@@ -250,7 +264,7 @@ def run_job(job_dir: str | Path, out_dir: str | Path | None, device_name: str | 
     model.attach_lora(lora)
     base = _base_memory(model)
     progress.emit("started", job_id=r.job_id, backend=r.backend, device=str(device), torch=torch.__version__, **base,
-                  sft_steps=sft_steps, dpo_steps=dpo_steps, sft_rows=len(job.sft), anchor_rows=len(job.anchor),
+                  sft_steps=sft_steps, dpo_steps=dpo_steps, sft_rows=len(job.sft), anchor_rows=len(job.anchor), general_rows=len(job.general),
                   dpo_rows=len(job.dpo), negative_rows=len(job.negatives), dpo_eval_rows=len(job.dpo_eval),
                   serving_adapter=serving_sha, rank=r.rank, alpha=r.alpha, lora_tensors=len(shapes), seed=r.seed)
 

@@ -20,7 +20,8 @@ from sophont_trainer.llama import TinyLlama
 from sophont_trainer.lora import read_adapter
 from sophont_trainer.progress import Silent
 from sophont_trainer.tiny_model import TinySpec, tiny_metadata, tiny_tensors
-from sophont_trainer.train import anchor_count, run_job, sft_loss
+from sophont_trainer.data import InputError, load_job, resolve_steps
+from sophont_trainer.train import anchor_count, replay_counts, run_job, sft_loss
 
 
 def run(job: Path, out: Path | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -108,6 +109,33 @@ class Training(unittest.TestCase):
         self.assertEqual(sum(anchor_count(s, 3, 0.2) for s in range(10)), 6)
         self.assertEqual(sum(anchor_count(s, 8, 0.5) for s in range(7)), 28)
         self.assertEqual(sum(anchor_count(s, 4, 0.0) for s in range(7)), 0)
+
+    def test_replay_counts_keep_each_share_and_one_sft_row(self) -> None:
+        counts = [replay_counts(s, 4, [0.25, 0.25]) for s in range(8)]
+        self.assertEqual(counts, [[1, 1]] * 8)
+        counts = [replay_counts(s, 4, [0.25, 0.5]) for s in range(8)]
+        self.assertTrue(all(sum(c) <= 3 for c in counts))
+        self.assertEqual(sum(c[0] for c in counts), 8)
+        self.assertEqual(replay_counts(0, 4, []), [])
+
+    def test_general_replay_rows_are_mixed_in_like_the_anchor(self) -> None:
+        job = helpers.make_job(self.tmp / "j", {"dpo_steps": None, "sft_steps": None, "epochs": 2, "general_replay_ratio": 0.25}, dpo=False)
+        helpers.write_jsonl(job / "general.jsonl", [{"tokens": [1] + [3 + (5 * i + j) % 200 for j in range(9)]} for i in range(5)])
+        # 6 SFT rows, 2 of each batch of 4 replayed (anchor 1, general 1): 2 new rows a step, 2 epochs -> 6 steps
+        self.assertEqual(resolve_steps(load_job(job)), (6, 0))
+        result, events = run(job)
+        steps = [e for e in events if e["event"] == "progress"]
+        self.assertEqual(len(steps), 6)
+        self.assertEqual(sum(e["general_rows"] for e in steps), 6)
+        self.assertEqual(sum(e["anchor_rows"] for e in steps), 6)
+        started = next(e for e in events if e["event"] == "started")
+        self.assertEqual(started["general_rows"], 5)
+        self.assertLess(result["after"]["sft_loss"], result["before"]["sft_loss"])
+
+    def test_replay_shares_must_leave_room_for_the_sft_rows(self) -> None:
+        job = helpers.make_job(self.tmp / "j", {"dpo_steps": 0, "anchor_ratio": 0.5, "general_replay_ratio": 0.5}, dpo=False)
+        with self.assertRaisesRegex(InputError, "must be below 1"):
+            load_job(job)
 
     def test_tied_output_is_skipped_with_a_warning(self) -> None:
         spec = TinySpec(n_vocab=288, n_embd=16, n_layer=1, n_head=2, n_head_kv=2, n_ff=32, tied=True)

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { plannedSteps, trainerRecipe } from "../../../actors/muscle/datasets.ts";
-import { tinyRecipe } from "../../../actors/muscle/request.ts";
+import { packed, plannedSteps, trainerRecipe } from "../../../actors/muscle/datasets.ts";
+import { defaultRecipe, tinyRecipe } from "../../../actors/muscle/request.ts";
 import type { TrainingRequest } from "../../../actors/muscle/muscle.decider.ts";
 import { trainerDir } from "../../../adapters/training/materials.ts";
 
@@ -46,5 +46,37 @@ describe("the default recipe builds on what serves", () => {
     }
     expect(plannedSteps(tinyRecipe, { sft: 30, anchor: 4, pref: 6 })).toEqual({ sft: 20, dpo: 3 });
     expect(plannedSteps(tinyRecipe, { sft: 500, anchor: 9, pref: 12 })).toEqual({ sft: 96, dpo: 6 });
+  });
+});
+
+describe("general-English replay reaches the trainer beside the anchor", () => {
+  const steps = (recipe: Record<string, unknown>, rows: { sft: number; anchor: number; general: number }): string =>
+    execFileSync("/usr/bin/python3", ["-c", [
+      "import json,sys", "from pathlib import Path", "from sophont_trainer.data import parse_recipe, resolve_steps, Job",
+      "r = parse_recipe(Path('/job'), json.loads(sys.argv[1])); n = json.loads(sys.argv[2])",
+      "j = Job(Path('/job'), r, sft=[0]*n['sft'], anchor=[0]*n['anchor'], general=[0]*n['general'])",
+      "print(resolve_steps(j)[0], r.general_replay_ratio)",
+    ].join("\n"), JSON.stringify(recipe), JSON.stringify(rows)], { env: { ...process.env, PYTHONPATH: trainerDir } }).toString().trim();
+
+  it("sends the ratio only with general rows, and the trainer counts the steps the plan does", () => {
+    const replaying = { ...defaultRecipe, generalReplayRatio: 0.25 };
+    const rows = { sft: 30, anchor: 4, dpo: 0, negatives: 0, dpoEval: 0 };
+    const general = { sha256: "s", rows: 60, ratio: 0.25 };
+    const r = trainerRecipe(request(replaying), rows, [], undefined, general);
+    expect(r.general_replay_ratio).toBe(0.25);
+    expect(trainerRecipe(request(replaying), rows, [], undefined, undefined)).not.toHaveProperty("general_replay_ratio");
+    const planned = plannedSteps(replaying, { sft: 30, anchor: 4, general: 60, pref: 0 });
+    expect(steps(r, { sft: 30, anchor: 4, general: 60 })).toBe(`${planned.sft} 0.25`);
+    // the replayed shares come on top of the SFT rows: fewer SFT rows a batch, more steps for two passes
+    expect(planned.sft).toBeGreaterThan(plannedSteps(replaying, { sft: 30, anchor: 4, general: 0, pref: 0 }).sft);
+  });
+
+  it("packs short texts into rows about as long as the job's SFT rows", () => {
+    const texts = Array.from({ length: 10 }, (_, i) => ({ tokens: [1, 10 + i, 20 + i] }));
+    const rows = packed(texts, 7, 8);
+    // two texts (6 tokens) are short of 7, a third would pass the longest row (8): no text is cut
+    expect(rows.map((r) => r.tokens.length)).toEqual([6, 6, 6, 6, 6]);
+    expect(rows.flatMap((r) => r.tokens)).toEqual(texts.flatMap((t) => t.tokens));
+    expect(packed(texts, 4, 512).map((r) => r.tokens.length)).toEqual([6, 6, 6, 6, 6]);
   });
 });

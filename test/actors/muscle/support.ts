@@ -71,13 +71,13 @@ export const tinyBase = (): { path: string; original: string } => {
   return { path: file, original: lmPath };
 };
 
-/** Sailing texts the model has not seen are accepted; other topics are the Golden Anchor. */
-export const startWorld = async (): Promise<World> => {
+/** Sailing texts the model has not seen are accepted; other topics are the Golden Anchor. The model: the tiny LM laid out for the trainer, or `lmPath`. */
+export const startWorld = async (o: { lmPath?: string } = {}): Promise<World> => {
   const nats = await startTestNats();
   const nc = await nats.connect();
   const store = new JetStreamEventStore(nc);
   const content = new ObjectContentStore(nc);
-  const lmPath = tinyBase().path;
+  const lmPath = o.lmPath ?? tinyBase().path;
   const lm = await Effect.runPromise(openLanguageModel({ modelPath: lmPath, threads: 1, probe: false, contextSize: 512 }));
   const scratch = mkdtempSync(path.join(os.tmpdir(), "sophont-muscle-"));
   return { nats, store, content, lm, lmPath, scratch, close: async () => (await lm.dispose(), store.close(), await nats.stop()) };

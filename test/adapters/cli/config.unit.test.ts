@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../../adapters/cli/config.ts";
 import { isCalendarDay } from "../../../events/day.ts";
 import { defaultPolicy, uncalibratedPolicy } from "../../../actors/salience/salience.policy.ts";
+import { defaultRecipe } from "../../../actors/muscle/request.ts";
 
 const homes: string[] = [];
 const withConfig = (json: string) => {
@@ -39,6 +40,8 @@ describe("config.json", () => {
     ['{"training":{"host":""}}', /training.host must be a host name/],
     ['{"training":{"recipe":{"sftStep":4}}}', /training.recipe.sftStep is not a recipe key/],
     ['{"training":{"recipe":{"lr":"fast"}}}', /training.recipe.lr must be a finite number/],
+    ['{"training":{"recipe":{"generalReplayRatio":1}}}', /training.recipe.generalReplayRatio must be a share of a batch from 0 to below 1/],
+    ['{"training":{"recipe":{"generalReplayRatio":0.5,"anchorRatio":0.5}}}', /anchorRatio \+ generalReplayRatio must stay below 1/],
     ["[1,2]", /must hold a JSON object/],
     ["{", /not valid JSON/],
   ])("refuses %s, naming the key", (json, message) => {
@@ -66,6 +69,8 @@ describe("config.json", () => {
     const plain = withConfig("{}")().training;
     expect(plain.bounds).toEqual({ minGain: 0, maxForgetting: 0.1, maxProbeRise: 0.05 });
     expect(plain.recipe.lr).toBe(0.001);
+    expect(plain.recipe.generalReplayRatio).toBe(defaultRecipe.generalReplayRatio);
+    expect(withConfig(JSON.stringify({ training: { recipe: { generalReplayRatio: 0 } } }))().training.recipe.generalReplayRatio).toBe(0);
     const set = withConfig(JSON.stringify({ training: { bounds: { maxProbeRise: 0.02, maxForgetting: 0.2 } } }))().training.bounds;
     expect(set).toEqual({ minGain: 0, maxForgetting: 0.2, maxProbeRise: 0.02 });
     expect(withConfig(JSON.stringify({ training: { bounds: { maxProbe: 0.02 } } }))).toThrow(/training.bounds.maxProbe is not a bound; known: minGain, maxForgetting, maxProbeRise/);

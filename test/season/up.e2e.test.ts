@@ -1,0 +1,98 @@
+// The season under `sophont up` (issue 13 point 6): the real `up` process on a test clock
+// (SOPHONT_TEST_CLOCK, a simulated day in 36 s of wall time) with its own night schedule, Salience
+// judging each day's inputs (dropped in with `sophont ingest` while up runs), the Soul deciding to
+// train by itself, the local trainer on the default English models, the evaluation's gate with the
+// probe bound at 2% over the base. Capped for CI in config.json (24 steps, three candidates), not in
+// the product. The harmful job of the issue is the tiny season's (test/season/season.int.test.ts).
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import type { EventData } from "../../events/catalogue.ts";
+import { useTestLog } from "../support/nats.ts";
+import { collect } from "../support/events.ts";
+import { corpusLines } from "../adapters/llm/support.ts";
+
+const bin = fileURLToPath(new URL("../../adapters/cli/bin.mjs", import.meta.url));
+const home = mkdtempSync(join(tmpdir(), "sophont-up-season-"));
+const log = useTestLog();
+const NIGHTS = 12;
+const PER_DAY = 6;
+const RATE = 2400;
+const env = () => ({ ...process.env, TZ: "UTC", SOPHONT_HOME: home, SOPHONT_NATS_URL: log.nats.url, SOPHONT_NATS_USER: "soul", SOPHONT_NATS_PASSWORD: log.nats.secrets.soul, OTEL_SDK_DISABLED: "true" });
+
+const start = (args: string[], extra: Record<string, string> = {}): { child: ChildProcess; out: () => string; done: Promise<{ code: number | null; out: string; err: string }> } => {
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...env(), ...extra }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (err += d));
+  return { child, out: () => out, done: new Promise((resolve) => child.on("close", (code) => resolve({ code, out, err }))) };
+};
+const waitFor = async <T>(probe: () => Promise<T | undefined>, ms: number, what: string): Promise<T> => {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+    const v = await probe();
+    if (v !== undefined) return v;
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+const ofType = async <T extends string>(type: T) => collect(log.store.read({ types: new Set([type]) }));
+const day = (n: number) => new Date(Date.UTC(2026, 11, 5 + n)).toISOString().slice(0, 10);
+
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+describe("a season under sophont up", () => {
+  it("twelve scheduled nights: Salience judges, the Soul trains by itself, each promotion gains within the probe bound", async () => {
+    writeFileSync(join(home, "config.json"), JSON.stringify({
+      night: { at: "22:00" },
+      // a job may take a simulated week (a minute of wall time is 40 simulated hours)
+      training: { minNewSft: 12, maxJobsPerDay: 1, jobMinutes: 7 * 24 * 60, host: "local", bounds: { maxProbeRise: 0.02 }, recipe: { maxSteps: 24, candidates: { methods: ["stack", "task-arithmetic", "ties"], taskLambdas: [0.5], maxRank: 16, maxCandidates: 3 } } },
+    }));
+    const questions = ["How do planets move in their orbits around a star?", "What can a telescope show of distant galaxies?", "Why does a comet brighten near the sun?", "How are the distances to stars measured?"];
+    writeFileSync(join(home, "questions.txt"), questions.join("\n"));
+    expect((await start(["preoccupation", "seed", join(home, "questions.txt")]).done).code).toBe(0);
+    const anchors = ["cooking", "gardening", "medicine", "sailing"].flatMap((t) => corpusLines("heldout", t).slice(0, 4));
+    writeFileSync(join(home, "anchor.txt"), anchors.join("\n\n"));
+    expect((await start(["anchor", "add", join(home, "anchor.txt")]).done).code).toBe(0);
+    const astronomy = corpusLines("heldout", "astronomy");
+    const drop = async (n: number) => {
+      writeFileSync(join(home, `day-${n}.log`), astronomy.slice(n * PER_DAY, (n + 1) * PER_DAY).join("\n"));
+      const r = await start(["ingest", join(home, `day-${n}.log`), "--day", day(n)]).done;
+      expect(r.code, r.err).toBe(0);
+    };
+    await drop(0);
+    const up = start(["up"], { SOPHONT_TEST_CLOCK: `${day(0)}T12:00:00Z,x${RATE}` });
+    const began = Date.now();
+    try {
+      for (let n = 0; n < NIGHTS; n++) {
+        await waitFor(async () => (await ofType("NightCompleted")).find((e) => (e.data as { nightId: string }).nightId === day(n)), 240_000, `the night of ${day(n)}`);
+        if (n + 1 < NIGHTS) await drop(n + 1); // the next day's inputs arrive while up runs
+      }
+      // The last night's job, if one was asked for, ends too.
+      const verdicts = async () => [...(await ofType("AdapterPromoted")), ...(await ofType("AdapterRolledBack")), ...(await ofType("TrainingFailed"))];
+      await waitFor(async () => ((await verdicts()).length >= (await ofType("TrainingRequested")).length ? true : undefined), 300_000, "every job's verdict");
+    } finally {
+      up.child.kill("SIGINT");
+      const end = await up.done;
+      expect(end.code, end.err.slice(-2000)).toBe(0);
+    }
+    const requested = (await ofType("TrainingRequested")).map((e) => e.data as EventData<"TrainingRequested">);
+    const evaluated = (await ofType("AdapterEvaluated")).map((e) => e.data as EventData<"AdapterEvaluated">);
+    const promoted = new Set((await ofType("AdapterPromoted")).map((e) => (e.data as { jobId: string }).jobId));
+    const accepted = (await ofType("InputAccepted")).length;
+    const table = ["| job | night (rule) | chosen | verdict | gain | probe vs base |", "| --- | --- | --- | --- | --- | --- |", ...evaluated.map((v) => {
+      const r = requested.find((q) => q.jobId === v.jobId);
+      return `| ${v.jobId} | ${r?.rule?.nightId ?? "-"} (${r?.rule?.name ?? r?.requestedBy}) | ${v.chosen?.method ?? "-"} | ${promoted.has(v.jobId) ? "promoted" : "rolled back"} | ${(v.gain * 100).toFixed(1)}% | ${(((v.probe?.after ?? NaN) / (v.probe?.base ?? v.probe?.before ?? NaN) - 1) * 100).toFixed(1)}% |`;
+    })].join("\n");
+    console.log(`${table}\n\nseason under up: ${NIGHTS} nights in ${((Date.now() - began) / 1000).toFixed(0)} s, ${accepted} inputs accepted by Salience, ${requested.length} jobs requested`);
+    if (process.env.SOPHONT_SEASON_TABLE) writeFileSync(process.env.SOPHONT_SEASON_TABLE, table + "\n");
+
+    expect(requested.filter((r) => r.requestedBy === "soul").length).toBeGreaterThanOrEqual(3);
+    for (const v of evaluated.filter((e) => promoted.has(e.jobId))) {
+      expect(v.gain, `${v.jobId} lowers held-out perplexity against what served`).toBeGreaterThan(0);
+      expect(v.probe!.after / (v.probe!.base ?? v.probe!.before) - 1, `${v.jobId}'s probe against the base`).toBeLessThanOrEqual(0.02);
+    }
+  }, 900_000);
+});
