@@ -30,7 +30,12 @@ const cloudProvider = (home: string, store: EventStore): CloudGpuProvider | unde
     for await (const e of store.read({ types: new Set(["InstanceTerminated"]) })) if (e.type === "InstanceTerminated" && new Date(e.storedAt).toISOString().startsWith(day)) spent += e.data.cost;
     return spent;
   };
-  return new CloudGpuProvider({ ...o, spentToday });
+  const spentOnJob = async (jobId: string) => {
+    let spent = 0;
+    for await (const e of store.read({ types: new Set(["InstanceTerminated"]) })) if (e.type === "InstanceTerminated" && e.data.jobId === jobId) spent += e.data.cost;
+    return spent;
+  };
+  return new CloudGpuProvider({ ...o, spentToday, spentOnJob });
 };
 
 /** Loads the adapter the log says serves into `lm` (its files under `<home>/muscle/adapters`); returns its sha256. */

@@ -52,6 +52,8 @@ export interface CloudOptions {
   readonly volume?: VolumeOptions;
   /** Spent today so far (from the log's InstanceTerminated events); the composition root binds it. */
   readonly spentToday?: () => Promise<number>;
+  /** Spent so far on one job (its staging machine, an earlier try), from the same events: counts in the per-job cap. */
+  readonly spentOnJob?: (jobId: string) => Promise<number>;
   readonly pollMs?: number;
   readonly readyTimeoutMs?: number;
   readonly ssh?: SshRemoteHostOptions;

@@ -70,12 +70,17 @@ export class CloudGpuProvider implements HostProvider {
     let chosen: Candidate | undefined = found ? candidates.find((c) => c.region === found!.region) ?? candidates[0] : undefined;
     const hours = (request.deadlineMs ?? 3_600_000) / 3_600_000;
     const spent = (await this.o.spentToday?.()) ?? 0;
+    const spentOnJob = (await this.o.spentOnJob?.(request.jobId)) ?? 0;
     for (const candidate of found ? [] : candidates) {
       const label = { gpuType: candidate.machineType ?? candidate.gpuType, region: candidate.region };
       const worst = candidate.pricePerHour * hours;
       // A network volume lives in one region (a data centre): an instance elsewhere cannot mount it.
       if (volume && candidate.region !== volume.region) { attempts.push({ ...label, error: `the volume ${volume.name} is in ${volume.region}: an instance in ${candidate.region} cannot mount it` }); continue; }
-      if (worst > this.o.maxCostPerJob) { attempts.push({ ...label, error: `up to ${worst.toFixed(2)} for the job exceeds the cap of ${this.o.maxCostPerJob} per job` }); continue; }
+      if (spentOnJob + worst > this.o.maxCostPerJob) {
+        const already = spentOnJob > 0 ? `${spentOnJob.toFixed(2)} already spent on the job + ` : "";
+        attempts.push({ ...label, error: `${already}up to ${worst.toFixed(2)} for the job exceeds the cap of ${this.o.maxCostPerJob} per job` });
+        continue;
+      }
       if (spent + worst > this.o.maxCostPerDay) { attempts.push({ ...label, error: `${spent.toFixed(2)} spent today + up to ${worst.toFixed(2)} exceeds the cap of ${this.o.maxCostPerDay} per day` }); continue; }
       const r = await this.api.call("POST", "/instances", {
         name, ...candidate.ask, region: candidate.region, image: this.o.image, sshPublicKey: readFileSync(`${this.o.keyPath}.pub`, "utf8").trim(), ...(volume ? { volumeId: volume.id } : {}),

@@ -152,4 +152,12 @@ describe("a GPU rented per job (stand-in API, real sshd instances)", () => {
     const p = provider({ maxCostPerJob: 0.5 });
     await expect(p.provision({ jobId: "job-dear", deadlineMs: 3_600_000 })).rejects.toMatchObject({ _tag: "CostCapError", message: expect.stringMatching(/exceeds the cap of 0.5 per job/) });
   });
+
+  it("counts what the job already spent (its staging machine) in the cap per job", async () => {
+    // 1.2/h x 1 h fits the cap of 10 alone; with 9 already spent on the job it does not, and nothing is rented.
+    const before = cloud.instances.size;
+    const p = provider({ offers: [{ gpuType: "A100", region: "us", pricePerHour: 1.2 }], spentOnJob: async (id) => (id === "job-staged" ? 9 : 0) });
+    await expect(p.provision({ jobId: "job-staged", deadlineMs: 3_600_000 })).rejects.toMatchObject({ _tag: "CostCapError", message: expect.stringMatching(/9\.00 already spent on the job \+ up to 1\.20 for the job exceeds the cap of 10 per job/) });
+    expect(cloud.instances.size).toBe(before);
+  });
 });
