@@ -221,12 +221,38 @@ export interface VolumePlan {
   readonly sizeGiB: number;
   readonly pricePerGiBMonth: number;
   readonly policy: "keep" | "delete";
+  /** The cheapest stager's price per hour (machines without a GPU). */
+  readonly staging: ReadonlyArray<{ readonly pricePerHour: number }>;
+  /** This machine's upload speed to the provider, in MB/s (10^6 bytes), as the user states it; absent: the staging time is unknown. */
+  readonly uploadMBps?: number;
 }
 
-/** The volume's storage cost and whether the base fits on it. */
-export const planStorage = (v: VolumePlan, baseBytes: number): { readonly volume: VolumePlan; readonly storageCostPerMonth: number; readonly baseBytes: number; readonly fits: boolean } => ({
-  volume: v, storageCostPerMonth: v.sizeGiB * v.pricePerGiBMonth, baseBytes, fits: baseBytes <= v.sizeGiB * 2 ** 30,
-});
+/** The staging of the base on the volume: how long the upload takes and what the stager costs meanwhile (its boot not counted). */
+export interface StagingPlan {
+  readonly seconds: number | null;
+  readonly cost: number | null;
+  readonly pricePerHour: number;
+  /** Every job (policy delete), or the first one only (keep). */
+  readonly when: "every job" | "first job";
+}
+
+/** The volume's storage cost, whether the base fits on it, and the staging's time and cost. */
+export const planStorage = (v: VolumePlan, baseBytes: number): { readonly volume: VolumePlan; readonly storageCostPerMonth: number; readonly baseBytes: number; readonly fits: boolean; readonly staging: StagingPlan } => {
+  const pricePerHour = Math.min(...v.staging.map((s) => s.pricePerHour));
+  const seconds = v.uploadMBps && v.uploadMBps > 0 ? baseBytes / (v.uploadMBps * 1e6) : null;
+  return {
+    volume: v, storageCostPerMonth: v.sizeGiB * v.pricePerGiBMonth, baseBytes, fits: baseBytes <= v.sizeGiB * 2 ** 30,
+    staging: { seconds, cost: seconds === null ? null : (seconds / 3600) * pricePerHour, pricePerHour, when: v.policy === "keep" ? "first job" : "every job" },
+  };
+};
+
+const duration = (s: number): string => (s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+
+/** The staging line of the plan: the upload's time and the stager's cost, or how to get them. */
+export const stagingLine = (s: ReturnType<typeof planStorage>): string =>
+  s.staging.seconds === null
+    ? `staging (${s.staging.when}): ${gib(s.baseBytes)} from this machine; time unknown: set volume.uploadMBps in cloud.json to your upload speed (BaseStaged events record each staging's bytes and seconds); the stager bills ${s.staging.pricePerHour}/h meanwhile`
+    : `staging (${s.staging.when}): ${gib(s.baseBytes)} at ${s.volume.uploadMBps} MB/s = ${duration(s.staging.seconds)}, the stager at ${s.staging.pricePerHour}/h = ${s.staging.cost!.toFixed(2)} (its boot not counted)`;
 
 /** The storage line of the plan (`sophont train --plan --host cloud`). */
 export const storageLine = (s: ReturnType<typeof planStorage>): string =>

@@ -34,6 +34,8 @@ export interface VolumeOptions {
   /** Where instances see it, when the API does not say (default /workspace, RunPod's). */
   readonly mountPath?: string;
   readonly staging: readonly StagingOffer[];
+  /** This machine's upload speed to the provider in MB/s, as you measured it: the plan's staging estimate. */
+  readonly uploadMBps?: number;
 }
 
 export interface CloudOptions {
@@ -101,7 +103,7 @@ export const cloudOptionsFrom = (raw: unknown, file: string): CloudOptions => {
     workDir: { what: "a non-empty string", ok: str, optional: true },
     maxCostPerJob: { what: "a positive number", ok: positive },
     maxCostPerDay: { what: "a positive number", ok: positive },
-    volume: { what: "an object { name, sizeGiB, pricePerGiBMonth, policy, staging, region?, mountPath? }", ok: isObject, optional: true },
+    volume: { what: "an object { name, sizeGiB, pricePerGiBMonth, policy, staging, region?, mountPath?, uploadMBps? }", ok: isObject, optional: true },
     pollMs: { what: "a positive number", ok: positive, optional: true },
     readyTimeoutMs: { what: "a positive number", ok: positive, optional: true },
   }, issues);
@@ -119,6 +121,7 @@ export const cloudOptionsFrom = (raw: unknown, file: string): CloudOptions => {
       staging: { what: "a non-empty list of { machineType, pricePerHour, region? } (machines without a GPU that stage the base)", ok: Array.isArray },
       region: { what: "a non-empty string", ok: str, optional: true },
       mountPath: { what: "an absolute path", ok: (v) => typeof v === "string" && v.startsWith("/"), optional: true },
+      uploadMBps: { what: "a positive number (your upload speed to the provider, MB/s: the plan's staging estimate)", ok: positive, optional: true },
     }, issues);
     if (Array.isArray(o.volume.staging)) list("volume.staging", o.volume.staging, (w, v) => checkObject(w, v, {
       machineType: { what: "a non-empty string", ok: str }, pricePerHour: { what: "a number >= 0", ok: price }, region: { what: "a non-empty string", ok: str, optional: true },

@@ -13,7 +13,7 @@ import { defineCommand } from "../command.ts";
 import { parsePosition, percent, printResult, readable, table, UsageError } from "../format.ts";
 import { openModels } from "../models.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
-import { planLines, planStorage, storageLine } from "../../../actors/muscle/plan.ts";
+import { planLines, planStorage, stagingLine, storageLine } from "../../../actors/muscle/plan.ts";
 import { cloudDevice, readCloudFile } from "../../cloud/config.ts";
 import { hostsFilePath } from "../../ssh/hosts.ts";
 import { planner } from "../../training/planner.ts";
@@ -64,7 +64,8 @@ export const train = defineCommand({
     "--plan: only print the memory plan of such a job (quantized base from the GGUF's tensor types, LoRA,",
     "optimiser, activations with per-layer checkpointing at the recipe's seqLen and batch) against the",
     "host's GPU memory (hosts.json gpuMemoryGiB; with --host cloud, the smallest gpuMemoryGiB of cloud.json's offers,",
-    "and a line with the volume's storage cost a month and whether the base fits on it) or this machine's;",
+    "a line with the volume's storage cost a month and whether the base fits on it, and one with the staging's time and cost",
+    "at volume.uploadMBps) or this machine's;",
     "exit 0 when it fits, 5 when not.",
     "Exit 0: promoted; 3: rolled back; 4: the job failed. --json: the narration goes to stderr, the verdict event to stdout.",
   ].join("\n"),
@@ -89,7 +90,7 @@ export const train = defineCommand({
       const storage = cloud?.volume ? planStorage(cloud.volume, statSync(modelPath).size) : undefined;
       const replay = replayPlan(recipe);
       if (v.json) ctx.out(JSON.stringify({ ...plan, replay, ...(storage ? { storage } : {}) }, null, 2));
-      else for (const line of [...planLines(plan), replayLine(replay), ...(storage ? [storageLine(storage)] : [])]) ctx.out(line);
+      else for (const line of [...planLines(plan), replayLine(replay), ...(storage ? [storageLine(storage), stagingLine(storage)] : [])]) ctx.out(line);
       return plan.fits && (storage?.fits ?? true) ? 0 : 5;
     }
     const rt = await openRuntime(ctx.config, ctx.err);

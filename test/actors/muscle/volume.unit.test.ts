@@ -1,7 +1,7 @@
 // The volume's pure parts: cloud.json's volume checked key by key, what the log says a volume holds,
 // the storage line of the plan, and the device a cloud job is planned on.
 import { describe, expect, it } from "vitest";
-import { planStorage, storageLine } from "../../../actors/muscle/plan.ts";
+import { planStorage, stagingLine, storageLine } from "../../../actors/muscle/plan.ts";
 import { volumeHolds } from "../../../actors/muscle/volume.ts";
 import { cloudDevice, cloudOptionsFrom, CloudConfigError } from "../../../adapters/cloud/config.ts";
 import { narrateTraining } from "../../../adapters/cli/training-narration.ts";
@@ -49,6 +49,19 @@ describe("cloud.json's volume", () => {
     const small = planStorage({ ...valid.volume, sizeGiB: 50, policy: "delete" } as never, base);
     expect(small.fits).toBe(false);
     expect(storageLine(small)).toMatch(/deleted after each job .*too small: the base alone needs 60.80 GiB/);
+  });
+
+  it("estimates the staging's time and the stager's cost from the stated upload speed, and says how to get them without it", () => {
+    const base = 60.8 * 2 ** 30;
+    const unknown = planStorage(valid.volume as never, base);
+    expect(unknown.staging).toMatchObject({ seconds: null, cost: null, when: "first job" });
+    expect(stagingLine(unknown)).toMatch(/^staging \(first job\): 60.80 GiB from this machine; time unknown: set volume.uploadMBps in cloud.json/);
+    const at50 = planStorage({ ...valid.volume, uploadMBps: 50, policy: "delete" } as never, base);
+    const seconds = base / 50e6; // 1,306 s
+    const cheapest = Math.min(...valid.volume.staging.map((s) => s.pricePerHour));
+    expect(at50.staging.seconds).toBeCloseTo(seconds, 6);
+    expect(at50.staging.cost).toBeCloseTo((seconds / 3600) * cheapest, 9);
+    expect(stagingLine(at50)).toBe(`staging (every job): 60.80 GiB at 50 MB/s = 22 min, the stager at ${cheapest}/h = ${((seconds / 3600) * cheapest).toFixed(2)} (its boot not counted)`);
   });
 });
 
