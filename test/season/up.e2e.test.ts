@@ -4,18 +4,17 @@
 // train by itself, the local trainer on the default English models, the evaluation's gate with the
 // probe bound at 2% over the base. Capped for CI in config.json (24 steps, three candidates), not in
 // the product. The harmful job of the issue is the tiny season's (test/season/season.int.test.ts).
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { EventData } from "../../events/catalogue.ts";
 import { useTestLog } from "../support/nats.ts";
+import { startSophont } from "../support/cli.ts";
+import { waitFor } from "../actors/muscle/support.ts";
 import { collect } from "../support/events.ts";
 import { corpusLines } from "../adapters/llm/support.ts";
 
-const bin = fileURLToPath(new URL("../../adapters/cli/bin.mjs", import.meta.url));
 const home = mkdtempSync(join(tmpdir(), "sophont-up-season-"));
 const log = useTestLog();
 const NIGHTS = 12;
@@ -23,20 +22,9 @@ const PER_DAY = 6;
 const RATE = 2400;
 const env = () => ({ ...process.env, TZ: "UTC", SOPHONT_HOME: home, SOPHONT_NATS_URL: log.nats.url, SOPHONT_NATS_USER: "soul", SOPHONT_NATS_PASSWORD: log.nats.secrets.soul, OTEL_SDK_DISABLED: "true" });
 
-const start = (args: string[], extra: Record<string, string> = {}): { child: ChildProcess; out: () => string; done: Promise<{ code: number | null; out: string; err: string }> } => {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...env(), ...extra }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  return { child, out: () => out, done: new Promise((resolve) => child.on("close", (code) => resolve({ code, out, err }))) };
-};
-const waitFor = async <T>(probe: () => Promise<T | undefined>, ms: number, what: string): Promise<T> => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
-    const v = await probe();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`timed out waiting for ${what}`);
+const start = (args: string[], extra: Record<string, string> = {}) => {
+  const run = startSophont(args, { env: { ...env(), ...extra } });
+  return { child: run.child, out: run.stdout, done: run.done };
 };
 const ofType = async <T extends string>(type: T) => collect(log.store.read({ types: new Set([type]) }));
 const day = (n: number) => new Date(Date.UTC(2026, 11, 5 + n)).toISOString().slice(0, 10);

@@ -23,6 +23,8 @@ export interface CliResult {
 export interface CliRun {
   readonly child: ChildProcess;
   readonly done: Promise<CliResult>;
+  /** What it printed on stdout so far (a long-running process: up). */
+  readonly stdout: () => string;
 }
 
 export interface CliOptions {
@@ -72,7 +74,7 @@ export const startSophont = (args: ReadonlyArray<string>, opts: CliOptions): Cli
       resolve({ code, signal, out, err, ms: Date.now() - t0, timedOut, ...(peakRssKiB ? { peakRssKiB } : {}) });
     }),
   );
-  return { child, done };
+  return { child, done, stdout: () => out };
 };
 
 /** Runs `sophont ARGS...` to its end. */

@@ -1,38 +1,26 @@
 // `sophont up` on a test clock (SOPHONT_TEST_CLOCK, a simulated day in 36 s of wall time): the real
 // process's own schedule starts a night each simulated evening and Salience judges the inputs that
 // were dropped in (`sophont ingest`) during that day. The ground under a season run through `up`.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { useTestLog } from "../../support/nats.ts";
+import { startSophont } from "../../support/cli.ts";
+import { waitFor } from "../../actors/muscle/support.ts";
 import { collect } from "../../support/events.ts";
 import { corpusLines } from "../llm/support.ts";
 
-const bin = fileURLToPath(new URL("../../../adapters/cli/bin.mjs", import.meta.url));
 const home = mkdtempSync(join(tmpdir(), "sophont-up-clock-"));
 const log = useTestLog();
 const RATE = 2400;
 const env = () => ({ ...process.env, TZ: "UTC", SOPHONT_HOME: home, SOPHONT_NATS_URL: log.nats.url, SOPHONT_NATS_USER: "soul", SOPHONT_NATS_PASSWORD: log.nats.secrets.soul, OTEL_SDK_DISABLED: "true" });
 
-const start = (args: string[], extra: Record<string, string> = {}): { child: ChildProcess; out: () => string; done: Promise<{ code: number | null; out: string; err: string }> } => {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...env(), ...extra }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  return { child, out: () => out, done: new Promise((resolve) => child.on("close", (code) => resolve({ code, out, err }))) };
+const start = (args: string[], extra: Record<string, string> = {}) => {
+  const run = startSophont(args, { env: { ...env(), ...extra } });
+  return { child: run.child, out: run.stdout, done: run.done };
 };
 const sophont = (...args: string[]) => start(args).done;
-const waitFor = async <T>(probe: () => Promise<T | undefined>, ms: number, what: string): Promise<T> => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
-    const v = await probe();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 const completed = async (day: string) => (await collect(log.store.read({ types: new Set(["NightCompleted"]) }))).find((e) => (e.data as { nightId: string }).nightId === day);
 
 afterAll(() => rmSync(home, { recursive: true, force: true }));
