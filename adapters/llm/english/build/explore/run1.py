@@ -1,0 +1,16 @@
+exec(open("/tmp/emb/mats.py").read())
+W=cached("win256",lambda:window_ppmi(256)); Wv,Ws=W[:-1],W[-1]; log("win")
+L=cached("lsa256",lambda:lsa(256,"logent")); Lv,Ls=L[:-1],L[-1]; log("lsa")
+for K in (128,256):
+    evaluate(post(Wv[:,:K],sif),f"win K{K} sif d1")
+for drop in (0,1,2,3):
+    evaluate(post(Lv,sif,drop),f"lsa256 Σ0 unit sif d{drop}")
+evaluate(post(Lv,idf,1),f"lsa256 Σ0 unit idf d1")
+evaluate(post(Lv,sif*idf,1),f"lsa256 Σ0 unit sif*idf d1")
+evaluate(post(Lv*Ls**0.5,sif,1),f"lsa256 Σ.5 unit sif d1")
+evaluate(post(Lv,idf,1,norm=False),f"lsa256 Σ0 raw idf d1")
+evaluate(post(Lv[:,:128],sif,1),f"lsa128 Σ0 unit sif d1")
+P=cached("para256",lambda:para_ppmi(256)); Pv,Ps=P[:-1],P[-1]; log("para")
+evaluate(post(Pv,sif,1),f"para256 sif d1")
+evaluate(post(Pv,idf,1),f"para256 idf d1")
+evaluate(post(Pv[:,:128],sif,1),f"para128 sif d1")
