@@ -5,8 +5,9 @@ import { generateJsonOn } from "./generate.ts";
 import { identify } from "./identity.ts";
 import { AdapterRegistry } from "./lora-registry.ts";
 import { NativeScorer, type ScorerInfo } from "./native/scorer.ts";
+import { answerInOnePass } from "./one-pass.ts";
 import { planScoring, scoreTextsNative, scoreTextsPublic } from "./perplexity.ts";
-import type { LanguageModel, ModelIdentity, PerplexityOptions, PerplexityResult } from "./ports.ts";
+import type { AnswerRequest, LanguageModel, ModelIdentity, OnePassBatch, OnePassOptions, PerplexityOptions, PerplexityResult } from "./ports.ts";
 import { probeModel } from "./probe.ts";
 import { llamaRuntime, Mutex, type RuntimeOptions } from "./runtime.ts";
 
@@ -35,6 +36,23 @@ class LlamaLanguageModel implements LanguageModel {
     readonly scorer: ScorerInfo,
   ) {
     this.adapters = new AdapterRegistry(identity.architecture);
+    this.onePass = native !== null && identity.instructionFollowing ? (requests, o) => this.answer(native, requests, o) : null;
+  }
+
+  readonly onePass: LanguageModel["onePass"];
+
+  /** Tokens the native scorer has put through the model (every path); null without it. */
+  get evaluatedTokens(): number | null { return this.native?.evaluatedTokens ?? null; }
+
+  private answer(native: NativeScorer, requests: readonly AnswerRequest[], opts: OnePassOptions): Effect.Effect<OnePassBatch, LlmError> {
+    return wrap("onePass", () => this.lock.run(async () => answerInOnePass({
+      llama: await llamaRuntime(this.opts), model: this.model, native, contextSize: native.contextSize,
+      windowed: (texts) => scoreTextsNative(texts, (t) => this.model.tokenize(t), native, this.plan({}), false),
+    }, requests, opts)));
+  }
+
+  private plan(opts: PerplexityOptions) {
+    return planScoring(this.context.contextSize, this.model.tokens.shouldPrependBosToken ? this.model.tokens.bos : null, opts);
   }
 
   get contextSize(): number { return this.context.contextSize; }
@@ -118,7 +136,7 @@ const isLlmError = (e: unknown): e is LlmError =>
   ["ModelProbeError", "ModelLoadError", "InferenceError", "GenerationIncompleteError", "AdapterError"].includes(String((e as { _tag: unknown })._tag));
 
 /** A loaded language model; `dispose` frees the contexts and the weights. */
-export type OpenLanguageModel = LanguageModel & { dispose(): Promise<void>; readonly scorer: ScorerInfo };
+export type OpenLanguageModel = LanguageModel & { dispose(): Promise<void>; readonly scorer: ScorerInfo; readonly evaluatedTokens: number | null };
 
 let fallbackReported = false;
 

@@ -20,7 +20,9 @@ namespace sophont {
   X(llama_free) X(llama_n_ctx) X(llama_n_batch) X(llama_n_seq_max) X(llama_get_memory) \
   X(llama_memory_clear) X(llama_model_get_vocab) X(llama_vocab_n_tokens)        \
   X(llama_decode) X(llama_get_logits_ith) X(llama_adapter_lora_init)            \
-  X(llama_set_adapters_lora)
+  X(llama_set_adapters_lora) X(llama_memory_seq_cp) X(llama_memory_seq_rm)       \
+  X(llama_vocab_is_eog) X(llama_sampler_init_grammar) X(llama_sampler_clone)    \
+  X(llama_sampler_apply) X(llama_sampler_accept) X(llama_sampler_free)
 
 struct LlamaApi {
 #define SOPHONT_FIELD(name) decltype(&::name) name = nullptr;

@@ -8,10 +8,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include "napi.h"
 #include "llama-api.h"
 #include "log-softmax.h"
+#include "one-pass.h"
 
 namespace sophont {
 
@@ -24,6 +26,7 @@ struct State {
   llama_model* model = nullptr;
   llama_context* ctx = nullptr;
   std::map<std::string, llama_adapter_lora*> adapters;  // by sha256; freed with the model
+  PrefixCache prefix;  // what onePass left in sequence 0; score() and setAdapters() invalidate it
   int32_t nVocab = 0;
   uint32_t nCtx = 0, nBatch = 0, nSeqMax = 1;
   void release() {
@@ -31,6 +34,7 @@ struct State {
     if (model != nullptr) api.llama_model_free(model);
     ctx = nullptr, model = nullptr;
     adapters.clear();
+    prefix = PrefixCache();
   }
   ~State() { release(); }
 };
@@ -111,6 +115,7 @@ static std::string setAdapters(State& s, const std::vector<AdapterSpec>& specs) 
     chosen.push_back(it->second);
     scales.push_back(a.scale);
   }
+  s.prefix.valid = false;  // the prefix's cached state belongs to the previous weights
   if (api.llama_set_adapters_lora(s.ctx, chosen.data(), chosen.size(), scales.data()) != 0) return "llama.cpp refused the LoRA adapters";
   return "";
 }
@@ -187,6 +192,7 @@ static std::string score(State& s, const std::vector<int32_t>& tokens, const std
   if (s.ctx == nullptr) return "the scorer is not loaded (or was disposed)";
   std::string bad = checkInput(s, tokens, windows, bos);
   if (!bad.empty()) return bad;
+  s.prefix.valid = false;  // the windows reuse every sequence, the prefix's too
   const int32_t size = static_cast<int32_t>(s.nBatch), hasBos = bos >= 0 ? 1 : 0;
   const int32_t packs = static_cast<int32_t>(std::min<uint32_t>(kMaxPacked, s.nSeqMax));
   Batch b(s.nBatch);
@@ -223,7 +229,7 @@ class Scorer : public Napi::ObjectWrap<Scorer> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Scorer", {
       InstanceMethod<&Scorer::Load>("load"), InstanceMethod<&Scorer::SetAdapters>("setAdapters"),
-      InstanceMethod<&Scorer::Score>("score"), InstanceMethod<&Scorer::Dispose>("dispose"),
+      InstanceMethod<&Scorer::Score>("score"), InstanceMethod<&Scorer::OnePassCall>("onePass"), InstanceMethod<&Scorer::Dispose>("dispose"),
       InstanceAccessor<&Scorer::VocabSize>("vocabSize"), InstanceAccessor<&Scorer::ContextSize>("contextSize"),
     });
   }
@@ -278,6 +284,61 @@ class Scorer : public Napi::ObjectWrap<Scorer> {
                  std::copy(out->begin(), out->end(), result.Data());
                  return result;
                });
+  }
+
+  static std::vector<int32_t> ints(const Napi::Value& v) {
+    const Napi::Int32Array a = v.As<Napi::Int32Array>();
+    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+  }
+  template <typename T> static Napi::Value typed(Napi::Env env, const std::vector<T>& v) {
+    using Array = typename std::conditional<std::is_same<T, double>::value, Napi::Float64Array, Napi::Int32Array>::type;
+    auto a = Array::New(env, v.size());
+    std::copy(v.begin(), v.end(), a.Data());
+    return a;
+  }
+
+  // onePass(prefix, [{text, closing, maxTokens}], {grammar, root, timeoutMs, probes}) -> {prefixEvaluated, items}
+  Napi::Value OnePassCall(const Napi::CallbackInfo& info) {
+    const std::vector<int32_t> prefix = ints(info[0]);
+    const Napi::Array list = info[1].As<Napi::Array>();
+    std::vector<PassItem> items;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      const Napi::Object o = list.Get(i).As<Napi::Object>();
+      items.push_back({ints(o.Get("text")), ints(o.Get("closing")), o.Get("maxTokens").As<Napi::Number>().Int32Value()});
+      if (items.back().maxTokens < 1) throw Napi::RangeError::New(info.Env(), "maxTokens must be at least 1");
+    }
+    const Napi::Object oo = info[2].As<Napi::Object>();
+    PassOptions opts;
+    opts.grammar = oo.Get("grammar").As<Napi::String>();
+    opts.root = oo.Get("root").As<Napi::String>();
+    opts.timeoutMs = oo.Get("timeoutMs").As<Napi::Number>().DoubleValue();
+    opts.probes = ints(oo.Get("probes"));
+    auto out = std::make_shared<std::vector<PassResult>>();
+    auto prefixEvaluated = std::make_shared<int32_t>(0);
+    return Run(info.Env(), [prefix, items, opts, out, prefixEvaluated](State& s) -> std::string {
+      if (s.ctx == nullptr) return "the scorer is not loaded (or was disposed)";
+      OnePass pass(api, s.ctx, s.model, s.nCtx, s.nBatch, s.nSeqMax, s.prefix);
+      std::string e = pass.run(prefix, items, opts, *out, *prefixEvaluated);
+      if (!e.empty()) s.prefix.valid = false;
+      return e;
+    }, [out, prefixEvaluated](Napi::Env env) -> Napi::Value {
+      auto result = Napi::Object::New(env);
+      auto arr = Napi::Array::New(env, out->size());
+      for (size_t i = 0; i < out->size(); i++) {
+        const PassResult& r = (*out)[i];
+        auto o = Napi::Object::New(env);
+        o.Set("logProbs", typed(env, r.logProbs));
+        o.Set("answer", typed(env, r.answer));
+        o.Set("rawLogProbs", typed(env, r.rawLogProbs));
+        o.Set("grammarLogProbs", typed(env, r.grammarLogProbs));
+        o.Set("stop", Napi::Number::New(env, r.stop));
+        o.Set("evaluated", Napi::Number::New(env, r.evaluated));
+        arr.Set(static_cast<uint32_t>(i), o);
+      }
+      result.Set("prefixEvaluated", Napi::Number::New(env, *prefixEvaluated));
+      result.Set("items", arr);
+      return result;
+    });
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

@@ -42,16 +42,12 @@ const randomHalves = (count: number, scale: number, seed: number): Uint8Array =>
 
 const ones = (n: number): Uint8Array => new Uint8Array(new Float32Array(n).fill(1).buffer);
 
-/**
- * Writes a llama GGUF with seeded random F16 weights and a placeholder word vocabulary (callers
- * feed token ids directly), streaming one tensor at a time so a 1 GB file needs little memory.
- */
-export const writeRandomLlama = (path: string, s: RandomLlamaShape): void => {
-  const tokens = Array.from({ length: s.vocabSize }, (_, i) => (i < 4 ? ["[PAD]", "[UNK]", "[CLS]", "[SEP]"][i]! : `\u2581w${i}`));
-  const kvHeads = s.kvHeads ?? s.heads, headDim = s.dim / s.heads, kvDim = kvHeads * headDim;
-  const meta = new Map<string, GgufValue>([
+/** The architecture keys of a llama of this shape (everything but the tokenizer). */
+export const llamaShapeMetadata = (s: RandomLlamaShape, name: string): Array<[string, GgufValue]> => {
+  const kvHeads = s.kvHeads ?? s.heads, headDim = s.dim / s.heads;
+  return [
     ["general.architecture", gv.str("llama")],
-    ["general.name", gv.str(`random-llama-v${s.vocabSize}-d${s.dim}-l${s.layers}`)],
+    ["general.name", gv.str(name)],
     ["general.alignment", gv.u32(32)],
     ["llama.context_length", gv.u32(s.contextLength)],
     ["llama.embedding_length", gv.u32(s.dim)],
@@ -61,16 +57,12 @@ export const writeRandomLlama = (path: string, s: RandomLlamaShape): void => {
     ["llama.attention.head_count_kv", gv.u32(kvHeads)],
     ["llama.rope.dimension_count", gv.u32(headDim)],
     ["llama.attention.layer_norm_rms_epsilon", gv.f32(1e-5)],
-    ["tokenizer.ggml.model", gv.str("bert")],
-    ["tokenizer.ggml.tokens", gv.strs(tokens)],
-    ["tokenizer.ggml.token_type", gv.i32s(tokens.map((_, i) => (i < 4 ? 3 : 1)))],
-    ["tokenizer.ggml.unknown_token_id", gv.u32(1)],
-    ["tokenizer.ggml.bos_token_id", gv.u32(2)],
-    ["tokenizer.ggml.eos_token_id", gv.u32(3)],
-    ["tokenizer.ggml.eot_token_id", gv.u32(3)],
-    ["tokenizer.ggml.padding_token_id", gv.u32(0)],
-    ["tokenizer.ggml.add_bos_token", gv.bool(true)],
-  ]);
+  ];
+};
+
+/** The tensors of a random-weight llama of this shape (seeded F16, norms one), produced as they are written. */
+export const randomLlamaTensors = (s: RandomLlamaShape): GgufTensorSource[] => {
+  const kvHeads = s.kvHeads ?? s.heads, headDim = s.dim / s.heads, kvDim = kvHeads * headDim;
   const d = s.dim, f = s.feedForward;
   let seed = s.seed * 1000;
   const f16 = (name: string, cols: number, rows: number, scale: number): GgufTensorSource => {
@@ -92,5 +84,26 @@ export const writeRandomLlama = (path: string, s: RandomLlamaShape): void => {
   }
   t.push(norm("output_norm.weight"));
   if (s.tiedOutput === false) t.push(f16("output.weight", d, s.vocabSize, 1 / Math.sqrt(d)));
-  writeGgufStreamed(path, meta, t);
+  return t;
+};
+
+/**
+ * Writes a llama GGUF with seeded random F16 weights and a placeholder word vocabulary (callers
+ * feed token ids directly), streaming one tensor at a time so a 1 GB file needs little memory.
+ */
+export const writeRandomLlama = (path: string, s: RandomLlamaShape): void => {
+  const tokens = Array.from({ length: s.vocabSize }, (_, i) => (i < 4 ? ["[PAD]", "[UNK]", "[CLS]", "[SEP]"][i]! : `\u2581w${i}`));
+  const meta = new Map<string, GgufValue>([
+    ...llamaShapeMetadata(s, `random-llama-v${s.vocabSize}-d${s.dim}-l${s.layers}`),
+    ["tokenizer.ggml.model", gv.str("bert")],
+    ["tokenizer.ggml.tokens", gv.strs(tokens)],
+    ["tokenizer.ggml.token_type", gv.i32s(tokens.map((_, i) => (i < 4 ? 3 : 1)))],
+    ["tokenizer.ggml.unknown_token_id", gv.u32(1)],
+    ["tokenizer.ggml.bos_token_id", gv.u32(2)],
+    ["tokenizer.ggml.eos_token_id", gv.u32(3)],
+    ["tokenizer.ggml.eot_token_id", gv.u32(3)],
+    ["tokenizer.ggml.padding_token_id", gv.u32(0)],
+    ["tokenizer.ggml.add_bos_token", gv.bool(true)],
+  ]);
+  writeGgufStreamed(path, meta, randomLlamaTensors(s));
 };
