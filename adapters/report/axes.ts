@@ -72,6 +72,9 @@ export const frameSvg = (f: Frame): string => {
 export const pct = (x: number | undefined): string =>
   x === undefined ? "-" : !Number.isFinite(x) || Math.abs(x) > 100 ? (x > 0 ? "> 10000%" : "< -10000%") : `${(x * 100).toFixed(1)}%`;
 
-/** A measurement with `digits` decimals, in powers of ten when it is huge (1.80e+308, not 309 digits). */
+/**
+ * A measurement with `digits` decimals, in powers of ten when it is huge (2.50e+7); ∞ where it overflowed
+ * (a diverged adapter's perplexity is the largest double, 1.80e+308: nobody reads that as a number).
+ */
 export const num = (x: number | null | undefined, digits = 3): string =>
-  x === null || x === undefined ? "-" : !Number.isFinite(x) ? "not finite" : Math.abs(x) >= 1e6 ? x.toExponential(2) : x.toFixed(digits);
+  x === null || x === undefined ? "-" : !Number.isFinite(x) || Math.abs(x) >= 1e300 ? (x > 0 ? "∞" : "-∞") : Math.abs(x) >= 1e6 ? x.toExponential(2) : x.toFixed(digits);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { driftSvg } from "../../../adapters/report/charts.ts";
 import { nightBarsSvg } from "../../../adapters/report/bars.ts";
 import { scatterSvg } from "../../../adapters/report/scatter.ts";
-import { colourOf, ticks } from "../../../adapters/report/axes.ts";
+import { colourOf, num, ticks } from "../../../adapters/report/axes.ts";
 
 const traj = (id: string, n: number, step: number) => ({ id, points: Array.from({ length: n }, (_, i) => ({ label: `night ${i + 1}`, vector: [i * step, i * step * 0.5, 1] })) });
 
@@ -77,5 +77,16 @@ describe("axis ticks", () => {
     expect(ticks(0, 7)).toEqual([0, 2, 4, 6]);
     expect(ticks(-0.013, 0.021)).toEqual([-0.01, 0, 0.01, 0.02]);
     expect(ticks(2, 2)).toEqual([2]);
+  });
+});
+
+describe("numbers in the report and the dashboard", () => {
+  it("are read as people read them: a diverged perplexity is ∞, not 1.80e+308", () => {
+    expect(num(Number.MAX_VALUE, 2)).toBe("∞");
+    expect(num(Infinity, 2)).toBe("∞");
+    expect(num(-Infinity)).toBe("-∞");
+    expect(num(2.5e7, 2)).toBe("2.50e+7");
+    expect(num(381.4512, 2)).toBe("381.45");
+    expect(num(undefined)).toBe("-");
   });
 });
