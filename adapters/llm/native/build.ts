@@ -54,7 +54,7 @@ const manifestPath = () => join(nativeDir(), "manifest.json");
 export const readManifest = (): NativeManifest | null =>
   existsSync(manifestPath()) && existsSync(nativeBinary()) ? (readJson(manifestPath()) as unknown as NativeManifest) : null;
 
-const SOURCES = ["scorer.cc", "llama-api.h", "log-softmax.h", "one-pass.h"];
+const SOURCES = ["scorer.cc", "llama-api.h", "log-softmax.h", "one-pass.h", "batch.h"];
 const sourcesHash = (): string => {
   const h = createHash("sha256");
   for (const f of SOURCES) h.update(`\0${f}\0`).update(readFileSync(join(here, f)));

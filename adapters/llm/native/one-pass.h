@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 #include "llama-api.h"
+#include "batch.h"
 #include "log-softmax.h"
 
 namespace sophont {
@@ -212,7 +213,7 @@ class OnePass {
   struct Slot { size_t live; int32_t index; };
 
   std::string prefill(const std::vector<PassItem>& items, std::vector<Live>& live, std::vector<PassResult>& out) {
-    Feed f(nBatch_);
+    BatchArrays f(nBatch_);
     std::vector<Slot> slots(nBatch_);
     const auto flush = [&]() -> std::string {
       if (f.n == 0) return "";
@@ -247,7 +248,7 @@ class OnePass {
 
   std::string generate(const std::vector<PassItem>& items, std::vector<Live>& live, const PassOptions& o, std::vector<PassResult>& out) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(o.timeoutMs * 1000));
-    Feed f(nBatch_);
+    BatchArrays f(nBatch_);
     std::vector<size_t> who(nBatch_);
     for (;;) {
       f.n = 0;
@@ -270,22 +271,6 @@ class OnePass {
       }
     }
   }
-
-  // A llama_batch's arrays, one sequence id per position.
-  struct Feed {
-    std::vector<llama_token> tok;
-    std::vector<llama_pos> pos;
-    std::vector<int32_t> nSeq;
-    std::vector<llama_seq_id> seqId;
-    std::vector<llama_seq_id*> seqs;
-    std::vector<int8_t> want;
-    int32_t n = 0;
-    explicit Feed(uint32_t size) : tok(size), pos(size), nSeq(size, 1), seqId(size), seqs(size), want(size) {
-      for (uint32_t k = 0; k < size; k++) seqs[k] = &seqId[k];
-    }
-    void add(llama_token t, llama_pos p, llama_seq_id s, bool logits) { tok[n] = t, pos[n] = p, seqId[n] = s, want[n] = logits; n++; }
-    llama_batch view() { return llama_batch{n, tok.data(), nullptr, pos.data(), nSeq.data(), seqs.data(), want.data()}; }
-  };
 };
 
 }  // namespace sophont

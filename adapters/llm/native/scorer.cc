@@ -13,6 +13,7 @@
 #include "napi.h"
 #include "llama-api.h"
 #include "log-softmax.h"
+#include "batch.h"
 #include "one-pass.h"
 
 namespace sophont {
@@ -144,18 +145,9 @@ struct Slot { int32_t target; bool scored; };
 // Fills the batch arrays for input positions [from, from + count) of window w in sequence `seq`,
 // starting at batch index `at`. Input index i holds tokens[i + offset] (index 0 is BOS when there
 // is one) and predicts tokens[i + 1 + offset].
-struct Batch {
-  std::vector<llama_token> tok;
-  std::vector<llama_pos> pos;
-  std::vector<int32_t> nSeq;
-  std::vector<llama_seq_id> seqId;
-  std::vector<llama_seq_id*> seqs;
-  std::vector<int8_t> want;
+struct Batch : BatchArrays {
   std::vector<Slot> slots;
-  int32_t n = 0;
-  explicit Batch(uint32_t size) : tok(size), pos(size), nSeq(size, 1), seqId(size), seqs(size), want(size), slots(size) {
-    for (uint32_t k = 0; k < size; k++) seqs[k] = &seqId[k];
-  }
+  explicit Batch(uint32_t size) : BatchArrays(size), slots(size) {}
   void add(const std::vector<int32_t>& tokens, const Window& w, int32_t bos, Mode mode, llama_seq_id seq, int32_t from, int32_t count) {
     const int32_t hasBos = bos >= 0 ? 1 : 0, m = w.end - w.start + hasBos, offset = w.start - hasBos;
     for (int32_t i = from; i < from + count; i++, n++) {
@@ -168,7 +160,6 @@ struct Batch {
       want[n] = mode == kPlain ? (i == m - 1) : scored;
     }
   }
-  llama_batch view() { return llama_batch{n, tok.data(), nullptr, pos.data(), nSeq.data(), seqs.data(), want.data()}; }
 };
 
 // Decodes what the batch holds and appends ln p(target) of its scored positions, in batch order.
