@@ -93,7 +93,7 @@ export const startActors = async (rt: Runtime, opts: ActorOptions = {}): Promise
     ? new AntechamberWorker(rt.store, await (await import("../vectors/antechamber-table.ts")).LanceRejectedVectors.open(opts.antechamber.dir, rt.store), { params: opts.antechamber.clustering })
     : undefined;
   await antechamber?.start();
-  const training = opts.models && opts.trainingHome ? await startTraining(rt, opts.models.lm, opts.trainingHome, { ...(opts.airlock ? { airlock: opts.airlock } : {}), ...(opts.bounds ? { evaluation: { bounds: opts.bounds } } : {}) }) : undefined;
+  const training = opts.models && opts.trainingHome ? await startTraining(rt, opts.models.lm, opts.trainingHome, { ...(opts.airlock ? { airlock: opts.airlock } : {}), ...(opts.bounds ? { evaluation: { bounds: opts.bounds } } : {}), ...clock }) : undefined;
   const toMitosis: CommandHandler = (req) =>
     mitosis.command({
       id: req.id,

@@ -51,7 +51,9 @@ export interface TrainingActors {
 /** Starts the Muscle and the evaluation on this process, their files under `<home>/muscle`. */
 export const startTraining = async (
   rt: Runtime, lm: OpenLanguageModel, home: string,
-  opts: { readonly muscle?: Partial<MuscleOptions>; readonly evaluation?: EvaluationOptions; readonly airlock?: AirlockPolicy } = {},
+  opts: { readonly muscle?: Partial<MuscleOptions>; readonly evaluation?: EvaluationOptions; readonly airlock?: AirlockPolicy;
+    /** The events' clock of the evaluation (a test clock); the Muscle keeps the wall clock: its deadline timer runs on it from the request's storage time. */
+    readonly clock?: () => Date } = {},
 ): Promise<TrainingActors> => {
   const content = new ObjectContentStore(rt.nc);
   const dir = path.join(home, "muscle");
@@ -68,7 +70,7 @@ export const startTraining = async (
     ),
     ...opts.muscle,
   });
-  const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), { probe: loadProbe(lm.identity.path), ...opts.evaluation });
+  const evaluation = new EvaluationWorker(rt.store, content, evaluationModel(lm, path.join(dir, "adapters")), { probe: loadProbe(lm.identity.path), ...(opts.clock ? { clock: opts.clock } : {}), ...opts.evaluation });
   await evaluation.start();
   await muscle.start();
   return { muscle, evaluation, stop: async () => (await muscle.stop(), await evaluation.stop()) };

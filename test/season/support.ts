@@ -51,7 +51,8 @@ export interface SeasonRow {
   readonly end: Recorded<DomainEvent> | undefined; readonly servingBefore: string | null; readonly servingAfter: string | null;
 }
 
-const pct = (x: number) => (Number.isFinite(x) && Math.abs(x) < 100 ? `${(x * 100).toFixed(1)}%` : "diverged");
+/** A ratio as a percentage, or "diverged" for one that ran off (±∞, NaN, 100× or more). */
+export const pct = (x: number) => (Number.isFinite(x) && Math.abs(x) < 100 ? `${(x * 100).toFixed(1)}%` : "diverged");
 const ppl = (x: number) => (x < 1e6 ? x.toFixed(2) : "diverged");
 
 /** The season's table as the README shows it. */

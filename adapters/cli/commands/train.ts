@@ -32,8 +32,8 @@ const readRecipe = (file: string | undefined, base: Recipe): Recipe => {
   return recipeFrom(raw, (m) => new UsageError(`${file}: ${m}`), "recipe", base);
 };
 
-const append = (rt: Runtime, event: DomainEvent, correlationId: string) =>
-  rt.store.append([{ event, metadata: { id: randomUUID(), time: new Date().toISOString(), actor: "cli", causationId: null, correlationId }, expectedSubjectSeq: 0 }]);
+const append = (rt: Runtime, event: DomainEvent, correlationId: string, time: Date) =>
+  rt.store.append([{ event, metadata: { id: randomUUID(), time: time.toISOString(), actor: "cli", causationId: null, correlationId }, expectedSubjectSeq: 0 }]);
 
 /** Prints the job's events as they come, until its verdict or its failure. */
 const follow = async (rt: Runtime, jobId: string, out: (s: string) => void, signal: AbortSignal, result?: (verdict: DomainEvent) => void): Promise<number> => {
@@ -68,6 +68,7 @@ export const train = defineCommand({
     "at volume.uploadMBps) or this machine's;",
     "exit 0 when it fits, 5 when not.",
     "Exit 0: promoted; 3: rolled back; 4: the job failed. --json: the narration goes to stderr, the verdict event to stdout.",
+    "On a test clock (SOPHONT_TEST_CLOCK, see `sophont up --help`) the request's time and its deadline follow that clock.",
   ].join("\n"),
   options: { host: { type: "string" }, local: { type: "boolean" }, recipe: { type: "string" }, deadline: { type: "string" }, plan: { type: "boolean" }, json: { type: "boolean" } },
   run: async (ctx, v): Promise<number> => {
@@ -95,9 +96,13 @@ export const train = defineCommand({
     }
     const rt = await openRuntime(ctx.config, ctx.err);
     const models = await openModels(ctx.config, ctx.err);
-    const actors = await (await import("../training.ts")).startTraining(rt, models.lm, ctx.config.home, { airlock: ctx.config.airlock, evaluation: { bounds: ctx.config.training.bounds } });
+    // The job's request time and deadline are on the process's clock (a test clock shared with an `up` beside it).
+    const clock = ctx.config.clock;
+    const actors = await (await import("../training.ts")).startTraining(rt, models.lm, ctx.config.home, {
+      airlock: ctx.config.airlock, evaluation: { bounds: ctx.config.training.bounds }, ...(clock.description ? { clock: () => clock.now() } : {}),
+    });
     try {
-      const jobId = `job-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
+      const jobId = `job-${clock.now().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
       let data;
       try {
         data = requestTraining(await projectAt(rt.store, ledgers, "now"), await projectAt(rt.store, lineage, "now"), {
@@ -108,7 +113,7 @@ export const train = defineCommand({
         if (e instanceof Refusal) return (ctx.err(`refused: ${e.message}`), 2);
         throw e;
       }
-      await append(rt, { type: "TrainingRequested", data }, jobId);
+      await append(rt, { type: "TrainingRequested", data }, jobId, clock.now());
       const say = v.json ? ctx.err : ctx.out;
       say(`${jobId}: ${data.ledger.sft.length} SFT entries (${data.ledger.heldOut.length} held out), ${data.ledger.anchor.length} anchors, ${data.ledger.shadow.length} DPO pairs, general-English replay ${recipe.generalReplayRatio ?? 0}, on ${data.host ?? "this machine"}`);
       return await follow(rt, jobId, say, ctx.signal, (verdict) => v.json && ctx.out(JSON.stringify({ jobId, verdict: verdict.type, data: verdict.data }, null, 2)));

@@ -38,8 +38,9 @@ export const up = defineCommand({
     "night (its NightCompleted says how many, with cutOff), no training starts after it, and a job",
     "still running then is cancelled with the reason. --dashboard (or `dashboard.up` in config.json,",
     "SOPHONT_DASHBOARD=1) serves the read-only dashboard too, as `sophont dashboard` does.",
-    "SOPHONT_TEST_CLOCK=START[,xRATE] runs up on a test clock (time-travel testing): its time starts at START",
-    "(ISO 8601) and runs RATE times the wall clock, for the schedule, the deadlines and the events' times.",
+    "SOPHONT_TEST_CLOCK=START[,xRATE][,@ANCHOR] runs up on a test clock (time-travel testing): its time starts at START",
+    "(ISO 8601) and runs RATE times the wall clock, for the schedule, the deadlines and the events' times;",
+    "@ANCHOR (an ISO wall-clock time) says when the clock read START, so a `sophont train` beside it shares the clock.",
   ].join("\n"),
   options: { "night-at": { type: "string" }, "night-deadline": { type: "string" }, dashboard: { type: "boolean" }, ...DASHBOARD_OPTIONS },
   run: async (ctx, v): Promise<number> => {
