@@ -11,7 +11,7 @@ baked into every piece's vector; llama.cpp's mean pooling then yields the SIF se
 import json, os, sys, time
 import numpy as np, sentencepiece as spm, torch
 
-R, K, WINDOW, SIF_A, V = 160, 128, 8, 1e-3, 8192
+R, K, DROP, SIF_A, V = 160, 256, 1, 1e-3, 8192
 
 def log(*a):
     print(f"[{time.strftime('%H:%M:%S')}]", *a, file=sys.stderr, flush=True)
@@ -41,7 +41,7 @@ def main(corpus, out, stages="lm,emb"):
         lm(flat, lens, line_of, starts, out)
     if "emb" in stages.split(","):
         embedder(flat, lens, line_of, starts, types, out)
-    json.dump({"V": V, "R": R, "K": K, "window": WINDOW, "sifA": SIF_A, "trainLines": len(lines), "trainPieces": int(len(flat))}, open(os.path.join(out, "meta.json"), "w"))
+    json.dump({"V": V, "R": R, "K": K, "embedder": "lsa-logentropy-sif-idf", "drop": DROP, "sifA": SIF_A, "trainLines": len(lines), "trainPieces": int(len(flat))}, open(os.path.join(out, "meta.json"), "w"))
 
 def lm(flat, lens, line_of, starts, out):
     torch.manual_seed(0)
@@ -75,33 +75,35 @@ def lm(flat, lens, line_of, starts, out):
 
 def embedder(flat, lens, line_of, starts, types, out):
     torch.manual_seed(1)
-    # embedder: windowed co-occurrence
-    Cc = np.zeros(V * V, dtype=np.float64)
-    for k in range(1, WINDOW + 1):
-        ok = line_of[k:] == line_of[:-k]
-        Cc += np.bincount(flat[:-k][ok] * V + flat[k:][ok], minlength=V * V)
-    Cc = Cc.reshape(V, V); Cc = Cc + Cc.T
+    # LSA: log-entropy weighted paragraph x piece counts, top-K right singular vectors (Sigma^0)
+    N = len(lens)
     special = np.array([t != 1 for t in types])
-    Cc[special, :] = 0; Cc[:, special] = 0
-    total = Cc.sum(); row = Cc.sum(1); colp = Cc.sum(0) ** 0.75
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pmi = np.log(Cc * colp.sum() / (np.maximum(row, 1e-12)[:, None] * np.maximum(colp, 1e-12)[None, :]))
-    pmi = np.nan_to_num(np.maximum(pmi, 0), nan=0.0, posinf=0.0, neginf=0.0)
-    del Cc
-    U2, S2, _ = torch.svd_lowrank(torch.from_numpy(pmi).float(), q=K + 10, niter=3)
-    vec = (U2[:, :K] * torch.sqrt(S2[:K])).double().numpy()
+    uk, uc = np.unique(line_of * V + flat, return_counts=True)
+    ul, ut = uk // V, uk % V
+    tf = uc.astype(np.float64)
+    gf = np.bincount(ut, weights=tf, minlength=V)
+    pp = tf / gf[ut]
+    g = 1 + np.bincount(ut, weights=pp * np.log(pp), minlength=V) / np.log(N)
+    keep = ~special[ut]
+    A = torch.sparse_coo_tensor(torch.from_numpy(np.stack([ul[keep], ut[keep]])),
+                                torch.from_numpy((np.log1p(tf) * g[ut])[keep]).float(), (N, V)).coalesce()
+    _, _, Vt = torch.svd_lowrank(A, q=K + 10, niter=4)
+    vec = Vt[:, :K].double().numpy()
     vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+    # SIF x IDF weights: a/(a+p(piece)) * ln(N/df(piece))
     freq = np.bincount(flat, minlength=V).astype(np.float64); freq /= freq.sum()
-    vec *= (SIF_A / (SIF_A + freq))[:, None]
+    df = np.bincount(ut, minlength=V).astype(np.float64)
+    weight = (SIF_A / (SIF_A + freq)) * np.log(N / np.maximum(df, 1))
+    vec *= weight[:, None]
     vec[special] = 0
-    # paragraph vectors of a deterministic sample: remove their mean and first principal direction
-    pick = np.arange(0, len(lens), max(1, len(lens) // 20000))
+    # paragraph vectors of a deterministic sample: remove their mean and first DROP principal directions
+    pick = np.arange(0, N, max(1, N // 20000))
     pooled = np.stack([vec[flat[starts[i]:starts[i] + lens[i]]].mean(0) for i in pick if lens[i] > 0])
     m = pooled.mean(0)
     _, _, vt = np.linalg.svd(pooled - m, full_matrices=False)
-    u = vt[0]
-    proj = np.eye(K) - np.outer(u, u)
-    emb = (vec - m[None, :]) @ proj
+    u = vt[:DROP]
+    emb = (vec - m[None, :]) @ (np.eye(K) - u.T @ u)
+    emb[special] = 0
     emb.astype("<f4").tofile(os.path.join(out, "emb.f32"))
     log("embedder done")
 
