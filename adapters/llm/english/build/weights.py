@@ -1,17 +1,23 @@
 """Computes the English models' weights from CORPUS/train.txt and CORPUS/sp8192.model, deterministically
 (seeded, fixed thread count). Writes OUT/vocab.json and raw little-endian float32 tensors that
-write.ts turns into GGUF files. Usage: weights.py CORPUS OUT [lm,emb]
+write.ts turns into GGUF files. Usage: weights.py CORPUS OUT [lm,emb|lm,lsa]
 
 LM: interpolated Kneser-Ney bigram over the SentencePiece pieces (discount 0.75), then a rank-R
 factorisation of its row-centred log-probabilities (SVD weighted by each context's count):
-logits(next | prev) = A[prev]·B[next] + b[next]. Embedder: PPMI (alpha 0.75) of piece co-occurrence
-within +-8 pieces of a paragraph, top-K singular directions, unit rows, SIF weights a/(a+p),
-the mean paragraph vector subtracted and its first principal direction removed (both linear, so
-baked into every piece's vector; llama.cpp's mean pooling then yields the SIF sentence vector)."""
+logits(next | prev) = A[prev]·B[next] + b[next]. Embedder (shipped, stage emb): PPMI (alpha 0.75) of
+piece co-occurrence within +-8 pieces of a paragraph, top-K singular directions, unit rows, SIF weights
+a/(a+p), the mean paragraph vector subtracted and its first principal direction removed. Candidate
+(stage lsa, measured better on both held-out corpora but not better in the Debian scenario, so not
+shipped): LSA of the paragraph x piece matrix of
+log(1 + count) x the piece's log-entropy weight, top-K right singular vectors (Sigma^0) as piece vectors,
+unit rows, then SIF x IDF weights a/(a+p) * ln(N/df), specials and bytes zero, the mean paragraph vector
+subtracted and its first DROP principal directions removed (all linear, so baked into every piece's
+vector; llama.cpp's mean pooling then yields the sentence vector). Chosen by evaluate.py on both held-out
+corpora (README)"""
 import json, os, sys, time
 import numpy as np, sentencepiece as spm, torch
 
-R, K, DROP, SIF_A, V = 160, 256, 1, 1e-3, 8192
+R, K_PPMI, WINDOW, K_LSA, DROP, SIF_A, V = 160, 128, 8, 256, 1, 1e-3, 8192
 
 def log(*a):
     print(f"[{time.strftime('%H:%M:%S')}]", *a, file=sys.stderr, flush=True)
@@ -41,7 +47,9 @@ def main(corpus, out, stages="lm,emb"):
         lm(flat, lens, line_of, starts, out)
     if "emb" in stages.split(","):
         embedder(flat, lens, line_of, starts, types, out)
-    json.dump({"V": V, "R": R, "K": K, "embedder": "lsa-logentropy-sif-idf", "drop": DROP, "sifA": SIF_A, "trainLines": len(lines), "trainPieces": int(len(flat))}, open(os.path.join(out, "meta.json"), "w"))
+    if "lsa" in stages.split(","):  # writes emb.f32 too: the candidate in place of the shipped embedder
+        lsa_embedder(flat, lens, line_of, starts, types, out)
+    json.dump({"V": V, "R": R, "K": K_LSA if "lsa" in stages.split(",") else K_PPMI, "embedder": "lsa" if "lsa" in stages.split(",") else "ppmi", "window": WINDOW, "drop": DROP, "sifA": SIF_A, "trainLines": len(lines), "trainPieces": int(len(flat))}, open(os.path.join(out, "meta.json"), "w"))
 
 def lm(flat, lens, line_of, starts, out):
     torch.manual_seed(0)
@@ -74,6 +82,42 @@ def lm(flat, lens, line_of, starts, out):
     log("lm factors done")
 
 def embedder(flat, lens, line_of, starts, types, out):
+    """The shipped embedder: PPMI of +-WINDOW co-occurrence, K_PPMI dims (README)."""
+    K = K_PPMI
+    torch.manual_seed(1)
+    # embedder: windowed co-occurrence
+    Cc = np.zeros(V * V, dtype=np.float64)
+    for k in range(1, WINDOW + 1):
+        ok = line_of[k:] == line_of[:-k]
+        Cc += np.bincount(flat[:-k][ok] * V + flat[k:][ok], minlength=V * V)
+    Cc = Cc.reshape(V, V); Cc = Cc + Cc.T
+    special = np.array([t != 1 for t in types])
+    Cc[special, :] = 0; Cc[:, special] = 0
+    total = Cc.sum(); row = Cc.sum(1); colp = Cc.sum(0) ** 0.75
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pmi = np.log(Cc * colp.sum() / (np.maximum(row, 1e-12)[:, None] * np.maximum(colp, 1e-12)[None, :]))
+    pmi = np.nan_to_num(np.maximum(pmi, 0), nan=0.0, posinf=0.0, neginf=0.0)
+    del Cc
+    U2, S2, _ = torch.svd_lowrank(torch.from_numpy(pmi).float(), q=K + 10, niter=3)
+    vec = (U2[:, :K] * torch.sqrt(S2[:K])).double().numpy()
+    vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+    freq = np.bincount(flat, minlength=V).astype(np.float64); freq /= freq.sum()
+    vec *= (SIF_A / (SIF_A + freq))[:, None]
+    vec[special] = 0
+    # paragraph vectors of a deterministic sample: remove their mean and first principal direction
+    pick = np.arange(0, len(lens), max(1, len(lens) // 20000))
+    pooled = np.stack([vec[flat[starts[i]:starts[i] + lens[i]]].mean(0) for i in pick if lens[i] > 0])
+    m = pooled.mean(0)
+    _, _, vt = np.linalg.svd(pooled - m, full_matrices=False)
+    u = vt[0]
+    proj = np.eye(K) - np.outer(u, u)
+    emb = (vec - m[None, :]) @ proj
+    emb.astype("<f4").tofile(os.path.join(out, "emb.f32"))
+    log("embedder done")
+
+def lsa_embedder(flat, lens, line_of, starts, types, out):
+    """The LSA candidate (stage `lsa`, not shipped: README, \"The LSA candidate\")."""
+    K = K_LSA
     torch.manual_seed(1)
     # LSA: log-entropy weighted paragraph x piece counts, top-K right singular vectors (Sigma^0)
     N = len(lens)
