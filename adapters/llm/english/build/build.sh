@@ -15,6 +15,9 @@ work=${1:-/tmp/sophont-english-build}
 mkdir -p "$work"
 /usr/bin/python3 "$here/corpus.py" "$work/corpus"
 /usr/bin/python3 "$here/tokenizer.py" "$work/corpus" 8192
-/usr/bin/python3 "$here/weights.py" "$work/corpus" "$work/weights"
-cd "$here/../../../.." && npx tsx adapters/llm/english/build/write.ts "$work/weights" adapters/llm/english
+# SOPHONT_EMBEDDER=lsa builds the LSA candidate (README) into embedder.gguf instead of the shipped one.
+/usr/bin/python3 "$here/weights.py" "$work/corpus" "$work/weights" "lm,${SOPHONT_EMBEDDER:-emb}"
+cd "$here/../../../.." && npx tsx adapters/llm/english/build/write.ts "$work/weights" adapters/llm/english "${SOPHONT_WRITE:-lm,emb}"
+# SOPHONT_WRITE=emb rewrites embedder.gguf alone (lm.gguf rebuilt on another machine differs in the last bits).
+# evaluate.py measures the result: evaluate.py "$work/corpus" "$work/weights" DESCRIPTIONS.jsonl [FORTUNES_DIR]
 sha256sum adapters/llm/english/lm.gguf adapters/llm/english/embedder.gguf

@@ -1,17 +1,23 @@
 """Computes the English models' weights from CORPUS/train.txt and CORPUS/sp8192.model, deterministically
 (seeded, fixed thread count). Writes OUT/vocab.json and raw little-endian float32 tensors that
-write.ts turns into GGUF files. Usage: weights.py CORPUS OUT [lm,emb]
+write.ts turns into GGUF files. Usage: weights.py CORPUS OUT [lm,emb|lm,lsa]
 
 LM: interpolated Kneser-Ney bigram over the SentencePiece pieces (discount 0.75), then a rank-R
 factorisation of its row-centred log-probabilities (SVD weighted by each context's count):
-logits(next | prev) = A[prev]·B[next] + b[next]. Embedder: PPMI (alpha 0.75) of piece co-occurrence
-within +-8 pieces of a paragraph, top-K singular directions, unit rows, SIF weights a/(a+p),
-the mean paragraph vector subtracted and its first principal direction removed (both linear, so
-baked into every piece's vector; llama.cpp's mean pooling then yields the SIF sentence vector)."""
+logits(next | prev) = A[prev]·B[next] + b[next]. Embedder (shipped, stage emb): PPMI (alpha 0.75) of
+piece co-occurrence within +-8 pieces of a paragraph, top-K singular directions, unit rows, SIF weights
+a/(a+p), the mean paragraph vector subtracted and its first principal direction removed. Candidate
+(stage lsa, measured better on both held-out corpora but not better in the Debian scenario, so not
+shipped): LSA of the paragraph x piece matrix of
+log(1 + count) x the piece's log-entropy weight, top-K right singular vectors (Sigma^0) as piece vectors,
+unit rows, then SIF x IDF weights a/(a+p) * ln(N/df), specials and bytes zero, the mean paragraph vector
+subtracted and its first DROP principal directions removed (all linear, so baked into every piece's
+vector; llama.cpp's mean pooling then yields the sentence vector). Chosen by evaluate.py on both held-out
+corpora (README)"""
 import json, os, sys, time
 import numpy as np, sentencepiece as spm, torch
 
-R, K, WINDOW, SIF_A, V = 160, 128, 8, 1e-3, 8192
+R, K_PPMI, WINDOW, K_LSA, DROP, SIF_A, V = 160, 128, 8, 256, 1, 1e-3, 8192
 
 def log(*a):
     print(f"[{time.strftime('%H:%M:%S')}]", *a, file=sys.stderr, flush=True)
@@ -41,7 +47,9 @@ def main(corpus, out, stages="lm,emb"):
         lm(flat, lens, line_of, starts, out)
     if "emb" in stages.split(","):
         embedder(flat, lens, line_of, starts, types, out)
-    json.dump({"V": V, "R": R, "K": K, "window": WINDOW, "sifA": SIF_A, "trainLines": len(lines), "trainPieces": int(len(flat))}, open(os.path.join(out, "meta.json"), "w"))
+    if "lsa" in stages.split(","):  # writes emb.f32 too: the candidate in place of the shipped embedder
+        lsa_embedder(flat, lens, line_of, starts, types, out)
+    json.dump({"V": V, "R": R, "K": K_LSA if "lsa" in stages.split(",") else K_PPMI, "embedder": "lsa" if "lsa" in stages.split(",") else "ppmi", "window": WINDOW, "drop": DROP, "sifA": SIF_A, "trainLines": len(lines), "trainPieces": int(len(flat))}, open(os.path.join(out, "meta.json"), "w"))
 
 def lm(flat, lens, line_of, starts, out):
     torch.manual_seed(0)
@@ -74,6 +82,8 @@ def lm(flat, lens, line_of, starts, out):
     log("lm factors done")
 
 def embedder(flat, lens, line_of, starts, types, out):
+    """The shipped embedder: PPMI of +-WINDOW co-occurrence, K_PPMI dims (README)."""
+    K = K_PPMI
     torch.manual_seed(1)
     # embedder: windowed co-occurrence
     Cc = np.zeros(V * V, dtype=np.float64)
@@ -102,6 +112,42 @@ def embedder(flat, lens, line_of, starts, types, out):
     u = vt[0]
     proj = np.eye(K) - np.outer(u, u)
     emb = (vec - m[None, :]) @ proj
+    emb.astype("<f4").tofile(os.path.join(out, "emb.f32"))
+    log("embedder done")
+
+def lsa_embedder(flat, lens, line_of, starts, types, out):
+    """The LSA candidate (stage `lsa`, not shipped: README, \"The LSA candidate\")."""
+    K = K_LSA
+    torch.manual_seed(1)
+    # LSA: log-entropy weighted paragraph x piece counts, top-K right singular vectors (Sigma^0)
+    N = len(lens)
+    special = np.array([t != 1 for t in types])
+    uk, uc = np.unique(line_of * V + flat, return_counts=True)
+    ul, ut = uk // V, uk % V
+    tf = uc.astype(np.float64)
+    gf = np.bincount(ut, weights=tf, minlength=V)
+    pp = tf / gf[ut]
+    g = 1 + np.bincount(ut, weights=pp * np.log(pp), minlength=V) / np.log(N)
+    keep = ~special[ut]
+    A = torch.sparse_coo_tensor(torch.from_numpy(np.stack([ul[keep], ut[keep]])),
+                                torch.from_numpy((np.log1p(tf) * g[ut])[keep]).float(), (N, V)).coalesce()
+    _, _, Vt = torch.svd_lowrank(A, q=K + 10, niter=4)
+    vec = Vt[:, :K].double().numpy()
+    vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+    # SIF x IDF weights: a/(a+p(piece)) * ln(N/df(piece))
+    freq = np.bincount(flat, minlength=V).astype(np.float64); freq /= freq.sum()
+    df = np.bincount(ut, minlength=V).astype(np.float64)
+    weight = (SIF_A / (SIF_A + freq)) * np.log(N / np.maximum(df, 1))
+    vec *= weight[:, None]
+    vec[special] = 0
+    # paragraph vectors of a deterministic sample: remove their mean and first DROP principal directions
+    pick = np.arange(0, N, max(1, N // 20000))
+    pooled = np.stack([vec[flat[starts[i]:starts[i] + lens[i]]].mean(0) for i in pick if lens[i] > 0])
+    m = pooled.mean(0)
+    _, _, vt = np.linalg.svd(pooled - m, full_matrices=False)
+    u = vt[:DROP]
+    emb = (vec - m[None, :]) @ (np.eye(K) - u.T @ u)
+    emb[special] = 0
     emb.astype("<f4").tofile(os.path.join(out, "emb.f32"))
     log("embedder done")
 

@@ -1,6 +1,8 @@
 /**
  * Turns the weights computed by weights.py into the two GGUF files (`lm.gguf`, `embedder.gguf`),
- * through the tiny models' llama writer. Usage: node build/write.ts WEIGHTS_DIR OUT_DIR
+ * through the tiny models' llama writer. Usage: node build/write.ts WEIGHTS_DIR OUT_DIR [lm,emb]
+ * (both by default; `emb` alone rewrites only embedder.gguf: lm.gguf rebuilt on another machine differs in
+ * the last bits of its floats, so a change to the embedder should not rewrite it).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,12 +42,17 @@ const withBallast = (rows: Float32Array, n: number, w: number): { data: Float32A
   return { data, norm2 };
 };
 
-export const writeEnglishModels = (weightsDir: string, outDir: string): void => {
+export const writeEnglishModels = (weightsDir: string, outDir: string, stages: ReadonlyArray<string> = ["lm", "emb"]): void => {
   const vj = JSON.parse(readFileSync(join(weightsDir, "vocab.json"), "utf8")) as VocabJson;
   const meta = JSON.parse(readFileSync(join(weightsDir, "meta.json"), "utf8")) as Meta;
   const { V, R, K } = meta;
   const vocab: Vocabulary = { tokens: vj.pieces, types: vj.types, index: new Map(), pad: -1, unk: vj.unk, bos: vj.bos, eos: vj.eos };
   const sentencePiece = { scores: vj.scores };
+  if (stages.includes("lm")) writeLm(weightsDir, outDir, vocab, sentencePiece, V, R);
+  if (stages.includes("emb")) writeEmbedder(weightsDir, outDir, vocab, sentencePiece, V, K);
+};
+
+const writeLm = (weightsDir: string, outDir: string, vocab: Vocabulary, sentencePiece: { scores: number[] }, V: number, R: number): void => {
   // LM: hidden = [A[prev] (R), 1 (bias unit), ballast]; output row = [B[next], b[next], 0].
   const a = f32(join(weightsDir, "lm_a.f32")), bm = f32(join(weightsDir, "lm_b.f32")), bias = f32(join(weightsDir, "lm_bias.f32"));
   const aw = new Float32Array(V * (R + 1));
@@ -59,6 +66,9 @@ export const writeEnglishModels = (weightsDir: string, outDir: string): void => 
     outputNorm: new Float32Array(d).fill(Math.sqrt(lmIn.norm2 / d + RMS_EPS)), contextLength: 1024, rmsEpsilon: RMS_EPS,
     sentencePiece, extraMetadata: [["sophont.english.kind", gv.str("subword-bigram-lm")], ["sophont.english.rank", gv.u32(R)]],
   });
+};
+
+const writeEmbedder = (weightsDir: string, outDir: string, vocab: Vocabulary, sentencePiece: { scores: number[] }, V: number, K: number): void => {
   // Embedder: hidden = [vector (K), ballast]; output_norm rescales to the vector and drops the ballast.
   const emb = withBallast(f32(join(weightsDir, "emb.f32")), V, K);
   const norm = new Float32Array(K + 1).fill(Math.sqrt(emb.norm2 / (K + 1) + RMS_EPS));
@@ -66,8 +76,8 @@ export const writeEnglishModels = (weightsDir: string, outDir: string): void => 
   writeTinyLlama(join(outDir, "embedder.gguf"), {
     name: "sophont-english-embedder", vocab, dim: K + 1, tokenEmbedding: emb.data, outputNorm: norm,
     contextLength: 1024, pooling: "mean", rmsEpsilon: RMS_EPS, sentencePiece,
-    extraMetadata: [["sophont.english.kind", gv.str("ppmi-svd-sif-embedder")]],
+    extraMetadata: [["sophont.english.kind", gv.str("lsa-sif-idf-embedder")]],
   });
 };
 
-if (import.meta.url === `file://${process.argv[1]}`) writeEnglishModels(process.argv[2]!, process.argv[3]!);
+if (import.meta.url === `file://${process.argv[1]}`) writeEnglishModels(process.argv[2]!, process.argv[3]!, (process.argv[4] ?? "lm,emb").split(","));
