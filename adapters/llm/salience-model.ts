@@ -117,6 +117,12 @@ export const salienceModelOn = (lm: LanguageModel, embedder: Embedder, answer: O
         const answers = batch.items.map((x) => (x.value ?? null) as { question?: unknown; coherent?: unknown; reason?: unknown; hallucinated?: unknown } | null);
         const questions = answers.map((a) => nonEmpty(a?.question));
         const vectors = await inSpan("Model.embed", undefined, genai("embeddings", embedder.identity), () => run(embedder.embed(items.map((i, k) => questions[k] ?? i.text))));
+        // A question no piece of which carries meaning for the embedder (all-zero vector): the text's own embedding stands for it.
+        const blank = questions.flatMap((q, k) => (q !== null && !vectors[k]!.some((x) => x !== 0) ? [k] : []));
+        if (blank.length > 0) {
+          const again = await run(embedder.embed(blank.map((k) => items[k]!.text)));
+          blank.forEach((k, j) => { questions[k] = null; vectors[k] = again[j]!; });
+        }
         return items.map((item, k): Measurement => {
           const x = batch.items[k]!;
           const a = answers[k];
