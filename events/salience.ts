@@ -81,6 +81,25 @@ export const JudgeRecord = Schema.Struct({
 });
 export type JudgeRecord = typeof JudgeRecord.Type;
 
+/**
+ * How an instruction model evaluated one input (issue 15). "one-pass": the text was evaluated once, its
+ * perplexity conditioned on the shared chat-template prefix whose token hash is `prefixSha256`, and the
+ * question and verdicts were generated from the same state as one JSON answer. "windowed-truncated": the
+ * text was too long for one pass; its perplexity came from BOS-conditioned windows, the answer from its
+ * head. (Absent: the four-call path, perplexity and each answer asked separately.) `fallback`
+ * names why the answer was not used (timeout, maxTokens, schema: a broken or unparsed answer), and then
+ * Salience's documented fallbacks decided the input; null: the answer was used.
+ */
+export const Evaluation = Schema.Struct({
+  method: Schema.Literals(["one-pass", "windowed-truncated"]),
+  fallback: Schema.NullOr(Schema.Literals(["timeout", "maxTokens", "schema"])),
+  prefixSha256: Schema.NullOr(Schema.String),
+  prefixTokens: Schema.Finite,
+  /** Tokens this input put through the model: text + closing + answer (the shared prefix is the batch's, counted once there). */
+  tokensEvaluated: Schema.Finite,
+});
+export type Evaluation = typeof Evaluation.Type;
+
 export const PreoccupationSeeded = defineEvent({
   type: "PreoccupationSeeded",
   family: "preoccupation",
@@ -155,6 +174,8 @@ export const InputScored = defineEvent({
     policy: PolicyValues,
     /** Which judge gave the coherence verdict when a frontier judge is configured (absent: none is). */
     judge: Schema.optional(JudgeRecord),
+    /** How the scoring model evaluated the text (absent: recorded before issue 15, or a model that follows no instructions). */
+    evaluation: Schema.optional(Evaluation),
     /** UTF-8 bytes of the text, and the general model's bits per byte on it (null: recorded by salience-1). */
     bytes: Schema.NullOr(Schema.Finite),
     bitsPerByte: Schema.NullOr(Schema.Finite),

@@ -3,7 +3,7 @@
  * adapters/nats the content store. No implementation here.
  */
 export type { ContentStore } from "../ports.ts";
-import type { JudgeRecord } from "../../events/salience.ts";
+import type { Evaluation, JudgeRecord } from "../../events/salience.ts";
 
 /** Who judges: the scoring model, its active adapter and the embedding model, by content hash. */
 export interface ModelIds {
@@ -26,6 +26,8 @@ export interface Measurement {
   readonly coherence: { readonly coherent: boolean; readonly detail: string } | null;
   /** For the model's own outputs: a hallucination verdict from the model; null: fallback or not an output. */
   readonly hallucination: { readonly hallucinated: boolean; readonly detail: string } | null;
+  /** How an instruction model evaluated the text (InputScored.evaluation); absent for models that follow no instructions. */
+  readonly evaluation?: Evaluation;
   /** Set when a frontier judge was consulted on this input (see events/salience.ts JudgeRecord). */
   readonly judge?: JudgeRecord;
 }

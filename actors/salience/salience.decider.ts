@@ -311,6 +311,7 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: 
       nearestSimilarity: Math.max(0, nearest.similarity),
     },
     ...(m.judge ? { judge: m.judge } : {}),
+    ...(m.evaluation ? { evaluation: m.evaluation } : {}),
     models: { model: ids.model, adapter: ids.adapter, embedder: ids.embedder },
     policy: p,
     bytes,

@@ -1,6 +1,7 @@
 import { Effect } from "effect";
 import type { Measurement, ModelIds, SalienceModel } from "../../actors/salience/ports.ts";
-import type { Embedder, LanguageModel } from "./ports.ts";
+import type { Evaluation } from "../../events/salience.ts";
+import type { AnsweredText, Embedder, LanguageModel } from "./ports.ts";
 import { inSpan } from "../../events/tracing.ts";
 
 const QUESTION_SCHEMA = { type: "object", properties: { question: { type: "string" } }, required: ["question"] };
@@ -16,6 +17,46 @@ export const prompts = {
     `A model was asked:\n${prompt}\n\nIt answered:\n${output}\n\nDoes the answer state things that are false or made up? Answer as JSON.`,
 };
 
+/**
+ * The one-pass path's instruction: the system turn every input's user turn follows, evaluated once per
+ * night (the scorer keeps it). The text comes first in the user turn, then (for a model output) the
+ * prompt it answered, then the template's closing, then the answer: nothing before the text depends on it.
+ */
+export const ONE_PASS_SYSTEM = [
+  "You read one text in the user turn and answer as JSON:",
+  "question: the implicit question the text answers, as one short question;",
+  "coherent: whether the text is coherent, meaningful language (not noise, not word salad), and reason: why, briefly;",
+  "hallucinated (only when the user turn says the text is a model's answer to a prompt): whether the answer states things that are false or made up.",
+].join("\n");
+
+/** Bounds of the one-pass answer: every string has a maxLength (random weights never close one). */
+export interface OnePassAnswerOptions {
+  readonly questionChars: number;
+  readonly reasonChars: number;
+  readonly maxTokens: number;
+  readonly timeoutMs: number;
+}
+export const ONE_PASS_ANSWER: OnePassAnswerOptions = { questionChars: 160, reasonChars: 120, maxTokens: 256, timeoutMs: 60_000 };
+
+const answerSchemas = (o: OnePassAnswerOptions) => {
+  const base = {
+    question: { type: "string", maxLength: o.questionChars },
+    coherent: { type: "boolean" },
+    reason: { type: "string", maxLength: o.reasonChars },
+  };
+  return {
+    input: { type: "object", properties: base, required: ["question", "coherent", "reason"] },
+    output: { type: "object", properties: { ...base, hallucinated: { type: "boolean" } }, required: ["question", "coherent", "reason", "hallucinated"] },
+  };
+};
+
+/** What follows a model output's text inside the user turn: the prompt it answered. */
+export const outputNote = (prompt: string) => `\n\n(The text above is a model's answer to this prompt:\n${prompt})`;
+
+/** Why a one-pass answer was not used, as InputScored.evaluation.fallback records it; null: it was used. */
+const fallbackOf = (stop: AnsweredText["stop"]): Evaluation["fallback"] =>
+  stop === "eog" ? null : stop === "timeout" ? "timeout" : stop === "maxTokens" ? "maxTokens" : "schema";
+
 /** A distilled question worth embedding: a non-blank string, else null (the text's own embedding stands for it). */
 const nonEmpty = (q: unknown): string | null => (typeof q === "string" && q.trim() !== "" ? q : null);
 
@@ -26,7 +67,8 @@ const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e as Effect.E
  * the embedding model. A model that cannot follow instructions states no question (its text's own
  * embedding stands for it) and gives no verdicts (Salience applies its documented fallbacks).
  */
-export const salienceModelOn = (lm: LanguageModel, embedder: Embedder): SalienceModel => {
+export const salienceModelOn = (lm: LanguageModel, embedder: Embedder, answer: OnePassAnswerOptions = ONE_PASS_ANSWER): SalienceModel => {
+  const schemas = answerSchemas(answer);
   const ids = (): ModelIds => ({
     model: lm.identity.sha256,
     adapter: lm.activeAdapter,
@@ -61,6 +103,45 @@ export const salienceModelOn = (lm: LanguageModel, embedder: Embedder): Salience
         span.setAttribute("gen_ai.usage.input_tokens", r.reduce((n, x) => n + x.tokenCount, 0));
         return r;
       });
+      const onePass = lm.onePass;
+      if (onePass !== null) {
+        // One evaluation per text: its perplexity and the answer about it from the same state.
+        const batch = await inSpan("Model.onePass", undefined, genai("chat", lm.identity), async (span) => {
+          const r = await run(onePass(items.map((i) => ({
+            text: i.text, afterText: i.prompt === null ? "" : outputNote(i.prompt), schema: i.prompt === null ? schemas.input : schemas.output,
+          })), { system: ONE_PASS_SYSTEM, maxTokens: answer.maxTokens, timeoutMs: answer.timeoutMs, confidenceKey: "coherent" }));
+          span.setAttribute("gen_ai.usage.input_tokens", r.prefixEvaluated + r.items.reduce((n, x) => n + x.evaluated, 0));
+          span.setAttribute("sophont.prefix.sha256", r.prefixSha256);
+          return r;
+        });
+        const answers = batch.items.map((x) => (x.value ?? null) as { question?: unknown; coherent?: unknown; reason?: unknown; hallucinated?: unknown } | null);
+        const questions = answers.map((a) => nonEmpty(a?.question));
+        const vectors = await inSpan("Model.embed", undefined, genai("embeddings", embedder.identity), () => run(embedder.embed(items.map((i, k) => questions[k] ?? i.text))));
+        // A question no piece of which carries meaning for the embedder (all-zero vector): the text's own embedding stands for it.
+        const blank = questions.flatMap((q, k) => (q !== null && !vectors[k]!.some((x) => x !== 0) ? [k] : []));
+        if (blank.length > 0) {
+          const again = await run(embedder.embed(blank.map((k) => items[k]!.text)));
+          blank.forEach((k, j) => { questions[k] = null; vectors[k] = again[j]!; });
+        }
+        return items.map((item, k): Measurement => {
+          const x = batch.items[k]!;
+          const a = answers[k];
+          const reason = String(a?.reason ?? "");
+          const evaluation: Evaluation = {
+            method: x.method, fallback: fallbackOf(x.stop), prefixSha256: batch.prefixSha256, prefixTokens: batch.prefixTokens, tokensEvaluated: x.evaluated,
+          };
+          return {
+            perplexity: x.perplexity.perplexity,
+            meanNll: x.perplexity.meanNll,
+            tokenCount: x.perplexity.tokenCount,
+            question: questions[k] ?? null,
+            questionVector: Array.from(vectors[k]!),
+            coherence: typeof a?.coherent === "boolean" ? { coherent: a.coherent, detail: reason } : null,
+            hallucination: item.prompt !== null && typeof a?.hallucinated === "boolean" ? { hallucinated: a.hallucinated, detail: reason } : null,
+            evaluation,
+          };
+        });
+      }
       const follows = lm.identity.instructionFollowing;
       const questions = follows ? await Promise.all(items.map((i) => ask<{ question: string }>(prompts.question(i.text), QUESTION_SCHEMA).then((r) => nonEmpty(r?.question)))) : items.map(() => null);
       const vectors = await inSpan("Model.embed", undefined, genai("embeddings", embedder.identity), () => run(embedder.embed(items.map((i, k) => questions[k] ?? i.text))));

@@ -1,7 +1,11 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Effect } from "effect";
 import { openLanguageModel, type OpenLanguageModel } from "../../adapters/llm/model.ts";
 import { openEmbedder, type OpenEmbedder } from "../../adapters/llm/embedding.ts";
-import { salienceModelOn } from "../../adapters/llm/salience-model.ts";
+import { type OnePassAnswerOptions, salienceModelOn } from "../../adapters/llm/salience-model.ts";
+import { INSTRUCT_SHAPES, writeInstructLlama } from "../../adapters/llm/tiny/instruct.ts";
 import type { SalienceModel } from "../../actors/salience/ports.ts";
 import { tinyModels } from "../adapters/llm/support.ts";
 import { englishModels } from "../../adapters/llm/english/models.ts";
@@ -14,8 +18,18 @@ export const openTinySalience = (): Promise<OpenSalience> => openSalienceOn(tiny
 /** The shipped default English models (what `sophont` judges with when no model is configured), on the CPU. */
 export const openEnglishSalience = (): Promise<OpenSalience> => openSalienceOn(englishModels());
 
-const openSalienceOn = async (paths: { lmPath: string; embedderPath: string }): Promise<OpenSalience> => {
-  const lm = await Effect.runPromise(openLanguageModel({ modelPath: paths.lmPath, threads: 1, probe: false }));
+/**
+ * The random-weight ChatML instruction model (32k test shape, written to a temp dir) with the tiny
+ * embedder: Salience takes its one-pass path on it. `answer` bounds the one-pass answer.
+ */
+export const openInstructSalience = (opts: { readonly contextSize?: number; readonly answer?: OnePassAnswerOptions } = {}): Promise<OpenSalience> => {
+  const lmPath = join(mkdtempSync(join(tmpdir(), "sophont-instruct-")), "instruct.gguf");
+  writeInstructLlama(lmPath, INSTRUCT_SHAPES.test);
+  return openSalienceOn({ lmPath, embedderPath: tinyModels().embedderPath }, opts);
+};
+
+const openSalienceOn = async (paths: { lmPath: string; embedderPath: string }, opts: { readonly contextSize?: number; readonly answer?: OnePassAnswerOptions } = {}): Promise<OpenSalience> => {
+  const lm = await Effect.runPromise(openLanguageModel({ modelPath: paths.lmPath, threads: 1, probe: false, ...(opts.contextSize === undefined ? {} : { contextSize: opts.contextSize }) }));
   const embedder = await Effect.runPromise(openEmbedder({ modelPath: paths.embedderPath, threads: 1, probe: false }));
-  return { model: salienceModelOn(lm, embedder), lm, embedder, close: async () => (await lm.dispose(), await embedder.dispose()) };
+  return { model: salienceModelOn(lm, embedder, opts.answer), lm, embedder, close: async () => (await lm.dispose(), await embedder.dispose()) };
 };

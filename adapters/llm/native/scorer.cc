@@ -183,7 +183,10 @@ static std::string score(State& s, const std::vector<int32_t>& tokens, const std
   if (s.ctx == nullptr) return "the scorer is not loaded (or was disposed)";
   std::string bad = checkInput(s, tokens, windows, bos);
   if (!bad.empty()) return bad;
-  s.prefix.valid = false;  // the windows reuse every sequence, the prefix's too
+  // The windows reuse every sequence, the prefix's too: a prefix onePass left in sequence 0 is dropped
+  // first (windows start at position 0 of a sequence that must be empty).
+  if (s.prefix.valid) api.llama_memory_clear(api.llama_get_memory(s.ctx), true);
+  s.prefix.valid = false;
   const int32_t size = static_cast<int32_t>(s.nBatch), hasBos = bos >= 0 ? 1 : 0;
   const int32_t packs = static_cast<int32_t>(std::min<uint32_t>(kMaxPacked, s.nSeqMax));
   Batch b(s.nBatch);
