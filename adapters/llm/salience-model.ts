@@ -98,11 +98,6 @@ export const salienceModelOn = (lm: LanguageModel, embedder: Embedder, answer: O
         "sophont.model.sha256": model.sha256,
         "sophont.batch.size": items.length,
       });
-      const ppl = await inSpan("Model.perplexity", undefined, genai("text_completion", lm.identity), async (span) => {
-        const r = await run(lm.perplexity(items.map((i) => i.text)));
-        span.setAttribute("gen_ai.usage.input_tokens", r.reduce((n, x) => n + x.tokenCount, 0));
-        return r;
-      });
       const onePass = lm.onePass;
       if (onePass !== null) {
         // One evaluation per text: its perplexity and the answer about it from the same state.
@@ -142,6 +137,12 @@ export const salienceModelOn = (lm: LanguageModel, embedder: Embedder, answer: O
           };
         });
       }
+      // The four-call path: perplexity on its own, then each answer asked separately.
+      const ppl = await inSpan("Model.perplexity", undefined, genai("text_completion", lm.identity), async (span) => {
+        const r = await run(lm.perplexity(items.map((i) => i.text)));
+        span.setAttribute("gen_ai.usage.input_tokens", r.reduce((n, x) => n + x.tokenCount, 0));
+        return r;
+      });
       const follows = lm.identity.instructionFollowing;
       const questions = follows ? await Promise.all(items.map((i) => ask<{ question: string }>(prompts.question(i.text), QUESTION_SCHEMA).then((r) => nonEmpty(r?.question)))) : items.map(() => null);
       const vectors = await inSpan("Model.embed", undefined, genai("embeddings", embedder.identity), () => run(embedder.embed(items.map((i, k) => questions[k] ?? i.text))));
