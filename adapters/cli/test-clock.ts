@@ -23,12 +23,12 @@ export const clockFrom = (spec: string | undefined, fail: (msg: string) => Error
   const rate = m?.[2] !== undefined ? Number(m[2]) : 1;
   if (!m || !Number.isFinite(start)) throw fail(`SOPHONT_TEST_CLOCK must be an ISO 8601 time, optionally ",xRATE" and ",@ANCHOR" (e.g. 2026-12-04T21:59:00Z,x3600), got ${JSON.stringify(spec)}`);
   if (!(rate > 0 && rate <= 1_000_000)) throw fail(`SOPHONT_TEST_CLOCK's rate must be above 0 and at most 1000000, got ${m[2]}`);
-  const anchor = m[3] !== undefined ? Date.parse(m[3]) : wall();
-  if (!Number.isFinite(anchor)) throw fail(`SOPHONT_TEST_CLOCK's anchor (after "@") must be an ISO 8601 wall-clock time, got ${JSON.stringify(m[3])}`);
-  const began = anchor;
+  // The wall-clock time at which this clock read START.
+  const began = m[3] !== undefined ? Date.parse(m[3]) : wall();
+  if (!Number.isFinite(began)) throw fail(`SOPHONT_TEST_CLOCK's anchor (after "@") must be an ISO 8601 wall-clock time, got ${JSON.stringify(m[3])}`);
   return {
     now: () => new Date(start + (wall() - began) * rate),
     wallMs: (ms) => Math.max(0, ms / rate),
-    description: `test clock: started at ${new Date(start).toISOString()}${m[3] !== undefined ? ` (at the wall clock's ${new Date(anchor).toISOString()})` : ""}, ${rate}x the wall clock (SOPHONT_TEST_CLOCK)`,
+    description: `test clock: started at ${new Date(start).toISOString()}${m[3] !== undefined ? ` (at the wall clock's ${new Date(began).toISOString()})` : ""}, ${rate}x the wall clock (SOPHONT_TEST_CLOCK)`,
   };
 };

@@ -60,12 +60,14 @@ describe("a season under sophont up", () => {
     const began = Date.now();
     let harmful: ReturnType<typeof start> | undefined;
     let harmfulAfterSeq = 0;
+    const verdicts = async () => [...(await ofType("AdapterPromoted")), ...(await ofType("AdapterRolledBack")), ...(await ofType("TrainingFailed"))];
+    const allJudged = async () => ((await verdicts()).length >= (await ofType("TrainingRequested")).length ? true : undefined);
     try {
       for (let n = 0; n < NIGHTS; n++) {
         await waitFor(async () => (await ofType("NightCompleted")).find((e) => (e.data as { nightId: string }).nightId === day(n)), 240_000, `the night of ${day(n)}`);
         if (n === HARMFUL_AFTER) {
-          // No job of the Soul's running, so the person's job is the only one.
-          await waitFor(async () => ((await ofType("AdapterPromoted")).length + (await ofType("AdapterRolledBack")).length + (await ofType("TrainingFailed")).length >= (await ofType("TrainingRequested")).length ? true : undefined), 300_000, "the Soul's jobs so far to end");
+          // The Soul's jobs asked so far have ended (one for this night may still come, and run beside the person's).
+          await waitFor(allJudged, 300_000, "the Soul's jobs so far to end");
           harmfulAfterSeq = await log.store.lastSeq();
           harmful = start(["train", "--local", "--recipe", join(home, "harmful.json"), "--deadline", String(7 * 24 * 60), "--json"], clock);
           await waitFor(async () => ((await ofType("TrainingRequested")).some((e) => e.seq > harmfulAfterSeq && (e.data as EventData<"TrainingRequested">).requestedBy === "cli") ? true : undefined), 120_000, "the person's job");
@@ -75,15 +77,13 @@ describe("a season under sophont up", () => {
       const harmfulEnd = await harmful!.done;
       expect(harmfulEnd.code, `sophont train with lr 5 is rolled back (exit 3)\n${harmfulEnd.err.slice(-2000)}`).toBe(3);
       // The last night's job, if one was asked for, ends too.
-      const verdicts = async () => [...(await ofType("AdapterPromoted")), ...(await ofType("AdapterRolledBack")), ...(await ofType("TrainingFailed"))];
-      await waitFor(async () => ((await verdicts()).length >= (await ofType("TrainingRequested")).length ? true : undefined), 300_000, "every job's verdict");
+      await waitFor(allJudged, 300_000, "every job's verdict");
     } finally {
       up.child.kill("SIGINT");
       const end = await up.done;
       expect(end.code, end.err.slice(-2000)).toBe(0);
     }
-    const requestedEvents = await ofType("TrainingRequested");
-    const requested = requestedEvents.map((e) => e.data as EventData<"TrainingRequested">);
+    const requested = (await ofType("TrainingRequested")).map((e) => e.data as EventData<"TrainingRequested">);
     const evaluated = (await ofType("AdapterEvaluated")).map((e) => e.data as EventData<"AdapterEvaluated">);
     const promoted = new Set((await ofType("AdapterPromoted")).map((e) => (e.data as { jobId: string }).jobId));
     const accepted = (await ofType("InputAccepted")).length;
