@@ -3,6 +3,14 @@ import { defineEvent } from "./define.ts";
 
 const Vector = Schema.Array(Schema.Finite);
 
+/**
+ * How close a cluster's members stand to its centroid (cosine): their median and robust spread. A
+ * satellite born of the cluster judges a new question against these, so its topic is measured on its
+ * own members' scale, as the preoccupation's is on its references'.
+ */
+export const Cohesion = Schema.Struct({ median: Schema.Finite, spread: Schema.Finite, members: Schema.Finite });
+export type Cohesion = typeof Cohesion.Type;
+
 /** How the Antechamber clustered: HDBSCAN's parameters, the window and the identity rules, as used. */
 export const ClusteringParams = Schema.Struct({
   minClusterSize: Schema.Finite,
@@ -29,8 +37,15 @@ export const AntechamberCluster = Schema.Struct({
   stability: Schema.Finite,
   /** Mean cosine similarity of the members to the centroid. */
   density: Schema.Finite,
-  /** Nights alive, this one included. */
+  /** The members' similarities to the centroid (absent in clusterings recorded before it was). */
+  cohesion: Schema.optional(Cohesion),
+  /**
+   * Nights it was found on, this one included. A night whose window holds too few rejections to
+   * cluster does not end it: it is matched again while its members are still in the window.
+   */
   age: Schema.Finite,
+  /** Distinct rejected questions it held over its life, this night's included (absent before it was recorded: `size`). */
+  seen: Schema.optional(Schema.Finite),
   bornNight: Schema.String,
   /** How its identity was carried from the previous night. */
   matchedBy: Schema.Literals(["new", "overlap", "centroid"]),
@@ -55,6 +70,7 @@ export const AntechamberClustered = defineEvent({
 /** The rules of Mitosis, recorded with every proposal. */
 export const MitosisThresholds = Schema.Struct({
   minNights: Schema.Finite,
+  /** Distinct questions the cluster held over its life: a field that keeps arriving slowly gathers them night by night. */
   minMembers: Schema.Finite,
   minStability: Schema.Finite,
   /** A cluster this similar (cosine) to an existing centroid is that centroid's business, not a new field. */
@@ -73,9 +89,12 @@ export const MitosisProposed = defineEvent({
     nightId: Schema.String,
     centroid: Vector,
     size: Schema.Finite,
+    /** Distinct questions over the cluster's life (what `minMembers` counts). */
+    seen: Schema.optional(Schema.Finite),
     age: Schema.Finite,
     stability: Schema.Finite,
     density: Schema.Finite,
+    cohesion: Schema.optional(Cohesion),
     /** The nearest existing centroid and its similarity. */
     nearest: Schema.Struct({ centroidId: Schema.String, similarity: Schema.Finite }),
     thresholds: MitosisThresholds,
@@ -103,7 +122,7 @@ export const SatelliteBorn = defineEvent({
   type: "SatelliteBorn",
   family: "satellite",
   description: "A Satellite Centroid is born of an approved proposal: from now on Salience measures inputs against it too.",
-  schema: Schema.Struct({ satelliteId: Schema.String, proposalId: Schema.String, clusterId: Schema.String, vector: Vector, members: Schema.Finite }),
+  schema: Schema.Struct({ satelliteId: Schema.String, proposalId: Schema.String, clusterId: Schema.String, vector: Vector, members: Schema.Finite, cohesion: Schema.optional(Cohesion) }),
   entity: (d) => d.satelliteId,
 });
 

@@ -139,8 +139,8 @@ const InputScoredV1 = Schema.Struct({
 
 /** A signal measured against references: the references' median and robust spread, and where the value stands. */
 export const Calibration = Schema.Struct({
-  /** seeds: the seeded questions (left out one at a time); accepted: recent accepted inputs (salience-3: those clearly inside, scored again tonight, cross-fitted); night: a sample of the night's own inputs (salience-3's cold start). */
-  source: Schema.Literals(["seeds", "accepted", "night", "none"]),
+  /** seeds: the seeded questions (left out one at a time); accepted: recent accepted inputs (salience-3: those clearly inside, scored again tonight, cross-fitted); night: a sample of the night's own inputs (salience-3's cold start); members: a satellite's cluster at its birth (its cohesion). */
+  source: Schema.Literals(["seeds", "accepted", "night", "members", "none"]),
   references: Schema.Finite,
   median: Schema.Finite,
   spread: Schema.Finite,
@@ -200,6 +200,12 @@ export const InputScored = defineEvent({
       domain: Calibration,
       /** salience-3: the gain over the Antechamber's model against the references' (absent: not used). */
       antechamber: Schema.optional(Calibration),
+      /**
+       * The nearest satellite's similarity against its cohesion, when the satellite has one (salience-3):
+       * the nearest centroid is the one the question stands highest on, in robust spreads, and a satellite
+       * nearest decides the topic by this alone (it has no domain model).
+       */
+      satellite: Schema.optional(Schema.Struct({ satelliteId: Schema.String, ...Calibration.fields })),
       /** weightSimilarity x z(similarity) + weightDomain x z(gain) (+ weightAntechamber x z(Antechamber gain)), over the weights used. */
       topic: Schema.Finite,
       onTopic: Schema.Boolean,

@@ -1,3 +1,4 @@
+import type { Cohesion } from "../events/antechamber.ts";
 import { cosine, driftTowards, normalised } from "../events/vectors.ts";
 import type { Projection } from "./projection.ts";
 
@@ -50,6 +51,8 @@ export interface Centroid {
   topics: Record<string, number>;
   /** Seeds first (never dropped), then accepted prototypes, oldest first. */
   prototypes: number[][];
+  /** A satellite's cluster at birth: its members' similarities to the centroid (absent for older satellites). */
+  cohesion?: Cohesion;
 }
 
 export type Centroids = Record<string, Centroid>;
@@ -119,7 +122,7 @@ export const prototypeSimilarity = (c: { readonly vector: ReadonlyArray<number>;
  */
 export const centroids: Projection<Centroids> = {
   name: "centroids",
-  version: 3,
+  version: 4,
   canHandle: ["PreoccupationSeeded", "InputScored", "InputAccepted", "NightCompleted", "SatelliteBorn"],
   initialState: () => ({}),
   evolve: (state, event) => {
@@ -159,7 +162,7 @@ export const centroids: Projection<Centroids> = {
         const vector = normalised(d.vector);
         const birth: CentroidSnapshot = { seq: event.seq, time: event.metadata.time, nightId: null, vector: [...vector], spread: 0, accepted: 0, moved: 0, anchored: false };
         // The cluster's centroid is the satellite's one seed.
-        state[d.satelliteId] = { id: d.satelliteId, kind: "satellite", vector, birth: [...vector], seedSum: [], seeds: 1, accepted: 0, bornSeq: event.seq, history: [birth], pending: [], clear: [], topics: {}, prototypes: [[...vector]] };
+        state[d.satelliteId] = { id: d.satelliteId, kind: "satellite", vector, birth: [...vector], seedSum: [], seeds: 1, accepted: 0, bornSeq: event.seq, history: [birth], pending: [], clear: [], topics: {}, prototypes: [[...vector]], ...(d.cohesion ? { cohesion: d.cohesion } : {}) };
         return state;
       }
       case "NightCompleted": {

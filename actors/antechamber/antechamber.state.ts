@@ -4,14 +4,36 @@ import type { Recorded } from "../../events/envelope.ts";
 import { clusterNight, windowOf } from "./clustering.ts";
 import type { RejectedQuestion } from "./ports.ts";
 
-/** What the Antechamber remembers from the log: the nights in order and the last clustering. */
+/** A cluster the Antechamber still knows: as last found, the night it was, and every member it ever held. */
+export interface LiveCluster {
+  readonly cluster: AntechamberCluster;
+  readonly lastSeen: string;
+  readonly everMembers: ReadonlySet<string>;
+}
+
+/** What the Antechamber remembers from the log: the nights in order, the last clustering and the clusters alive. */
 export interface AntechamberState {
   readonly completedNights: string[];
   readonly clusteredNights: Set<string>;
   previous: ReadonlyArray<AntechamberCluster>;
+  /** By cluster id, most recently found last; dropped once their last night has left the window. */
+  readonly live: Map<string, LiveCluster>;
 }
 
-export const initialAntechamberState = (): AntechamberState => ({ completedNights: [], clusteredNights: new Set(), previous: [] });
+export const initialAntechamberState = (): AntechamberState => ({ completedNights: [], clusteredNights: new Set(), previous: [], live: new Map() });
+
+/** A night's clustering, remembered (in place): the fold and a replay's recomputation both go through here. */
+export const rememberClustering = (s: AntechamberState, data: EventData<"AntechamberClustered">): void => {
+  s.clusteredNights.add(data.nightId);
+  s.previous = data.clusters;
+  for (const c of data.clusters) {
+    const before = s.live.get(c.clusterId);
+    s.live.delete(c.clusterId);
+    s.live.set(c.clusterId, { cluster: c, lastSeen: data.nightId, everMembers: new Set([...(before?.everMembers ?? []), ...c.members]) });
+  }
+  const now = s.completedNights.indexOf(data.nightId);
+  for (const [id, l] of s.live) if (now - s.completedNights.indexOf(l.lastSeen) >= data.params.windowNights) s.live.delete(id);
+};
 
 /** The event types the Antechamber folds. */
 export const antechamberTypes: ReadonlySet<string> = new Set(["NightCompleted", "AntechamberClustered"]);
@@ -23,8 +45,7 @@ export const evolveAntechamber = (s: AntechamberState, e: Recorded<DomainEvent>)
       if (!s.completedNights.includes(e.data.nightId)) s.completedNights.push(e.data.nightId);
       return s;
     case "AntechamberClustered":
-      s.clusteredNights.add(e.data.nightId);
-      s.previous = e.data.clusters;
+      rememberClustering(s, e.data);
       return s;
     default:
       return s;
@@ -47,5 +68,8 @@ export const decideClustering = (
   const window = windowOf(rows, upToNight, params.windowNights);
   // Nothing waits and no cluster lives on: there is no fact to record.
   if (window.length === 0 && s.previous.length === 0) return null;
-  return clusterNight(nightId, window, s.previous, params);
+  // Last night's clusters first, then those a thinner night left unfound, the most recent first.
+  const nightOf = (l: LiveCluster) => s.completedNights.indexOf(l.lastSeen);
+  const live = [...s.live.values()].filter((l) => nightOf(l) > upToNight.length - 1 - params.windowNights).sort((a, b) => nightOf(b) - nightOf(a));
+  return clusterNight(nightId, window, live.map((l) => l.cluster), params, (id) => s.live.get(id)?.everMembers ?? new Set());
 };

@@ -1,5 +1,6 @@
 import type { AntechamberCluster, ClusteringParams } from "../../events/antechamber.ts";
 import type { EventData } from "../../events/catalogue.ts";
+import { median, robustSpread } from "../../events/statistics.ts";
 import { cosine, normalised } from "../../events/vectors.ts";
 import { hdbscan } from "./hdbscan/index.ts";
 import { matchIdentities, type FoundCluster } from "./identity.ts";
@@ -46,21 +47,28 @@ export const findClusters = (rows: ReadonlyArray<RejectedQuestion>, p: Clusterin
     .map((c): FoundCluster => {
       const vectors = Array.from(c.members, (i) => rows[i]!.vector);
       const centroid = normalised(vectors.reduce((acc, v) => acc.map((x, k) => x + v[k]!), new Array<number>(dim).fill(0)));
-      const density = vectors.reduce((s, v) => s + cosine(v, centroid), 0) / vectors.length;
-      return { members: Array.from(c.members, (i) => rows[i]!.inputId), centroid, stability: c.stability, density };
+      const sims = vectors.map((v) => cosine(v, centroid));
+      const density = sims.reduce((s, x) => s + x, 0) / sims.length;
+      const cohesion = { median: median(sims), spread: robustSpread(sims), members: sims.length };
+      return { members: Array.from(c.members, (i) => rows[i]!.inputId), centroid, stability: c.stability, density, cohesion };
     })
     // Larger first, then by first member: the order (and so new ids) is the same on every replay.
     .sort((a, b) => b.members.length - a.members.length || (a.members[0]! < b.members[0]! ? -1 : 1));
   return { found, noise: result.labels.filter((l) => l < 0).length };
 };
 
-/** One night's clustering, identities carried from the previous night's clusters. Pure. */
+/**
+ * One night's clustering, identities carried from the clusters still alive (found within the window's
+ * nights), each counting the distinct questions it held over its life. Pure.
+ */
 export const clusterNight = (
   nightId: string,
   window: ReadonlyArray<RejectedQuestion>,
   previous: ReadonlyArray<AntechamberCluster>,
   params: ClusteringParams,
+  everMembers: (clusterId: string) => ReadonlySet<string> = () => new Set(),
 ): EventData<"AntechamberClustered"> => {
   const { found, noise } = findClusters(window, params);
-  return { nightId, points: window.length, noise, params, clusters: matchIdentities(previous, found, params, nightId) };
+  const clusters = matchIdentities(previous, found, params, nightId).map((c) => ({ ...c, seen: new Set([...everMembers(c.clusterId), ...c.members]).size }));
+  return { nightId, points: window.length, noise, params, clusters };
 };

@@ -1,4 +1,4 @@
-import type { AntechamberCluster, ClusteringParams } from "../../events/antechamber.ts";
+import type { AntechamberCluster, ClusteringParams, Cohesion } from "../../events/antechamber.ts";
 import { cosine } from "../../events/vectors.ts";
 
 /** A cluster found tonight, before it has an identity. */
@@ -7,6 +7,7 @@ export interface FoundCluster {
   readonly centroid: ReadonlyArray<number>;
   readonly stability: number;
   readonly density: number;
+  readonly cohesion?: Cohesion;
 }
 
 /** Shared members as a fraction of the smaller cluster: a cluster that grows keeps its name. */
@@ -47,7 +48,7 @@ export const matchIdentities = (
     byFound.set(pair.f, pair);
   }
   return found.map((cur, f): AntechamberCluster => {
-    const base = { members: [...cur.members], centroid: [...cur.centroid], size: cur.members.length, stability: cur.stability, density: cur.density };
+    const base = { members: [...cur.members], centroid: [...cur.centroid], size: cur.members.length, stability: cur.stability, density: cur.density, ...(cur.cohesion ? { cohesion: cur.cohesion } : {}) };
     const pair = byFound.get(f);
     if (!pair) return { ...base, clusterId: newClusterId(nightId, f), age: 1, bornNight: nightId, matchedBy: "new" };
     const prev = previous[pair.p]!;

@@ -8,7 +8,7 @@ import { eventSubject } from "../../events/subjects.ts";
 import { inSpan, traceOf } from "../../events/tracing.ts";
 import { derivedEventId } from "../ids.ts";
 import { antechamberMachine, type AntechamberEmitted, type NightJob } from "./antechamber.machine.ts";
-import { antechamberTypes, decideClustering, evolveAntechamber, initialAntechamberState } from "./antechamber.state.ts";
+import { antechamberTypes, decideClustering, evolveAntechamber, initialAntechamberState, rememberClustering } from "./antechamber.state.ts";
 import { defaultClusteringParams } from "./clustering.ts";
 import type { RejectedVectors } from "./ports.ts";
 
@@ -135,8 +135,7 @@ export const reclusterAll = async (store: EventStore, vectors: RejectedVectors, 
     evolveAntechamber(state, e);
     const data = decideClustering(state, e.data.nightId, await vectors.upTo(e.seq), params);
     if (!data) continue;
-    state.clusteredNights.add(data.nightId);
-    state.previous = data.clusters;
+    rememberClustering(state, data);
     out.push(data);
   }
   return out;

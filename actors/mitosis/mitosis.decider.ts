@@ -58,7 +58,7 @@ const evolve = (s: MitosisState, e: Recorded<DomainEvent>): MitosisState => {
 const approve = (p: Proposal, by: string, automatic: boolean): Decision[] => [
   { event: { type: "MitosisApproved", data: { proposalId: p.data.proposalId, by, automatic } }, expectedSubjectSeq: p.subjectSeq },
   {
-    event: { type: "SatelliteBorn", data: { satelliteId: satelliteIdOf(p.data.clusterId), proposalId: p.data.proposalId, clusterId: p.data.clusterId, vector: [...p.data.centroid], members: p.data.size } },
+    event: { type: "SatelliteBorn", data: { satelliteId: satelliteIdOf(p.data.clusterId), proposalId: p.data.proposalId, clusterId: p.data.clusterId, vector: [...p.data.centroid], members: p.data.size, ...(p.data.cohesion ? { cohesion: p.data.cohesion } : {}) } },
     expectedSubjectSeq: 0,
   },
 ];

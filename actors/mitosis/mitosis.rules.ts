@@ -19,10 +19,13 @@ export const nearestCentroid = (centroids: Centroids, v: ReadonlyArray<number>):
     { centroidId: "none", similarity: -1 },
   );
 
+/** The distinct questions a cluster held over its life (a clustering recorded before that was counted: its size). */
+export const membersSeen = (c: Pick<AntechamberCluster, "size" | "seen">): number => c.seen ?? c.size;
+
 /** Why a cluster is not (yet) a new field; empty when it is. */
 export const mitosisObjections = (c: AntechamberCluster, nearest: { similarity: number }, t: MitosisThresholds): string[] => [
-  ...(c.age < t.minNights ? [`alive ${c.age} night(s) < ${t.minNights}`] : []),
-  ...(c.size < t.minMembers ? [`${c.size} member(s) < ${t.minMembers}`] : []),
+  ...(c.age < t.minNights ? [`found on ${c.age} night(s) < ${t.minNights}`] : []),
+  ...(membersSeen(c) < t.minMembers ? [`${membersSeen(c)} member(s) over its life < ${t.minMembers}`] : []),
   ...(c.stability < t.minStability ? [`stability ${c.stability.toFixed(2)} < ${t.minStability}`] : []),
   ...(nearest.similarity >= t.maxSimilarity ? [`similarity ${nearest.similarity.toFixed(3)} to an existing centroid >= ${t.maxSimilarity}`] : []),
 ];
@@ -42,5 +45,5 @@ export const proposalsFor = (
     if (alreadyProposed(proposalId)) return [];
     const nearest = nearestCentroid(centroids, c.centroid);
     if (mitosisObjections(c, nearest, t).length > 0) return [];
-    return [{ proposalId, clusterId: c.clusterId, nightId: clustered.nightId, centroid: [...c.centroid], size: c.size, age: c.age, stability: c.stability, density: c.density, nearest, thresholds: t }];
+    return [{ proposalId, clusterId: c.clusterId, nightId: clustered.nightId, centroid: [...c.centroid], size: c.size, seen: membersSeen(c), age: c.age, stability: c.stability, density: c.density, ...(c.cohesion ? { cohesion: c.cohesion } : {}), nearest, thresholds: t }];
   });

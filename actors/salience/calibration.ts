@@ -1,4 +1,6 @@
+import type { Cohesion } from "../../events/antechamber.ts";
 import type { Calibration } from "../../events/salience.ts";
+import { median, robustSpread } from "../../events/statistics.ts";
 
 /** A signal's references: values measured on texts known to belong, and where they came from. */
 export interface References {
@@ -6,18 +8,6 @@ export interface References {
   readonly values: ReadonlyArray<number>;
 }
 
-const median = (xs: ReadonlyArray<number>): number => {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-/** 1.4826 x the median absolute deviation: the standard deviation of a normal sample, robust to outliers. */
-export const robustSpread = (xs: ReadonlyArray<number>): number => {
-  const m = median(xs);
-  return 1.4826 * median(xs.map((x) => Math.abs(x - m)));
-};
 
 /** Where a value stands against its references: median and robust spread (never below `minSpread`). */
 export const calibrate = (value: number, refs: References, minSpread: number): typeof Calibration.Type => ({
@@ -30,3 +20,12 @@ export const calibrate = (value: number, refs: References, minSpread: number): t
 
 /** (value - median) / spread: how many robust spreads above the references. */
 export const zOf = (c: typeof Calibration.Type): number => (c.references === 0 ? 0 : (c.value - c.median) / c.spread);
+
+/** A satellite's similarity against its members' at birth (their cohesion): source "members". */
+export const satelliteCalibration = (cohesion: Cohesion, value: number, minSpread: number): typeof Calibration.Type => ({
+  source: "members",
+  references: cohesion.members,
+  median: cohesion.median,
+  spread: Math.max(minSpread, cohesion.spread),
+  value,
+});

@@ -1,3 +1,4 @@
+import type { Cohesion } from "../../events/antechamber.ts";
 import type { DomainEvent } from "../../events/catalogue.ts";
 import type { Recorded } from "../../events/envelope.ts";
 import type { PolicyValues } from "../../events/salience.ts";
@@ -7,7 +8,7 @@ import type { Measurement, ModelIds } from "./ports.ts";
 import { coherenceFallback, decideInput, fallbackConfidence, surpriseOf, type Baseline, type ModelOutput } from "./salience.policy.ts";
 import { cosine } from "../../events/vectors.ts";
 import { prototypeSimilarity, seedPrototypes } from "../../projections/centroids.projection.ts";
-import { calibrate, type References } from "./calibration.ts";
+import { calibrate, satelliteCalibration, zOf, type References } from "./calibration.ts";
 import { domainBitsPerByte, type DomainModel } from "./domain-model.ts";
 import { calibratedVerdicts, crossFitted, MIN_SPREAD } from "./salience.policy.ts";
 
@@ -201,7 +202,7 @@ export const baselineFor = (s: SalienceState, nightId: string): Baseline => {
 export interface NightFrame {
   readonly nightId: string;
   readonly baseline: Baseline;
-  readonly centroids: ReadonlyArray<{ readonly id: string; readonly vector: ReadonlyArray<number>; readonly prototypes: ReadonlyArray<ReadonlyArray<number>> }>;
+  readonly centroids: ReadonlyArray<{ readonly id: string; readonly vector: ReadonlyArray<number>; readonly prototypes: ReadonlyArray<ReadonlyArray<number>>; readonly cohesion?: Cohesion }>;
   /** For a calibrated policy: the domain model of the night and the references of each signal. */
   readonly calibration: {
     readonly domain: DomainModel;
@@ -220,7 +221,7 @@ export const frameOf = (s: SalienceState, nightId: string, policy: PolicyValues,
   baseline: baselineFor(s, nightId),
   calibration,
   // salience-3 measures similarity to the seeded questions alone: accepted prototypes drew every field near.
-  centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector], prototypes: (crossFitted(policy) && c.id === PREOCCUPATION ? seedPrototypes(c) : c.prototypes).map((p) => [...p]) })),
+  centroids: Object.values(s.centroids).map((c) => ({ id: c.id, vector: [...c.vector], prototypes: (crossFitted(policy) && c.id === PREOCCUPATION ? seedPrototypes(c) : c.prototypes).map((p) => [...p]), ...(c.cohesion ? { cohesion: c.cohesion } : {}) })),
   policy,
   ids,
 });
@@ -243,11 +244,23 @@ const assess = (m: Measurement, frame: NightFrame, text: string, fitted?: CrossF
   const { policy: p } = frame;
   const surprise = surpriseOf(m.meanNll, frame.baseline);
   const k = p.calibrated?.topK ?? 1;
-  const sims = frame.centroids.map((c) => ({ id: c.id, similarity: p.calibrated ? prototypeSimilarity(c, m.questionVector, k) : c.vector.length === m.questionVector.length ? cosine(m.questionVector, c.vector) : 0 }));
-  const nearest = sims.reduce((a, b) => (b.similarity > a.similarity ? b : a), { id: PREOCCUPATION, similarity: -1 });
+  const cal = frame.calibration;
+  const cos = (v: ReadonlyArray<number>) => (v.length === m.questionVector.length ? cosine(m.questionVector, v) : 0);
+  // salience-3 with every satellite's cohesion known: a satellite's similarity is to its centroid, the
+  // scale its members were measured on, and the nearest centroid is the one the question stands highest
+  // on in robust spreads (a satellite of texts is closer in raw cosine to every text than seeded questions are).
+  const bySpreads = cal !== null && crossFitted(p) && frame.centroids.some((c) => c.id !== PREOCCUPATION) && frame.centroids.every((c) => c.id === PREOCCUPATION || c.cohesion !== undefined);
+  const sims = frame.centroids.map((c) => ({ id: c.id, similarity: bySpreads && c.cohesion ? cos(c.vector) : p.calibrated ? prototypeSimilarity(c, m.questionVector, k) : cos(c.vector) }));
+  const standing = (x: { id: string; similarity: number }): number => {
+    const c = frame.centroids.find((y) => y.id === x.id);
+    return x.id === PREOCCUPATION ? zOf(calibrate(x.similarity, cal!.similarity, MIN_SPREAD.similarity)) : zOf(satelliteCalibration(c!.cohesion!, x.similarity, MIN_SPREAD.similarity));
+  };
+  const nearest = bySpreads
+    ? sims.map((x) => ({ ...x, z: standing(x) })).reduce((a, b) => (b.z > a.z ? b : a))
+    : sims.reduce((a, b) => (b.similarity > a.similarity ? b : a), { id: PREOCCUPATION, similarity: -1 });
+  const satellite = bySpreads && nearest.id !== PREOCCUPATION ? { satelliteId: nearest.id, ...satelliteCalibration(frame.centroids.find((c) => c.id === nearest.id)!.cohesion!, nearest.similarity, MIN_SPREAD.similarity) } : null;
   const bytes = Buffer.byteLength(text, "utf8");
   const bitsPerByte = bytes > 0 ? (m.meanNll * m.tokenCount) / Math.LN2 / bytes : 0;
-  const cal = frame.calibration;
   const domainBits = cal ? (fitted?.bitsPerByte ?? domainBitsPerByte(cal.domain, text)) : null;
   const ante = fitted?.antechamber && domainBits !== null ? { ...fitted.antechamber, gain: fitted.antechamber.bitsPerByte - domainBits } : null;
   const domain = cal && domainBits !== null
@@ -261,6 +274,7 @@ const assess = (m: Measurement, frame: NightFrame, text: string, fitted?: CrossF
           similarity: calibrate(preoccupation, cal.similarity, MIN_SPREAD.similarity),
           domain: calibrate(domain.gain, cal.domainGain, MIN_SPREAD.domain),
           ...(ante && cal.antechamberGain ? { antechamber: calibrate(ante.gain, cal.antechamberGain, MIN_SPREAD.antechamber) } : {}),
+          ...(satellite ? { satellite } : {}),
         };
         const v = calibratedVerdicts(c, nearest, p);
         return { ...c, topic: v.topic, onTopic: v.onTopic, coherence_: v.coherence, coherenceConfidence: v.coherenceConfidence };
@@ -317,7 +331,7 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: 
     bytes,
     bitsPerByte,
     domain,
-    calibration: calibration && { coherence: calibration.coherence, similarity: calibration.similarity, domain: calibration.domain, ...(calibration.antechamber ? { antechamber: calibration.antechamber } : {}), topic: calibration.topic, onTopic: calibration.onTopic },
+    calibration: calibration && { coherence: calibration.coherence, similarity: calibration.similarity, domain: calibration.domain, ...(calibration.antechamber ? { antechamber: calibration.antechamber } : {}), ...(calibration.satellite ? { satellite: calibration.satellite } : {}), topic: calibration.topic, onTopic: calibration.onTopic },
   };
   return [
     { event: { type: "InputScored", data: scored }, expectedSubjectSeq: input.subjectSeq },

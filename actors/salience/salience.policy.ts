@@ -55,10 +55,11 @@ type Calibrations = NonNullable<Scored["calibration"]>;
  * The calibrated verdicts from the measured numbers and a policy: coherent when the bits per byte
  * stay within the references' median plus the allowed spreads (and the floor); on topic, for the
  * preoccupation with accepted references, when the weighted robust scores reach minTopic; with only
- * the seeds as references, or for a satellite, when the similarity reaches acceptSimilarity.
+ * the seeds as references, or for a satellite, when the similarity reaches acceptSimilarity; for a satellite
+ * whose cohesion is known (salience-3), when its similarity stands within minTopic robust spreads of its members'.
  */
 export const calibratedVerdicts = (
-  c: Pick<Calibrations, "coherence" | "similarity" | "domain" | "antechamber">,
+  c: Pick<Calibrations, "coherence" | "similarity" | "domain" | "antechamber" | "satellite">,
   nearest: { readonly id: string; readonly similarity: number },
   p: PolicyValues,
 ): { coherence: { coherent: boolean; method: "fallback"; detail: string }; coherenceConfidence: number; topic: number; onTopic: boolean } => {
@@ -74,7 +75,13 @@ export const calibratedVerdicts = (
   const calibratedTopic = nearest.id === PREOCCUPATION && (c.similarity.source === "accepted" || c.similarity.source === "night");
   // With no references the verdict is a default, not a measurement: as unsure as it gets.
   const coherenceConfidence = c.coherence.references === 0 ? 0 : Math.min(1, Math.abs(c.coherence.value - limit) / margin);
-  return { coherence: { coherent, method: "fallback", detail }, coherenceConfidence, topic, onTopic: calibratedTopic ? topic >= q.minTopic : nearest.similarity >= p.acceptSimilarity };
+  const coherence = { coherent, method: "fallback" as const, detail };
+  // A satellite nearest, with its cohesion: the topic is where the question stands among its members.
+  if (c.satellite && c.satellite.satelliteId === nearest.id) {
+    const z = zOf(c.satellite);
+    return { coherence, coherenceConfidence, topic: z, onTopic: z >= q.minTopic };
+  }
+  return { coherence, coherenceConfidence, topic, onTopic: calibratedTopic ? topic >= q.minTopic : nearest.similarity >= p.acceptSimilarity };
 };
 
 /** (x - mean) / std, scale-free across models; 0 without a baseline. */

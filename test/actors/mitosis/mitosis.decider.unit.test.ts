@@ -40,7 +40,7 @@ const clustered = (...clusters: AntechamberCluster[]): DomainEvent => ({
   data: { nightId: "2026-11-06", points: 30, noise: 18, params: { minClusterSize: 5, minSamples: 4, metric: "cosine", epsilon: 0.5, windowNights: 3, matchOverlap: 0.3, matchSimilarity: 0.9 }, clusters },
 });
 const proposal = (t = thresholds): EventData<"MitosisProposed"> => ({
-  proposalId: "mitosis-ac-2026-11-04-0", clusterId: "ac-2026-11-04-0", nightId: "2026-11-06", centroid: [0, 1, 0], size: 12, age: 3, stability: 50, density: 0.7, nearest: { centroidId: "preoccupation", similarity: 0 }, thresholds: t,
+  proposalId: "mitosis-ac-2026-11-04-0", clusterId: "ac-2026-11-04-0", nightId: "2026-11-06", centroid: [0, 1, 0], size: 12, seen: 12, age: 3, stability: 50, density: 0.7, nearest: { centroidId: "preoccupation", similarity: 0 }, thresholds: t,
 });
 const proposed = (t = thresholds): DomainEvent => ({ type: "MitosisProposed", data: proposal(t) });
 const born = { type: "SatelliteBorn", data: { satelliteId: "satellite-ac-2026-11-04-0", proposalId: "mitosis-ac-2026-11-04-0", clusterId: "ac-2026-11-04-0", vector: [0, 1, 0], members: 12 } };
@@ -49,8 +49,13 @@ describe("Mitosis rules", () => {
   it("names every rule a cluster fails, with the thresholds", () => {
     expect(mitosisObjections(cluster(), { similarity: 0.1 }, thresholds)).toEqual([]);
     expect(mitosisObjections(cluster({ age: 2, size: 9, stability: 5 }), { similarity: 0.7 }, thresholds)).toEqual([
-      "alive 2 night(s) < 3", "9 member(s) < 10", "stability 5.00 < 20", "similarity 0.700 to an existing centroid >= 0.6",
+      "found on 2 night(s) < 3", "9 member(s) over its life < 10", "stability 5.00 < 20", "similarity 0.700 to an existing centroid >= 0.6",
     ]);
+  });
+
+  it("counts the members a cluster held over its life, not only tonight's window", () => {
+    expect(mitosisObjections(cluster({ size: 6, seen: 11 }), { similarity: 0.1 }, thresholds)).toEqual([]);
+    expect(mitosisObjections(cluster({ size: 6, seen: 9 }), { similarity: 0.1 }, thresholds)).toEqual(["9 member(s) over its life < 10"]);
   });
 });
 

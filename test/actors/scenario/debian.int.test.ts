@@ -4,6 +4,7 @@ import { defaultPolicy } from "../../../actors/salience/salience.policy.ts";
 import { ingestFiles } from "../../../adapters/ingest/ingest.ts";
 import { parseQuestions, seedPreoccupation } from "../../../adapters/ingest/preoccupation.ts";
 import type { EventData } from "../../../events/catalogue.ts";
+import { PREOCCUPATION } from "../../../projections/centroids.projection.ts";
 import { debianDescriptionsAvailable, sectionDescriptions } from "../../support/debian-corpus.ts";
 import { collect } from "../../support/events.ts";
 import { openEnglishSalience } from "../../support/models.ts";
@@ -109,34 +110,66 @@ const outcome = async (run: Run, label: string) => {
   console.log(`a rejection's reason: ${rejected.find((e) => run.kindOf.get(e.data.inputId) === "hamradio")?.data.reason}`);
   for (const e of rejected.filter((x) => x.data.cause === "incoherent")) console.log(`incoherent (${run.kindOf.get(e.data.inputId)}): ${e.data.reason}`);
   const clusterings = await ofType(run, "AntechamberClustered");
+  const kindsOf = (ids: readonly string[]) => [...ids.reduce((m, id) => m.set(run.kindOf.get(id) ?? "?", (m.get(run.kindOf.get(id) ?? "?") ?? 0) + 1), new Map<string, number>())].map(([k, v]) => `${k} ${v}`).join(", ");
+  for (const c of clusterings.filter((x) => x.data.clusters.length > 0)) {
+    console.log(`antechamber ${c.data.nightId}: ${c.data.points} questions, ${c.data.clusters.map((x) => `${x.clusterId} found on ${x.age} night(s), ${x.size} now / ${x.seen ?? x.size} over its life (${kindsOf(x.members)})`).join("; ")}`);
+  }
   for (const p of await ofType(run, "MitosisProposed")) {
     const members = clusterings.find((c) => c.data.nightId === p.data.nightId)?.data.clusters.find((c) => c.clusterId === p.data.clusterId)?.members ?? [];
     const kinds = members.reduce((m, id) => m.set(run.kindOf.get(id) ?? "?", (m.get(run.kindOf.get(id) ?? "?") ?? 0) + 1), new Map<string, number>());
     console.log(`mitosis proposed after ${p.data.nightId}: ${p.data.size} members (${[...kinds].map(([k, v]) => `${k} ${v}`).join(", ")}), nearest ${p.data.nearest.centroidId} at ${p.data.nearest.similarity.toFixed(3)}`);
   }
   console.log(`satellites born: ${(await ofType(run, "SatelliteBorn")).length}`);
-  return { by, rejected, scored: await ofType(run, "InputScored") };
+  // After a birth: how each section's decisions split between the preoccupation and the satellite.
+  const bornSeq = (await ofType(run, "SatelliteBorn"))[0]?.seq ?? Infinity;
+  const afterBirth = (kind: string) => {
+    const of = (xs: Array<{ seq: number; data: { inputId: string; nearest: string } }>) => xs.filter((e) => e.seq > bornSeq && run.kindOf.get(e.data.inputId) === kind);
+    const a = of(accepted), r = of(rejected);
+    return { decided: a.length + r.length, nearestSatellite: [...a, ...r].filter((e) => e.data.nearest !== PREOCCUPATION).length, accepted: a.length, acceptedToSatellite: a.filter((e) => e.data.nearest !== PREOCCUPATION).length };
+  };
+  for (const kind of ["domain", "hamradio", "games", "sound"]) console.log(`after the birth, ${kind}: ${JSON.stringify(afterBirth(kind))}`);
+  const intoDomain = (kind: string) => accepted.filter((e) => run.kindOf.get(e.data.inputId) === kind && e.data.nearest === PREOCCUPATION).length / Math.max(1, by(kind).all);
+  return { by, rejected, scored: await ofType(run, "InputScored"), afterBirth, intoDomain, clusterings, proposals: await ofType(run, "MitosisProposed"), born: await ofType(run, "SatelliteBorn") };
+};
+
+/**
+ * Measured on both runs (README): exactly one satellite, born of a cluster mostly of hamradio (a field
+ * arriving 1-4 a night gathers its members over nights); once born it takes hamradio and leaves the
+ * domain to the preoccupation (its topic is measured on its own members' scale).
+ */
+const expectOneHamradioSatellite = (o: Awaited<ReturnType<typeof outcome>>, run: Run) => {
+  expect(o.born).toHaveLength(1);
+  const p = o.proposals[0]!.data;
+  const members = o.clusterings.find((c) => c.data.nightId === p.nightId)!.data.clusters.find((c) => c.clusterId === p.clusterId)!.members;
+  expect(members.filter((id) => run.kindOf.get(id) === "hamradio").length / members.length).toBeGreaterThanOrEqual(0.8);
+  const domain = o.afterBirth("domain"), ham = o.afterBirth("hamradio");
+  expect(domain.nearestSatellite / domain.decided).toBeLessThanOrEqual(0.15);
+  expect(ham.nearestSatellite).toBeGreaterThan(0);
 };
 
 describe.skipIf(!available)("twenty nights of Debian's package descriptions on the default models and policy (issue 12 pt 5)", () => {
   it("one description an input: accepts the domain, keeps most of hamradio out of it, and says why", async () => {
     const run = await runScenario({ domainPerNight: 12, hamPerNight: (k) => 3 + (k % 2), join: () => 1, seed: 12_2026 });
-    const { by, rejected, scored } = await outcome(run, "single descriptions");
+    const o = await outcome(run, "single descriptions");
+    const { by, rejected, scored } = o;
     expect(by("domain").share).toBeGreaterThanOrEqual(0.9);
     // Fluent prose on any subject is coherent (a description made of identifiers may not be: 1 in 100 at most).
     expect(rejected.filter((e) => e.data.cause === "incoherent").length).toBeLessThanOrEqual(Math.floor(by("domain").all / 100));
-    // The issue asks for none of them; measured here, about half of hamradio gets in (see the README).
-    expect(by("hamradio").share).toBeLessThanOrEqual(by("domain").share - 0.3);
+    // The issue asks for none of them; measured here, 19 of 45 hamradio join the domain (see the README).
+    expect(o.intoDomain("hamradio")).toBeLessThanOrEqual(by("domain").share - 0.3);
+    expectOneHamradioSatellite(o, run);
     // Every decision carries the policy and what it measured against.
     for (const e of scored) expect(e.data.policy.version).toBe(defaultPolicy.version);
   }, 600_000);
 
   it("3-5 descriptions of one section an input (~300-600 words): the same judgement on longer texts", async () => {
     const run = await runScenario({ domainPerNight: 6, hamPerNight: (k) => 1 + (k % 2), join: (r) => r.int(3, 5), seed: 12_2027 });
-    const { by, rejected } = await outcome(run, "3-5 descriptions joined");
+    const o = await outcome(run, "3-5 descriptions joined");
+    const { by, rejected } = o;
     expect(by("domain").share).toBeGreaterThanOrEqual(0.9);
     // Measured: 3 of 120 joined domain inputs stand above the coherence bound (see the README): at most 1 in 25.
     expect(rejected.filter((e) => e.data.cause === "incoherent" && run.kindOf.get(e.data.inputId) === "domain").length).toBeLessThanOrEqual(Math.floor(by("domain").all / 25));
-    expect(by("hamradio").share).toBeLessThanOrEqual(by("domain").share - 0.3);
+    expect(o.intoDomain("hamradio")).toBeLessThanOrEqual(by("domain").share - 0.3);
+    expectOneHamradioSatellite(o, run);
   }, 600_000);
 });
