@@ -52,8 +52,8 @@ export const mitosisApprove = defineCommand({
   summary: "approve a mitosis proposal: its cluster is born as a Satellite Centroid",
   usage: "sophont mitosis approve PROPOSAL_ID [--json]",
   details: [
-    "Mitosis proposes a satellite for a cluster of rejected questions that lived `mitosis.minNights` nights",
-    "with at least `minMembers` members and `minStability`, below `maxSimilarity` to every centroid",
+    "Mitosis proposes a satellite for a cluster of rejected questions found on `mitosis.minNights` nights",
+    "that held at least `minMembers` distinct questions over its life, with `minStability`, below `maxSimilarity` to every centroid",
     "(config.json's `mitosis` object; `antechamber` and `drift` tune clustering and drift). With approval",
     "\"auto\" (the default) it is approved at once; with \"command\" (SOPHONT_MITOSIS_APPROVAL=command) it",
     "waits for this command. Outside agents send it on sophont.cmd.mitosis.approve with their own user (`sophont agent add`).",
