@@ -6,7 +6,10 @@ const Vector = Schema.Array(Schema.Finite);
 /**
  * How close a cluster's members stand to its centroid (cosine): their median and robust spread. A
  * satellite born of the cluster judges a new question against these, so its topic is measured on its
- * own members' scale, as the preoccupation's is on its references'.
+ * own members' scale, as the preoccupation's is on its references'. In-sample (each member is part of
+ * the centroid) on purpose: it makes a satellite a little harder to be nearest than the preoccupation.
+ * Measured on the Debian scenario, each member against the centroid of the others instead sent 26% of
+ * the domain's decisions after the birth to the satellite (7% in-sample), and 52% of hamradio's (38%).
  */
 export const Cohesion = Schema.Struct({ median: Schema.Finite, spread: Schema.Finite, members: Schema.Finite });
 export type Cohesion = typeof Cohesion.Type;
