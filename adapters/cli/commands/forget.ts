@@ -8,6 +8,7 @@ import { openRuntime } from "../runtime.ts";
 import { newCommandId, startActors } from "../actors.ts";
 import { FORGET_DURABLE } from "../../../actors/soul/forget.reactor.ts";
 import type { Subscription } from "../../../events/store.ts";
+import { describeHeal, healCopies, pendingCopies, recordStaleCopies } from "../heal-copies.ts";
 
 /** True once `sub`'s consumer has acknowledged `seq` (polled for at most `ms`). */
 const handledBy = async (sub: Subscription, seq: number, ms: number): Promise<boolean> => {
@@ -24,7 +25,9 @@ export const forget = defineCommand({
   details: [
     "Appends InputForgotten (decided by the Soul), then deletes the input's text, prompt and correction",
     "from the content store (erased on disk; on a cluster also from every node's Raft log) and waits for",
-    "it. Ledgers drop it; the audit of every adapter trained on it says so.",
+    "it. Ledgers drop it; the audit of every adapter trained on it says so. A cluster node that was down or",
+    "behind missed the erase: ContentCopyStale records it, and its copy of the content store is rebuilt from the",
+    "live messages once it is back (here if it is back already, else by `sophont up` or `sophont cluster heal`).",
   ].join("\n"),
   options: { reason: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v, args): Promise<number> => {
@@ -58,8 +61,14 @@ export const forget = defineCommand({
       const content = new ObjectContentStore(rt.nc);
       const left = done ? (await Promise.all(shas.map((s) => content.has(s)))).filter(Boolean).length : shas.length;
       const behind = done ? await content.replicasBehind().catch(() => []) : [];
-      if (behind.length > 0 && !v.json) ctx.err(`warning: ${behind.join(", ")} did not have the content store current: the text leaves its index when it catches up but stays in its block file until that copy is removed and made again (nats-server 2.9.10; the README's "Guarantees and their limits" says how)`);
-      printResult(ctx, v.json, { inputId, seq, deleted: shas.length - left, pending: left, behind }, () =>
+      // A node that missed the erase keeps the text in its block file once it catches up: that is
+      // recorded, and its copy rebuilt at once if it is back already (else by `up`, or a person).
+      await recordStaleCopies(rt.store, behind, inputId, `not current when the forget of ${inputId} ended: it missed the erase`, "cli");
+      const healed = await healCopies(rt.nc, rt.store, await pendingCopies(rt.store), { by: "forget", actor: "cli" });
+      const waiting = healed.filter((h) => h.outcome !== "rebuilt").map((h) => h.node);
+      if (!v.json) for (const h of healed) ctx.err(h.outcome === "rebuilt" ? describeHeal(h) : `warning: ${describeHeal(h)}`);
+      if (waiting.length > 0 && !v.json) ctx.err(`warning: ${waiting.join(", ")} missed the erase: the text leaves its index when it catches up but stays in its block file until its copy is rebuilt, which \`sophont up\` does once it is back (or \`sophont cluster heal\`)`);
+      printResult(ctx, v.json, { inputId, seq, deleted: shas.length - left, pending: left, behind, heal: healed }, () =>
         left === 0 ? `forgotten: ${inputId} (event seq ${seq}; ${shas.length} text(s) deleted)` : `InputForgotten recorded (seq ${seq}); ${left} text(s) still to delete: \`sophont up\` finishes it`);
       return 0;
     } finally {
