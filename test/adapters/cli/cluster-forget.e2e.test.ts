@@ -150,11 +150,12 @@ describe("sophont forget on a three-node cluster, read on every node's disk", ()
     expect(status.code, status.err).toBe(0);
     expect((JSON.parse(status.out) as { staleCopies: Array<{ node: string }> }).staleCopies.map((c) => c.node)).toEqual([victim]);
 
+    const tRestart = Date.now();
     await cluster.restart(victim);
     const content = new ObjectContentStore(nc, 3);
     expect(await eventually(() => content.replicasBehind(0).catch(() => [victim]), (b) => b.length === 0, 30_000)).toEqual([]);
     const rejoined = await eventually(() => onDisk(canary)[victim]!, (f) => f.raft === 0, 5_000);
-    console.log(`[cluster-forget] ${victim} rejoined: ${JSON.stringify(rejoined)}`);
+    console.log(`[cluster-forget] ${victim} rejoined, its copy current ${Date.now() - tRestart} ms after the restart (ingest took ${ingested.ms} ms, status ${status.ms} ms): ${JSON.stringify(rejoined)}`);
     expect(rejoined, "the leader's snapshot drops the chunks from its Raft log and index, without overwriting them").toEqual({ blocks: 3, raft: 0, elsewhere: [] });
 
     const healed = await sophont("cluster", "heal", "--wait", "60", "--json");
@@ -174,5 +175,16 @@ describe("sophont forget on a three-node cluster, read on every node's disk", ()
     expect(await pendingCopies(store)).toEqual([]);
     const again = await sophont("cluster", "heal");
     expect([again.code, again.out.trim()]).toEqual([0, "no copy of the content store to rebuild"]);
+    // A person may rebuild any node's copy, the leader's too: it steps down first, and the stream
+    // is whole again with the same messages.
+    const leader = info.cluster!.leader!;
+    const messages = info.state.messages;
+    const byHand = await sophont("cluster", "heal", "--node", leader, "--json");
+    expect(byHand.code, byHand.err + byHand.out).toBe(0);
+    console.log(`[cluster-forget] the leader ${leader}'s copy rebuilt by hand: ${byHand.out.replace(/\s+/g, " ")}`);
+    const whole = await jsm.streams.info(CONTENT_STREAM);
+    expect(whole.cluster!.leader).not.toBe(leader);
+    expect([whole.cluster!.leader, ...(whole.cluster!.replicas ?? []).filter((r) => r.current).map((r) => r.name)].sort()).toEqual(["n1", "n2", "n3"]);
+    expect(whole.state.messages).toBe(messages);
   });
 });
