@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EventStore } from "../../events/store.ts";
-import { projectAt } from "../../projections/runner.ts";
+import { applyEvent } from "../../projections/projection.ts";
+import { ContentCopyStale } from "../../events/content.ts";
+import { familySubjects } from "../../events/subjects.ts";
 import { staleCopies, type StaleCopy } from "../../projections/stale-copies.projection.ts";
 import { CONTENT_STREAM } from "../nats/content-store.ts";
 import { CopyRebuildError, rebuildCopy, type CopyRebuild, type RebuildStep } from "../nats/stream-copies.ts";
@@ -25,8 +27,18 @@ export const recordStaleCopies = async (store: EventStore, nodes: ReadonlyArray<
   await store.append(nodes.map((node) => ({ event: { type: "ContentCopyStale" as const, data: { node, stream: CONTENT_STREAM, inputId, reason } }, metadata: metadata(actor, inputId ?? node, null) })));
 };
 
-/** The copies still to rebuild, folded from the log (the projection's own events only: the server filters them). */
-export const pendingCopies = async (store: EventStore): Promise<StaleCopy[]> => Object.values((await projectAt(store, staleCopies, "now")).pending);
+const CONTENT_EVENTS = familySubjects(ContentCopyStale.family);
+
+/**
+ * The copies still to rebuild: the stale-copies fold over the content family's events, walked with
+ * the stream leader's message get rather than a consumer, because this runs right after a node died
+ * (in forget), when a new consumer can be placed on the dead node and never answer (nats-server 2.9.10).
+ */
+export const pendingCopies = async (store: EventStore): Promise<StaleCopy[]> => {
+  let state = staleCopies.initialState();
+  for (let e = await store.nextOnSubject(CONTENT_EVENTS); e; e = await store.nextOnSubject(CONTENT_EVENTS, e.seq + 1)) state = applyEvent(staleCopies, state, e);
+  return Object.values(state.pending);
+};
 
 export interface HealOptions {
   readonly by: HealBy;

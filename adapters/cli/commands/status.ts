@@ -10,7 +10,8 @@ import { allProjections } from "../../../projections/index.ts";
 import { readUp } from "../running.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
-import { staleCopies, type StaleCopy } from "../../../projections/stale-copies.projection.ts";
+import type { StaleCopy } from "../../../projections/stale-copies.projection.ts";
+import { pendingCopies } from "../heal-copies.ts";
 import { runningJobs, runningJobsLine } from "../training-narration.ts";
 
 export const status = defineCommand({
@@ -34,7 +35,7 @@ export const status = defineCommand({
       const cluster = clusterView(rt.nc, s);
       const up = readUp(ctx.config.home);
       const training = runningJobs((await projectAt(rt.store, lineage, "now")).jobs.values());
-      const stale = Object.values((await projectAt(rt.store, staleCopies, "now")).pending);
+      const stale = await pendingCopies(rt.store);
       const report = {
         server: rt.server,
         /** The `sophont up` on this home (it keeps the projections caught up), or null. */

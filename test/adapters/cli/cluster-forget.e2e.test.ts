@@ -12,7 +12,7 @@ import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
 import { pendingCopies } from "../../../adapters/cli/heal-copies.ts";
 import { CONTENT_BUCKET, EVENT_STREAM } from "../../../events/subjects.ts";
-import { runSophont } from "../../support/cli.ts";
+import { runSophont, startSophont } from "../../support/cli.ts";
 import { clusterSecrets, startTempCluster, type TestCluster } from "../../support/cluster.ts";
 import { eventually, grepTree } from "../../support/disk.ts";
 import { corpusLines } from "../llm/support.ts";
@@ -45,11 +45,8 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-const sophont = (...args: string[]) =>
-  runSophont(args, {
-    env: { SOPHONT_HOME: home, SOPHONT_NATS_URL: cluster.url, SOPHONT_NATS_USER: "soul", SOPHONT_NATS_PASSWORD: clusterSecrets.soul, SOPHONT_REPLICAS: "3" },
-    timeoutMs: 120_000,
-  });
+const sophontEnv = () => ({ SOPHONT_HOME: home, SOPHONT_NATS_URL: cluster.url, SOPHONT_NATS_USER: "soul", SOPHONT_NATS_PASSWORD: clusterSecrets.soul, SOPHONT_REPLICAS: "3" });
+const sophont = (...args: string[]) => runSophont(args, { env: sophontEnv(), timeoutMs: 120_000 });
 
 /** A text of about 300 KB (three object-store chunks) with the canary at its start, in its middle and at its end. */
 const textWith = (canary: string): string => {
@@ -139,30 +136,35 @@ describe("sophont forget on a three-node cluster, read on every node's disk", ()
 
     const forgot = await sophont("forget", inputIdOf(normalise(text)), "--reason", "a secret", "--json");
     expect(forgot.code, forgot.err).toBe(0);
-    const result = JSON.parse(forgot.out) as { deleted: number; behind: string[]; heal: Array<{ node: string; outcome: string }> };
+    const result = JSON.parse(forgot.out) as { deleted: number; behind: string[]; stale: string[]; heal: Array<{ node: string; outcome: string }> };
     const down = onDisk(canary);
     console.log(`[cluster-forget] ${victim} down (content leader ${placement.leader}, meta ${leaders[0]}, events ${leaders[1]}): forget took ${(forgot.ms / 1000).toFixed(1)} s, ${JSON.stringify(result)}, ${JSON.stringify(down)}`);
-    expect(result).toMatchObject({ deleted: 1, behind: [victim], heal: [{ node: victim, outcome: "waiting" }] });
+    expect(result).toMatchObject({ deleted: 1, behind: [victim], stale: [victim], heal: [{ node: victim, outcome: "waiting" }] });
     for (const n of cluster.nodes) expect(down[n.name], n.name).toEqual(n.name === victim ? { blocks: 3, raft: 3, elsewhere: [] } : { blocks: 0, raft: 0, elsewhere: [] });
     const stale = await pendingCopies(store);
     expect(stale.map((c) => [c.node, c.inputIds])).toEqual([[victim, [inputIdOf(normalise(text))]]]);
-    const status = await sophont("status", "--json");
-    expect(status.code, status.err).toBe(0);
-    expect((JSON.parse(status.out) as { staleCopies: Array<{ node: string }> }).staleCopies.map((c) => c.node)).toEqual([victim]);
 
     const tRestart = Date.now();
     await cluster.restart(victim);
     const content = new ObjectContentStore(nc, 3);
     expect(await eventually(() => content.replicasBehind(0).catch(() => [victim]), (b) => b.length === 0, 30_000)).toEqual([]);
     const rejoined = await eventually(() => onDisk(canary)[victim]!, (f) => f.raft === 0, 5_000);
-    console.log(`[cluster-forget] ${victim} rejoined, its copy current ${Date.now() - tRestart} ms after the restart (ingest took ${ingested.ms} ms, status ${status.ms} ms): ${JSON.stringify(rejoined)}`);
+    console.log(`[cluster-forget] ${victim} rejoined, its copy current ${Date.now() - tRestart} ms after the restart (ingest took ${ingested.ms} ms): ${JSON.stringify(rejoined)}`);
     expect(rejoined, "the leader's snapshot drops the chunks from its Raft log and index, without overwriting them").toEqual({ blocks: 3, raft: 0, elsewhere: [] });
 
-    const healed = await sophont("cluster", "heal", "--wait", "60", "--json");
-    expect(healed.code, healed.err + healed.out).toBe(0);
-    const outcomes = (JSON.parse(healed.out) as { outcomes: Array<{ node: string; outcome: string; rebuild?: Record<string, unknown> }> }).outcomes;
-    console.log(`[cluster-forget] heal took ${(healed.ms / 1000).toFixed(1)} s: ${JSON.stringify(outcomes)}`);
-    expect(outcomes).toMatchObject([{ node: victim, outcome: "rebuilt" }]);
+    // Back, and still pending until its copy is rebuilt: `sophont up` does it by itself, at its start
+    // and every minute after, for every pending copy whose node is back.
+    const status = await sophont("status", "--json");
+    expect(status.code, status.err).toBe(0);
+    expect((JSON.parse(status.out) as { staleCopies: Array<{ node: string }> }).staleCopies.map((c) => c.node)).toEqual([victim]);
+    const up = startSophont(["up"], { env: { ...sophontEnv(), OTEL_SDK_DISABLED: "true" } });
+    const rebuiltLine = new RegExp(`content store: ${victim}: its copy of the content store rebuilt in ([\\d.]+) s`);
+    const said = await eventually(() => rebuiltLine.exec(up.stdout()), (m) => m !== null, 120_000);
+    up.child.kill("SIGINT");
+    const upDone = await up.done;
+    console.log(`[cluster-forget] up rebuilt ${victim}'s copy in ${said?.[1]} s; up ran ${upDone.ms} ms (status took ${status.ms} ms)`);
+    expect(said, upDone.out + upDone.err).not.toBeNull();
+    expect(upDone.code, upDone.err).toBe(0);
     const after = await eventually(() => onDisk(canary), (d) => everyNode(d, clean), 10_000);
     expect(after, "files that still hold the forgotten text, on any node").toEqual({ n1: { blocks: 0, raft: 0, elsewhere: [] }, n2: { blocks: 0, raft: 0, elsewhere: [] }, n3: { blocks: 0, raft: 0, elsewhere: [] } });
     const info = await jsm.streams.info(CONTENT_STREAM);
@@ -171,12 +173,12 @@ describe("sophont forget on a three-node cluster, read on every node's disk", ()
 
     const rebuilt: Array<{ node: string; staleUpToSeq: number; by: string }> = [];
     for await (const e of store.read({ types: new Set(["ContentCopyRebuilt"]) })) if (e.type === "ContentCopyRebuilt") rebuilt.push(e.data);
-    expect(rebuilt).toMatchObject([{ node: victim, by: "cli", staleUpToSeq: stale[0]!.staleSeq }]);
+    expect(rebuilt).toMatchObject([{ node: victim, by: "up", staleUpToSeq: stale[0]!.staleSeq }]);
     expect(await pendingCopies(store)).toEqual([]);
     const again = await sophont("cluster", "heal");
     expect([again.code, again.out.trim()]).toEqual([0, "no copy of the content store to rebuild"]);
-    // A person may rebuild any node's copy, the leader's too: it steps down first, and the stream
-    // is whole again with the same messages.
+    // A person may rebuild any node's copy (`sophont cluster heal` runs the same code as up), the
+    // leader's too: it steps down first, and the stream is whole again with the same messages.
     const leader = info.cluster!.leader!;
     const messages = info.state.messages;
     const byHand = await sophont("cluster", "heal", "--node", leader, "--json");
