@@ -11,7 +11,7 @@ import { connectNats, ensureInfrastructure } from "../../../adapters/nats/connec
 import { ObjectContentStore } from "../../../adapters/nats/content-store.ts";
 import { JetStreamEventStore } from "../../../adapters/nats/event-store.ts";
 import { pendingCopies } from "../../../adapters/cli/heal-copies.ts";
-import { CONTENT_BUCKET, EVENT_STREAM } from "../../../events/subjects.ts";
+import { CONTENT_BUCKET, EVENT_STREAM, familySubjects } from "../../../events/subjects.ts";
 import { runSophont, startSophont } from "../../support/cli.ts";
 import { clusterSecrets, startTempCluster, type TestCluster } from "../../support/cluster.ts";
 import { eventually, grepTree } from "../../support/disk.ts";
@@ -171,22 +171,26 @@ describe("sophont forget on a three-node cluster, read on every node's disk", ()
     expect([info.cluster!.leader, ...(info.cluster!.replicas ?? []).filter((r) => r.current).map((r) => r.name)].sort(), "three current copies again").toEqual(["n1", "n2", "n3"]);
     expect(info.config.num_replicas).toBe(3);
 
+    // Read by subject with the leader's message get: a consumer made this soon after a node rejoined
+    // can be placed where it never answers (nats-server 2.9.10).
     const rebuilt: Array<{ node: string; staleUpToSeq: number; by: string }> = [];
-    for await (const e of store.read({ types: new Set(["ContentCopyRebuilt"]) })) if (e.type === "ContentCopyRebuilt") rebuilt.push(e.data);
+    for (let e = await store.nextOnSubject(familySubjects("content")); e; e = await store.nextOnSubject(familySubjects("content"), e.seq + 1)) if (e.type === "ContentCopyRebuilt") rebuilt.push(e.data);
     expect(rebuilt).toMatchObject([{ node: victim, by: "up", staleUpToSeq: stale[0]!.staleSeq }]);
     expect(await pendingCopies(store)).toEqual([]);
     const again = await sophont("cluster", "heal");
     expect([again.code, again.out.trim()]).toEqual([0, "no copy of the content store to rebuild"]);
+    console.log(`[cluster-forget] cluster heal with nothing pending took ${again.ms} ms`);
     // A person may rebuild any node's copy (`sophont cluster heal` runs the same code as up), the
     // leader's too: it steps down first, and the stream is whole again with the same messages.
     const leader = info.cluster!.leader!;
     const messages = info.state.messages;
     const byHand = await sophont("cluster", "heal", "--node", leader, "--json");
     expect(byHand.code, byHand.err + byHand.out).toBe(0);
-    console.log(`[cluster-forget] the leader ${leader}'s copy rebuilt by hand: ${byHand.out.replace(/\s+/g, " ")}`);
+    console.log(`[cluster-forget] the leader ${leader}'s copy rebuilt by hand in ${byHand.ms} ms: ${byHand.out.replace(/\s+/g, " ")}`);
     const whole = await jsm.streams.info(CONTENT_STREAM);
     expect(whole.cluster!.leader).not.toBe(leader);
     expect([whole.cluster!.leader, ...(whole.cluster!.replicas ?? []).filter((r) => r.current).map((r) => r.name)].sort()).toEqual(["n1", "n2", "n3"]);
     expect(whole.state.messages).toBe(messages);
-  });
+    // A forget with a node down takes 14-39 s here (elections, consumers placed on the dead node), and up starts its models.
+  }, 240_000);
 });
