@@ -44,6 +44,8 @@ export const ContentCopyRebuilt = defineEvent({
     removeMs: Schema.Finite,
     shrinkMs: Schema.Finite,
     growMs: Schema.Finite,
+    /** Resizes to R3 asked for before a third copy was placed (2.9.10 sometimes places two only); 0 when remapped to a spare node. */
+    growTries: Schema.Finite,
     catchUpMs: Schema.Finite,
     /** The peer removal's answer: with no spare node nats-server 2.9.10 says "peer remap failed" and still removes the copy. */
     removal: Schema.String,

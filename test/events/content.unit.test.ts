@@ -7,7 +7,7 @@ const stream = "OBJ_sophont_content";
 const stale: DomainEvent = { type: "ContentCopyStale", data: { node: "n1", stream, inputId: "ab".repeat(32), reason: "not current when the forget ended" } };
 const rebuilt: DomainEvent = {
   type: "ContentCopyRebuilt",
-  data: { node: "n1", stream, by: "cli", staleUpToSeq: 12, ms: 5100, removeMs: 900, shrinkMs: 40, growMs: 30, catchUpMs: 4100, removal: "peer remap failed", leader: "n2" },
+  data: { node: "n1", stream, by: "cli", staleUpToSeq: 12, ms: 5100, removeMs: 900, shrinkMs: 40, growMs: 30, growTries: 1, catchUpMs: 4100, removal: "peer remap failed", leader: "n2" },
 };
 const failed: DomainEvent = {
   type: "ContentCopyRebuildFailed",

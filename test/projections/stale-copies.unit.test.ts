@@ -8,7 +8,7 @@ const stored = (type: string, data: object): Evolved => ({ type, data, seq: ++se
 const stream = "OBJ_sophont_content";
 const stale = (node: string, inputId: string | null) => stored("ContentCopyStale", { node, stream, inputId, reason: "missed the erase" });
 const rebuilt = (node: string, staleUpToSeq: number) =>
-  stored("ContentCopyRebuilt", { node, stream, by: "up", staleUpToSeq, ms: 5000, removeMs: 1, shrinkMs: 1, growMs: 1, catchUpMs: 1, removal: "peer remap failed", leader: "n2" });
+  stored("ContentCopyRebuilt", { node, stream, by: "up", staleUpToSeq, ms: 5000, removeMs: 1, shrinkMs: 1, growMs: 1, growTries: 1, catchUpMs: 1, removal: "peer remap failed", leader: "n2" });
 const failed = (node: string) => stored("ContentCopyRebuildFailed", { node, stream, by: "up", staleUpToSeq: 0, ms: 10, step: "grow", reason: "insufficient resources", next: "start it" });
 const fold = (events: Evolved[]) => events.reduce<StaleCopies>((s, e) => staleCopies.evolve(s, e), staleCopies.initialState());
 

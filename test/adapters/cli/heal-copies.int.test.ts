@@ -13,7 +13,7 @@ describe("the stale copies of the content store", () => {
   it("are folded from their own events, a rebuild covering only the stale records before it began", async () => {
     await recordStaleCopies(log.store, ["n1", "n3"], "in-a", "not current when the forget of in-a ended", "test");
     const [n1] = await pendingCopies(log.store);
-    const rebuilt = { node: "n1", stream: CONTENT_STREAM, by: "cli" as const, ms: 1, removeMs: 1, shrinkMs: 1, growMs: 1, catchUpMs: 1, removal: "peer remap failed", leader: "n2" };
+    const rebuilt = { node: "n1", stream: CONTENT_STREAM, by: "cli" as const, ms: 1, removeMs: 1, shrinkMs: 1, growMs: 1, growTries: 1, catchUpMs: 1, removal: "peer remap failed", leader: "n2" };
     await log.store.append([{ event: { type: "ContentCopyRebuilt", data: { ...rebuilt, staleUpToSeq: n1!.staleSeq } }, metadata: meta() }]);
     await recordStaleCopies(log.store, ["n3"], "in-b", "not current when the forget of in-b ended", "test");
     expect((await pendingCopies(log.store)).map((c) => [c.node, c.inputIds])).toEqual([["n3", ["in-a", "in-b"]]]);
