@@ -43,7 +43,7 @@ export const pendingCopies = async (store: EventStore): Promise<StaleCopy[]> => 
 export interface HealOptions {
   readonly by: HealBy;
   readonly actor: string;
-  /** Record a failure only when its reason differs from the copy's last one (`up` retries every few minutes). */
+  /** Record a failure only when its reason differs from the copy's last one (`up` looks again every minute). */
   readonly quietRepeats?: boolean;
 }
 
