@@ -5,6 +5,7 @@ import { AntechamberClustered, CentroidMoved, DriftDetected, MitosisApproved, Mi
 import { trainingDefinitions } from "./training.ts";
 import { egressDefinitions } from "./egress.ts";
 import { provisioningDefinitions } from "./provisioning.ts";
+import { contentDefinitions } from "./content.ts";
 import { AnchorAdded, InputAccepted, InputRejected, InputScored, PreoccupationSeeded, ShadowRecorded } from "./salience.ts";
 
 /** Every event type Sophont writes. The codec knows only these; the README's catalogue is made from them. */
@@ -32,6 +33,7 @@ export const definitions = [
   ...trainingDefinitions,
   ...egressDefinitions,
   ...provisioningDefinitions,
+  ...contentDefinitions,
 ] as const;
 
 export type DomainEvent = EventOf<(typeof definitions)[number]>;

@@ -5,8 +5,9 @@ import { inputsSummary } from "./inputs.projection.ts";
 import { antechamberView } from "./antechamber.projection.ts";
 import { centroids } from "./centroids.projection.ts";
 import { lineage } from "./lineage.projection.ts";
+import { staleCopies } from "./stale-copies.projection.ts";
 
 /** Every read model Sophont keeps; the runner and `sophont replay` take them from here. */
-export const allProjections: ReadonlyArray<AnyProjection> = [eventCounts, nightSummaries, inputsSummary, centroids, antechamberView, lineage];
+export const allProjections: ReadonlyArray<AnyProjection> = [eventCounts, nightSummaries, inputsSummary, centroids, antechamberView, lineage, staleCopies];
 
 export const projectionNamed = (name: string): AnyProjection | undefined => allProjections.find((p) => p.name === name);

@@ -183,6 +183,11 @@ const evolve = (state: SoulState, event: Recorded<DomainEvent>): SoulState => {
     case "InputMarkedPrivate":
     case "EgressRecorded":
       return state;
+    // The content store's copies on a cluster: kept whole by the heal (adapters/cli/heal-copies.ts).
+    case "ContentCopyStale":
+    case "ContentCopyRebuilt":
+    case "ContentCopyRebuildFailed":
+      return state;
     default: {
       const never: never = event;
       return never;

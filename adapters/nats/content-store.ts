@@ -9,7 +9,7 @@ import { CONTENT_BUCKET } from "../../events/subjects.ts";
 export const sha256Hex = (bytes: Uint8Array | string): string => createHash("sha256").update(bytes).digest("hex");
 
 /** The object store's stream for the content bucket (nats.js names it OBJ_<bucket>). */
-const CONTENT_STREAM = `OBJ_${CONTENT_BUCKET}`;
+export const CONTENT_STREAM = `OBJ_${CONTENT_BUCKET}`;
 
 /**
  * A chunk subject no object's info names, where a replicated store's Raft logs are pushed to their

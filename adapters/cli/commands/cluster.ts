@@ -4,8 +4,9 @@ import { listAgents } from "../../nats/agents.ts";
 import { defaultNatsConf } from "../../nats/server.ts";
 import { natsServerVersion } from "../../nats/server-config.ts";
 import { defineCommand } from "../command.ts";
-import { table, UsageError } from "../format.ts";
-import { upgradeHome } from "../runtime.ts";
+import { printResult, table, UsageError } from "../format.ts";
+import { openRuntime, upgradeHome } from "../runtime.ts";
+import { describeHeal, healCopies, pendingCopies, type HealOutcome, type HealTarget } from "../heal-copies.ts";
 
 const port = (v: unknown, flag: string, fallback: number): number => {
   const n = v === undefined ? fallback : Number(v);
@@ -62,5 +63,45 @@ export const clusterConf = defineCommand({
     ctx.out("\nstart each node (on its machine):");
     for (const n of nodes) ctx.out(`  ${start(n)}`);
     ctx.out(`\nthen in ${join(home, "config.json")}:\n  ${JSON.stringify(config)}`);
+  },
+});
+
+export const clusterHeal = defineCommand({
+  path: ["cluster", "heal"],
+  summary: "rebuild the copies of the content store that missed a forget (a node down or behind), once their node is back",
+  usage: "sophont cluster heal [--node NAME] [--wait SECONDS] [--json]",
+  details: [
+    "A cluster node that was down or behind during a forget missed the erase: once it catches up the text",
+    "leaves its index but stays in its block file (nats-server 2.9.10). `sophont forget` records such a copy",
+    "(ContentCopyStale) and `sophont up` rebuilds it once its node is back; this does it now, for every",
+    "pending copy whose node is online and current: the node's copy is removed (its files with it) and made",
+    "again from the live messages only (ContentCopyRebuilt with each step's time, or ContentCopyRebuildFailed",
+    "with what to do next). --node rebuilds that node's copy even when none is pending. --wait waits up to",
+    "SECONDS for nodes that are not back yet (default 0). Exit 0 when no copy is left to rebuild.",
+  ].join("\n"),
+  options: { node: { type: "string" }, wait: { type: "string" }, json: { type: "boolean" } },
+  run: async (ctx, v) => {
+    const waitS = v.wait === undefined ? 0 : Number(v.wait);
+    if (!Number.isFinite(waitS) || waitS < 0 || waitS > 3600) throw new UsageError("--wait takes seconds, 0 to 3600");
+    const rt = await openRuntime(ctx.config, ctx.err);
+    try {
+      const pending = await pendingCopies(rt.store);
+      const named = v.node as string | undefined;
+      let targets: HealTarget[] = named ? [pending.find((p) => p.node === named) ?? { node: named, staleSeq: 0, staleEventId: null }] : pending;
+      const done: HealOutcome[] = [];
+      let left: HealOutcome[] = [];
+      for (const end = Date.now() + waitS * 1000; targets.length > 0; await new Promise((r) => setTimeout(r, 2_000))) {
+        const outcomes = await healCopies(rt.nc, rt.store, targets, { by: "cli", actor: "cli" });
+        done.push(...outcomes.filter((o) => o.outcome !== "waiting"));
+        left = outcomes.filter((o) => o.outcome === "waiting");
+        targets = targets.filter((t) => left.some((o) => o.node === t.node));
+        if (left.length === 0 || Date.now() > end || ctx.signal.aborted) break;
+      }
+      const outcomes = [...done, ...left];
+      printResult(ctx, v.json, { outcomes }, () => (outcomes.length === 0 ? "no copy of the content store to rebuild" : outcomes.map(describeHeal)));
+      return outcomes.every((o) => o.outcome === "rebuilt") ? 0 : 1;
+    } finally {
+      await rt.close();
+    }
   },
 });

@@ -25,8 +25,8 @@ import { up } from "./up.ts";
 import { down } from "./down.ts";
 import { adapters, train, trainCancel } from "./train.ts";
 import { hostAdd, hostList, hostTrust } from "./host.ts";
-import { clusterConf } from "./cluster.ts";
+import { clusterConf, clusterHeal } from "./cluster.ts";
 import { completion } from "./completion.ts";
 
 /** Every `sophont` command; `--help` and the README's CLI reference are made from this list. */
-export const commands: ReadonlyArray<Command> = [demo, up, down, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, auditEgress, eventsTail, status, replay, traceCommand, diff, report, dashboard, mcp, agentAdd, agentList, agentRevoke, modelMakeTiny, modelAdapt, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList, clusterConf, completion];
+export const commands: ReadonlyArray<Command> = [demo, up, down, ingest, preoccupationSeed, night, ledgerExport, anchorAdd, forget, auditInput, auditAdapterCommand, auditEgress, eventsTail, status, replay, traceCommand, diff, report, dashboard, mcp, agentAdd, agentList, agentRevoke, modelMakeTiny, modelAdapt, antechamber, centroids, drift, mitosisApprove, mitosisDecline, train, trainCancel, adapters, hostAdd, hostTrust, hostList, clusterConf, clusterHeal, completion];

@@ -10,6 +10,8 @@ import { allProjections } from "../../../projections/index.ts";
 import { readUp } from "../running.ts";
 import { projectAt } from "../../../projections/runner.ts";
 import { lineage } from "../../../projections/lineage.projection.ts";
+import type { StaleCopy } from "../../../projections/stale-copies.projection.ts";
+import { pendingCopies } from "../heal-copies.ts";
 import { runningJobs, runningJobsLine } from "../training-narration.ts";
 
 export const status = defineCommand({
@@ -33,6 +35,7 @@ export const status = defineCommand({
       const cluster = clusterView(rt.nc, s);
       const up = readUp(ctx.config.home);
       const training = runningJobs((await projectAt(rt.store, lineage, "now")).jobs.values());
+      const stale = await pendingCopies(rt.store);
       const report = {
         server: rt.server,
         /** The `sophont up` on this home (it keeps the projections caught up), or null. */
@@ -47,6 +50,8 @@ export const status = defineCommand({
         projections,
         /** Training jobs not over yet: step, of, loss, etaSeconds as the trainer last reported them. */
         training,
+        /** Cluster nodes whose copy of the content store missed a forget and is not rebuilt yet. */
+        staleCopies: stale,
       };
       if (v.json) return void ctx.out(JSON.stringify(report, null, 2));
       ctx.out(`server      ${report.server.url} (${report.server.embedded ? "embedded" : "external"}, nats-server ${report.server.durability?.serverVersion ?? "unknown"})`);
@@ -58,6 +63,7 @@ export const status = defineCommand({
         ctx.out(`cluster     ${cluster.name}: ${cluster.nodes.length} node(s) ${cluster.nodes.join(" ")}; connected to ${cluster.connectedTo}`);
         ctx.out(`            ${EVENT_STREAM} leader ${cluster.leader ?? "none (an election is running)"}; replicas ${peers.join(", ") || "none"}`);
       }
+      if (cluster || stale.length > 0) ctx.out(`copies      ${staleLine(stale)}`);
       ctx.out(`quarantine  ${q.state.messages} message(s)${q.state.messages > 0 ? " (sophont events tail cannot show them; inspect the SOPHONT_QUARANTINE stream)" : ""}`);
       ctx.out(`training    ${runningJobsLine(training)}`);
       ctx.out("\nconsumers");
@@ -72,6 +78,12 @@ export const status = defineCommand({
     }
   },
 });
+
+/** The copies of the content store still to rebuild, for a person. */
+const staleLine = (stale: ReadonlyArray<StaleCopy>): string =>
+  stale.length === 0
+    ? "no copy of the content store missed a forget"
+    : `${stale.map((c) => `${c.node} stale since ${c.since} (missed the forget of ${c.inputIds.length} input(s)${c.failures > 0 ? `; ${c.failures} rebuild(s) failed, last: ${c.lastFailure?.reason}` : ""})`).join(", ")}: rebuilt by \`sophont up\` once back, or now with \`sophont cluster heal\``;
 
 /**
  * The cluster the event stream lives on, as the server reports it: the nodes clients may use (the

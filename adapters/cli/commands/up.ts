@@ -11,6 +11,8 @@ import { bounded, superviseServer } from "../supervise.ts";
 import { deadlineFor, HHMM, nextLocal } from "../night-window.ts";
 import { UsageError } from "../format.ts";
 import { DASHBOARD_OPTIONS, dashboardSettings, serveDashboard } from "./dashboard.ts";
+import { describeHeal, healCopies } from "../heal-copies.ts";
+import { staleCopies, type StaleCopies } from "../../../projections/stale-copies.projection.ts";
 
 const TRAINING_LINES = new Set(["NightCompleted", "TrainingRequested", "TrainingDeferred", "TrainingCancelRequested", "TrainingProgressed", "AdapterEvaluated", "AdapterPromoted", "AdapterRolledBack", "TrainingFailed"]);
 
@@ -23,6 +25,26 @@ const narrate = async (rt: Runtime, after: number, out: (s: string) => void, sig
     }
   } catch {
     // Stopping: the follow ends with the signal.
+  }
+};
+
+/** How often `up` looks for copies of the content store to rebuild (and once at start). */
+const HEAL_EVERY_MS = 60_000;
+
+/**
+ * Rebuilds the copies of the content store that missed a forget, once their node is back: the
+ * pending set is the runner's stale-copies projection. A node still down waits for the next look;
+ * a failure is recorded once per reason, not every minute.
+ */
+const healStale = async (rt: Runtime, runner: ProjectionRunner, ctx: { out: (s: string) => void; err: (s: string) => void }): Promise<void> => {
+  try {
+    const pending = Object.values(runner.state<StaleCopies>(staleCopies.name).pending);
+    for (const o of await healCopies(rt.nc, rt.store, pending, { by: "up", actor: "up", quietRepeats: true })) {
+      if (o.outcome === "rebuilt") ctx.out(`content store: ${describeHeal(o)}`);
+      else if (o.outcome === "failed") ctx.err(`content store: ${describeHeal(o)}`);
+    }
+  } catch (e) {
+    ctx.err(`content store: the stale copies were not looked at: ${(e as Error).message}`);
   }
 };
 
@@ -41,6 +63,8 @@ export const up = defineCommand({
     "SOPHONT_TEST_CLOCK=START[,xRATE][,@ANCHOR] runs up on a test clock (time-travel testing): its time starts at START",
     "(ISO 8601) and runs RATE times the wall clock, for the schedule, the deadlines and the events' times;",
     "@ANCHOR (an ISO wall-clock time) says when the clock read START, so a `sophont train` beside it shares the clock.",
+    "On a cluster, at start and every minute, up rebuilds each copy of the content store that missed a forget",
+    "(its node was down or behind) once the node is back, as `sophont cluster heal` does.",
   ].join("\n"),
   options: { "night-at": { type: "string" }, "night-deadline": { type: "string" }, dashboard: { type: "boolean" }, ...DASHBOARD_OPTIONS },
   run: async (ctx, v): Promise<number> => {
@@ -108,10 +132,17 @@ export const up = defineCommand({
       ctx.err(`cannot restart the embedded nats-server: ${why}. Stopping; see the server log, then run \`sophont up\` again.`);
       code = 1;
     });
+    let healing: Promise<void> | undefined;
+    let healedAt = 0;
     while (!ctx.signal.aborted && code === 0) {
       await runner.catchUp().catch((e: Error) => ctx.err(`projections: ${e.message}`));
+      if (!healing && Date.now() - healedAt >= HEAL_EVERY_MS) {
+        healedAt = Date.now();
+        healing = healStale(rt, runner, ctx).finally(() => (healing = undefined));
+      }
       await new Promise((r) => setTimeout(r, 1000));
     }
+    await bounded(healing ?? Promise.resolve());
     supervisor.stop();
     ctx.out("stopping: actors, projections, server");
     clearTimeout(timer);
