@@ -305,7 +305,7 @@ export const judge = (input: InputRef, m: Measurement, frame: NightFrame, text: 
   const hallucination = input.output
     ? m.hallucination
       ? { ...m.hallucination, method: "model" as const }
-      : { hallucinated: !coherence.coherent, method: "fallback" as const, detail: `no instruction-following judge: an incoherent output counts as hallucinated (${coherence.detail})` }
+      : { hallucinated: !coherence.coherent, method: "fallback" as const, detail: `${m.evaluation?.fallback ? `the model's answer fell back (${m.evaluation.fallback})` : "no instruction-following judge"}: an incoherent output counts as hallucinated (${coherence.detail})` }
     : null;
   const scored = {
     inputId: input.inputId,
