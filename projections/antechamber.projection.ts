@@ -3,6 +3,8 @@ import type { Projection } from "./projection.ts";
 export interface ClusterView {
   readonly clusterId: string;
   size: number;
+  /** Distinct questions over its life (what Mitosis's minMembers counts). */
+  seen: number;
   age: number;
   stability: number;
   density: number;
@@ -30,7 +32,7 @@ const byProposal = (s: AntechamberView, proposalId: string): ClusterView | undef
  */
 export const antechamberView: Projection<AntechamberView> = {
   name: "antechamber",
-  version: 1,
+  version: 2,
   canHandle: ["InputRejected", "AntechamberClustered", "MitosisProposed", "MitosisApproved", "MitosisDeclined", "SatelliteBorn"],
   initialState: () => ({ rejected: 0, nights: [], clusters: {} }),
   evolve: (s, e) => {
@@ -43,7 +45,7 @@ export const antechamberView: Projection<AntechamberView> = {
         s.nights.push({ nightId: d.nightId, seq: e.seq, points: d.points, noise: d.noise, clusters: d.clusters.map((c) => c.clusterId) });
         for (const c of d.clusters) {
           const known = s.clusters[c.clusterId];
-          const facts = { size: c.size, age: c.age, stability: c.stability, density: c.density, lastNight: d.nightId };
+          const facts = { size: c.size, seen: c.seen ?? c.size, age: c.age, stability: c.stability, density: c.density, lastNight: d.nightId };
           s.clusters[c.clusterId] = known
             ? { ...known, ...facts }
             : { clusterId: c.clusterId, bornNight: c.bornNight, status: "watching", proposalId: null, satelliteId: null, ...facts };

@@ -10,8 +10,10 @@ export const antechamber = defineCommand({
   usage: "sophont antechamber [--at SEQ|TIME] [--nights N] [--json]",
   details: [
     "Folds the log (from sequence 1 up to --at, default now): how many off-topic questions wait in the",
-    "Antechamber, the last --nights clusterings (default 7), and every cluster seen: its age in nights,",
-    "size, stability, density and status (watching, proposed, approved with its satellite, declined).",
+    "Antechamber, the last --nights clusterings (default 7), and every cluster seen: the nights it was found",
+    "on (age), its size on its last night and the distinct questions it held over its life (seen: what",
+    "Mitosis's minMembers counts), stability, density and status (watching, proposed, approved with its",
+    "satellite, declined).",
   ].join("\n"),
   options: { at: { type: "string" }, nights: { type: "string" }, json: { type: "boolean" } },
   run: async (ctx, v) => {
@@ -30,8 +32,8 @@ export const antechamber = defineCommand({
       if (clusters.length > 0) {
         ctx.out("\nclusters");
         ctx.out(table([
-          ["cluster", "born", "last night", "age", "size", "stability", "density", "status", "satellite"],
-          ...clusters.map((c) => [c.clusterId, c.bornNight, c.lastNight, c.age, c.size, c.stability.toFixed(1), c.density.toFixed(3), c.status, c.satelliteId ?? "-"]),
+          ["cluster", "born", "last night", "age", "size", "seen", "stability", "density", "status", "satellite"],
+          ...clusters.map((c) => [c.clusterId, c.bornNight, c.lastNight, c.age, c.size, c.seen, c.stability.toFixed(1), c.density.toFixed(3), c.status, c.satelliteId ?? "-"]),
         ]));
       }
     } finally {
