@@ -97,6 +97,7 @@ describe.skipIf(!build.ok)("a night on an instruction model (random-weight ChatM
     const long = r.scored.filter((s) => s.evaluation?.method === "windowed-truncated");
     expect(long).toHaveLength(1);
     expect(long[0]!.tokenCount).toBeGreaterThan(CONTEXT);
+    expect(long[0]!.evaluation!.tokensEvaluated, "its windows count, and its head once more").toBeGreaterThan(long[0]!.tokenCount);
     let questioned = 0;
     for (const s of r.scored) {
       expect(s.evaluation?.method === "one-pass" || s.evaluation?.method === "windowed-truncated").toBe(true);
