@@ -15,6 +15,7 @@
 //              load of the model, interleaved with the night's batches: what the texts cost with no answer
 // Headlines: one-pass tokens per input token (target <= 1.3) and plain / one-pass wall time (target >= 0.6),
 // each the worst of the shapes measured. Input tokens are the texts' own (BOS and the prompt not counted).
+// Both shapes took 20 minutes here under a neighbour's load (load average 1-5); BENCH_INSTRUCT_SHAPES=v152k halves it.
 import { existsSync, mkdirSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
