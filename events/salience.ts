@@ -95,7 +95,7 @@ export const Evaluation = Schema.Struct({
   fallback: Schema.NullOr(Schema.Literals(["timeout", "maxTokens", "schema"])),
   prefixSha256: Schema.NullOr(Schema.String),
   prefixTokens: Schema.Finite,
-  /** Tokens this input put through the model: text + closing + answer (the shared prefix is the batch's, counted once there). */
+  /** Tokens this input put through the model: text + closing + answer, and the windows' for "windowed-truncated" (the shared prefix is the batch's, counted once there). */
   tokensEvaluated: Schema.Finite,
 });
 export type Evaluation = typeof Evaluation.Type;

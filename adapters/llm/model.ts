@@ -44,6 +44,14 @@ class LlamaLanguageModel implements LanguageModel {
   /** Tokens the native scorer has put through the model (every path); null without it. */
   get evaluatedTokens(): number | null { return this.native?.evaluatedTokens ?? null; }
 
+  /**
+   * Tokens node-llama-cpp has decoded for `generateJson` (the prompt, BOS included, and every answer
+   * token fed back), read from each sequence's tokenMeter: what the four-call path costs beyond its
+   * perplexity pass.
+   */
+  get completionTokens(): number { return this.completed; }
+  private completed = 0;
+
   private answer(native: NativeScorer, requests: readonly AnswerRequest[], opts: OnePassOptions): Effect.Effect<OnePassBatch, LlmError> {
     return wrap("onePass", () => this.lock.run(async () => answerInOnePass({
       llama: await llamaRuntime(this.opts), model: this.model, native, contextSize: native.contextSize,
@@ -82,6 +90,7 @@ class LlamaLanguageModel implements LanguageModel {
       try {
         return await generateJsonOn(await llamaRuntime(this.opts), seq, prompt, jsonSchema, opts, this.adapterId);
       } finally {
+        this.completed += seq.tokenMeter.usedInputTokens + seq.tokenMeter.usedOutputTokens;
         seq.dispose();
       }
     }));
@@ -136,7 +145,7 @@ const isLlmError = (e: unknown): e is LlmError =>
   ["ModelProbeError", "ModelLoadError", "InferenceError", "GenerationIncompleteError", "AdapterError"].includes(String((e as { _tag: unknown })._tag));
 
 /** A loaded language model; `dispose` frees the contexts and the weights. */
-export type OpenLanguageModel = LanguageModel & { dispose(): Promise<void>; readonly scorer: ScorerInfo; readonly evaluatedTokens: number | null };
+export type OpenLanguageModel = LanguageModel & { dispose(): Promise<void>; readonly scorer: ScorerInfo; readonly evaluatedTokens: number | null; readonly completionTokens: number };
 
 let fallbackReported = false;
 

@@ -120,7 +120,13 @@ export const answerInOnePass = async (c: OnePassContext, requests: readonly Answ
       return { text: text.length === 0 ? [] : text, closing, fits: text.length <= room, head: text.slice(0, room) };
     });
     const long = inputs.map((x, k) => (x.fits ? -1 : k)).filter((k) => k >= 0);
-    const windowed = long.length === 0 ? [] : await c.windowed(long.map((k) => requests[indices[k]!]!.text));
+    // One text at a time (each is longer than a window anyway), so the tokens its windows cost are its own.
+    const windowed: PerplexityResult[] = [], windowTokens: number[] = [];
+    for (const k of long) {
+      const before = c.native.evaluatedTokens;
+      windowed.push(...(await c.windowed([requests[indices[k]!]!.text])));
+      windowTokens.push(c.native.evaluatedTokens - before);
+    }
     // An empty text has nothing to score; it is answered from its closing alone through a lone newline.
     const pass = await c.native.onePass(frame.prefix, inputs.map((x) => ({
       text: x.fits ? (x.text.length > 0 ? x.text : c.model.tokenize("\n")) : x.head, closing: x.closing, maxTokens: opts.maxTokens,
@@ -138,7 +144,7 @@ export const answerInOnePass = async (c: OnePassContext, requests: readonly Answ
       }
       results[indices[k]!] = {
         perplexity, value, answerText, stop, method: w >= 0 ? "windowed-truncated" : "one-pass",
-        evaluated: out.evaluated, answerTokens: out.answer.length, closingTokens: x.closing.length, textTokens: x.fits ? x.text.length : x.head.length,
+        evaluated: out.evaluated + (w >= 0 ? windowTokens[w]! : 0), answerTokens: out.answer.length, closingTokens: x.closing.length, textTokens: x.fits ? x.text.length : x.head.length,
         confidence: opts.confidenceKey === undefined || value === null ? null : valueConfidence(c.model, out, opts.confidenceKey),
       };
     });

@@ -93,7 +93,10 @@ export interface AnsweredText {
   readonly stop: "eog" | "maxTokens" | "timeout" | "grammar" | "unparsed";
   /** "windowed-truncated": the text was too long for one pass; perplexity came from the windows, the answer from its head. */
   readonly method: "one-pass" | "windowed-truncated";
-  /** Tokens this request put through the model: text + closing + answer tokens fed back (the prefix is the batch's). */
+  /**
+   * Tokens this request put through the model: text + closing + answer tokens fed back (the prefix is
+   * the batch's); for "windowed-truncated", the windows' tokens too (the head is evaluated a second time).
+   */
   readonly evaluated: number;
   readonly textTokens: number;
   readonly closingTokens: number;

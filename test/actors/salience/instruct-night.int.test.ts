@@ -97,6 +97,7 @@ describe.skipIf(!build.ok)("a night on an instruction model (random-weight ChatM
     const long = r.scored.filter((s) => s.evaluation?.method === "windowed-truncated");
     expect(long).toHaveLength(1);
     expect(long[0]!.tokenCount).toBeGreaterThan(CONTEXT);
+    expect(long[0]!.evaluation!.tokensEvaluated, "its windows count, and its head once more").toBeGreaterThan(long[0]!.tokenCount);
     let questioned = 0;
     for (const s of r.scored) {
       expect(s.evaluation?.method === "one-pass" || s.evaluation?.method === "windowed-truncated").toBe(true);
@@ -119,6 +120,37 @@ describe.skipIf(!build.ok)("a night on an instruction model (random-weight ChatM
     for (const s of outputsScored) if (s.evaluation!.fallback === null) expect(s.hallucination!.method).toBe("model");
     expect(outputsScored.some((s) => s.hallucination!.method === "model")).toBe(true);
   }, 240_000);
+
+  it("tokens evaluated per input token: the one-pass path <= 1.3 on a night of varied lengths, the four-call path >= 2 on the same texts", async () => {
+    const bos = (await Effect.runPromise(models.lm.tokenize(""))).length;
+    const count = async (text: string) => (await Effect.runPromise(models.lm.tokenize(text))).length - bos;
+    const night = await Promise.all([[60, null], [150, null], [250, null], [420, null], [200, "Tell me about the night sky."]].map(async ([n, prompt], i) => {
+      const text = words.slice(i * 150, i * 150 + Number(n)).join(" ");
+      return { text, prompt: prompt as string | null, tokens: await count(text) };
+    }));
+    const input = night.reduce((n, x) => n + x.tokens, 0);
+    const items = night.map(({ text, prompt }) => ({ text, prompt }));
+
+    // One pass: the scorer's report per input, and the shared prefix once for the night.
+    const before = models.lm.evaluatedTokens!;
+    const measured = await salienceModelOn(models.lm, models.embedder, ANSWER).measure(items);
+    const perInput = measured.reduce((n, m) => n + m.evaluation!.tokensEvaluated, 0);
+    const prefix = measured[0]!.evaluation!.prefixTokens;
+    // Every text fits one pass (a longer one is scored by the windows as well: see the first test).
+    expect(measured.map((m) => m.evaluation!.method)).toEqual(night.map(() => "one-pass"));
+    expect([perInput, perInput + prefix], "the scorer put through the model what the events say (the prefix at most once)").toContain(models.lm.evaluatedTokens! - before);
+    for (const [k, m] of measured.entries()) expect(m.evaluation!.tokensEvaluated).toBeGreaterThan(night[k]!.tokens);
+    const onePass = (perInput + prefix) / input;
+
+    // Four calls: the perplexity pass (the scorer) and each prompt's completion (node-llama-cpp's tokenMeter).
+    const withheld = Object.defineProperty(Object.create(models.lm) as typeof models.lm, "onePass", { value: null });
+    const scored = withheld.evaluatedTokens!, completed = withheld.completionTokens;
+    await salienceModelOn(withheld, models.embedder, ANSWER).measure(items);
+    const fourCall = (withheld.evaluatedTokens! - scored + withheld.completionTokens - completed) / input;
+    console.log(`tokens evaluated per input token over ${input} input tokens (${night.map((x) => x.tokens).join(", ")}): one-pass ${onePass.toFixed(3)}, four-call ${fourCall.toFixed(3)}`);
+    expect(onePass).toBeLessThanOrEqual(1.3);
+    expect(fourCall).toBeGreaterThanOrEqual(2);
+  }, 60_000);
 
   it("a token budget too small for any answer: every input falls back (maxTokens recorded) and the night completes", async () => {
     const inner = salienceModelOn(models.lm, models.embedder, { ...ANSWER, maxTokens: 3 });
