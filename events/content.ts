@@ -13,6 +13,16 @@ const byNode = (d: { node: string }) => nodeToken(d.node);
 /** Who rebuilt it: the running `up`, the `forget` that found the node back, or a person's `cluster heal`. */
 const By = Schema.Literals(["up", "forget", "cli"]);
 
+/** What every rebuild attempt records, whether it finished or not. */
+const Attempt = {
+  node: Schema.String,
+  stream: Schema.String,
+  by: By,
+  /** The sequence of the last ContentCopyStale of this node when the rebuild began (0: none); a later one stays pending. */
+  staleUpToSeq: Schema.Finite,
+  ms: Schema.Finite,
+};
+
 export const ContentCopyStale = defineEvent({
   type: "ContentCopyStale",
   family: "content",
@@ -35,12 +45,7 @@ export const ContentCopyRebuilt = defineEvent({
   description:
     "A node's copy of the content store was removed (its files with it) and made again from the live messages only: the steps' times, what the removal answered, and the last stale record it covers.",
   schema: Schema.Struct({
-    node: Schema.String,
-    stream: Schema.String,
-    by: By,
-    /** The sequence of the last ContentCopyStale of this node when the rebuild began (0: none); a later one stays pending. */
-    staleUpToSeq: Schema.Finite,
-    ms: Schema.Finite,
+    ...Attempt,
     removeMs: Schema.Finite,
     shrinkMs: Schema.Finite,
     growMs: Schema.Finite,
@@ -61,11 +66,7 @@ export const ContentCopyRebuildFailed = defineEvent({
   description:
     "A rebuild of a node's copy of the content store was tried and did not finish: the step it stopped at, the reason, and what to do next. The copy stays pending.",
   schema: Schema.Struct({
-    node: Schema.String,
-    stream: Schema.String,
-    by: By,
-    staleUpToSeq: Schema.Finite,
-    ms: Schema.Finite,
+    ...Attempt,
     step: Schema.Literals(["check", "stepdown", "remove", "shrink", "grow", "catch-up"]),
     reason: Schema.String,
     next: Schema.String,
