@@ -22,6 +22,9 @@ export interface AntechamberState {
 
 export const initialAntechamberState = (): AntechamberState => ({ completedNights: [], clusteredNights: new Set(), previous: [], live: new Map() });
 
+/** Whether a cluster last found on night index `last` may be matched on night index `night`: its members can still be in the window. */
+const stillAlive = (last: number, night: number, windowNights: number): boolean => night - last < windowNights;
+
 /** A night's clustering, remembered (in place): the fold and a replay's recomputation both go through here. */
 export const rememberClustering = (s: AntechamberState, data: EventData<"AntechamberClustered">): void => {
   s.clusteredNights.add(data.nightId);
@@ -32,7 +35,8 @@ export const rememberClustering = (s: AntechamberState, data: EventData<"Antecha
     s.live.set(c.clusterId, { cluster: c, lastSeen: data.nightId, everMembers: new Set([...(before?.everMembers ?? []), ...c.members]) });
   }
   const now = s.completedNights.indexOf(data.nightId);
-  for (const [id, l] of s.live) if (now - s.completedNights.indexOf(l.lastSeen) >= data.params.windowNights) s.live.delete(id);
+  // The next night to cluster comes after this one: a cluster that cannot be matched then never will be.
+  for (const [id, l] of s.live) if (!stillAlive(s.completedNights.indexOf(l.lastSeen), now + 1, data.params.windowNights)) s.live.delete(id);
 };
 
 /** The event types the Antechamber folds. */
@@ -70,6 +74,6 @@ export const decideClustering = (
   if (window.length === 0 && s.previous.length === 0) return null;
   // Last night's clusters first, then those a thinner night left unfound, the most recent first.
   const nightOf = (l: LiveCluster) => s.completedNights.indexOf(l.lastSeen);
-  const live = [...s.live.values()].filter((l) => nightOf(l) > upToNight.length - 1 - params.windowNights).sort((a, b) => nightOf(b) - nightOf(a));
+  const live = [...s.live.values()].filter((l) => stillAlive(nightOf(l), upToNight.length - 1, params.windowNights)).sort((a, b) => nightOf(b) - nightOf(a));
   return clusterNight(nightId, window, live.map((l) => l.cluster), params, (id) => s.live.get(id)?.everMembers ?? new Set());
 };

@@ -250,15 +250,16 @@ const assess = (m: Measurement, frame: NightFrame, text: string, fitted?: CrossF
   // scale its members were measured on, and the nearest centroid is the one the question stands highest
   // on in robust spreads (a satellite of texts is closer in raw cosine to every text than seeded questions are).
   const bySpreads = cal !== null && crossFitted(p) && frame.centroids.some((c) => c.id !== PREOCCUPATION) && frame.centroids.every((c) => c.id === PREOCCUPATION || c.cohesion !== undefined);
-  const sims = frame.centroids.map((c) => ({ id: c.id, similarity: bySpreads && c.cohesion ? cos(c.vector) : p.calibrated ? prototypeSimilarity(c, m.questionVector, k) : cos(c.vector) }));
-  const standing = (x: { id: string; similarity: number }): number => {
-    const c = frame.centroids.find((y) => y.id === x.id);
-    return x.id === PREOCCUPATION ? zOf(calibrate(x.similarity, cal!.similarity, MIN_SPREAD.similarity)) : zOf(satelliteCalibration(c!.cohesion!, x.similarity, MIN_SPREAD.similarity));
-  };
+  const sims = frame.centroids.map((c) => {
+    const similarity = bySpreads && c.cohesion ? cos(c.vector) : p.calibrated ? prototypeSimilarity(c, m.questionVector, k) : cos(c.vector);
+    // Where the question stands on the centroid's own scale: its references', or a satellite's cohesion.
+    const standing = !bySpreads ? null : c.cohesion ? satelliteCalibration(c.cohesion, similarity, MIN_SPREAD.similarity) : calibrate(similarity, cal!.similarity, MIN_SPREAD.similarity);
+    return { id: c.id, similarity, standing };
+  });
   const nearest = bySpreads
-    ? sims.map((x) => ({ ...x, z: standing(x) })).reduce((a, b) => (b.z > a.z ? b : a))
-    : sims.reduce((a, b) => (b.similarity > a.similarity ? b : a), { id: PREOCCUPATION, similarity: -1 });
-  const satellite = bySpreads && nearest.id !== PREOCCUPATION ? { satelliteId: nearest.id, ...satelliteCalibration(frame.centroids.find((c) => c.id === nearest.id)!.cohesion!, nearest.similarity, MIN_SPREAD.similarity) } : null;
+    ? sims.reduce((a, b) => (zOf(b.standing!) > zOf(a.standing!) ? b : a))
+    : sims.reduce((a, b) => (b.similarity > a.similarity ? b : a), { id: PREOCCUPATION, similarity: -1, standing: null });
+  const satellite = nearest.id !== PREOCCUPATION && nearest.standing ? { satelliteId: nearest.id, ...nearest.standing } : null;
   const bytes = Buffer.byteLength(text, "utf8");
   const bitsPerByte = bytes > 0 ? (m.meanNll * m.tokenCount) / Math.LN2 / bytes : 0;
   const domainBits = cal ? (fitted?.bitsPerByte ?? domainBitsPerByte(cal.domain, text)) : null;
