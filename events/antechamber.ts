@@ -9,7 +9,7 @@ const Vector = Schema.Array(Schema.Finite);
  * own members' scale, as the preoccupation's is on its references'. In-sample (each member is part of
  * the centroid) on purpose: it makes a satellite a little harder to be nearest than the preoccupation.
  * Measured on the Debian scenario, each member against the centroid of the others instead sent 26% of
- * the domain's decisions after the birth to the satellite (7% in-sample), and 52% of hamradio's (38%).
+ * the domain's decisions after the birth to the satellite (10% in-sample), and 52% of hamradio's (38%).
  */
 export const Cohesion = Schema.Struct({ median: Schema.Finite, spread: Schema.Finite, members: Schema.Finite });
 export type Cohesion = typeof Cohesion.Type;
